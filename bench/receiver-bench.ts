@@ -1,0 +1,325 @@
+/**
+ * Receiver benchmark (not a test). Run:
+ *   npx tsc -p tsconfig.build.json && BENCH_WAL_MB=1024 npx tsx bench/receiver-bench.ts
+ * Options: BENCH_RUNS (pairs, default 3), BENCH_HOLD_UPLOADS=1, BENCH_REPO_DIR, BENCH_PGBENCH_SECONDS,
+ * BENCH_DIST, BENCH_NODE_FLAGS (default "--max-old-space-size=128 --max-semi-space-size=2").
+ *
+ * The receiver runs the way a user runs it: in its own process, on the built JS (`node`, no
+ * tsx), so its RSS (/proc/<pid>/status VmRSS, VmHWM) and CPU (/proc/<pid>/stat) are its own and
+ * not the harness's.
+ *
+ * 1. Ingest: ~BENCH_WAL_MB of WAL (16 MiB segments) is generated while 2×BENCH_RUNS physical
+ *    slots hold it; then pg_receivewal (A) and pitrd (B) catch up from their own slot to the same
+ *    end LSN, alternated A B A B… in this one invocation. Both are timed from process spawn:
+ *    pg_receivewal to its exit (-E endpos), pitrd to its first status with the flush position
+ *    (what it confirms to the server) at the end LSN, and on to "archived in the fs repository".
+ *    The median of the per-pair ratios is reported.
+ * 2. Flush lag under `pgbench -c 8`: pg_stat_replication.flush_lag of a pitrd child, sampled
+ *    every 100 ms, p50/p99.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseLsn } from '../src/wal/lsn.js';
+import { makeTempDir, startPostgres } from '../test/harness/index.js';
+import { switchWal, waitFor } from '../test/harness/receiver.js';
+
+const WAL_MB = Number(process.env.BENCH_WAL_MB ?? 1024);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-old-space-size=128 --max-semi-space-size=2').split(/\s+/).filter(Boolean);
+const MB = 1024 * 1024;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+// BENCH_DIST: another build of src/ (e.g. the previous commit's) to compare against.
+const DIST = process.env.BENCH_DIST ?? join(ROOT, 'dist');
+
+/**
+ * The child: plain ESM on dist/. It prints one JSON line when the flush position reaches
+ * `target`, one when the upload position does, and its status every 100 ms.
+ */
+const CHILD_SOURCE = `
+import { createReceiver } from ${JSON.stringify(pathToFileURL(join(DIST, 'receiver/index.js')).href)};
+import { openRepository } from ${JSON.stringify(pathToFileURL(join(DIST, 'repository/index.js')).href)};
+import { createObjectStore } from ${JSON.stringify(pathToFileURL(join(DIST, 'storage/index.js')).href)};
+const cfg = JSON.parse(process.env.PITRD_BENCH_CHILD);
+const store = createObjectStore({ type: 'fs', path: cfg.repoDir });
+const repo = await openRepository(store, { compression: 'none' });
+const db = repo.database(cfg.database);
+// holdUploads: the uploader waits until the end LSN is flushed (replication path alone).
+let release = () => undefined;
+const released = new Promise((r) => (release = r));
+if (!cfg.holdUploads) release();
+const wal = Object.assign(Object.create(db.wal), {
+  putSegment: async (t, n, d) => { await released; return db.wal.putSegment(t, n, d); },
+});
+const receiver = createReceiver({
+  database: cfg.database,
+  connection: cfg.connection,
+  repository: { wal, info: () => db.info(), saveInfo: (i) => db.saveInfo(i) },
+  spoolDir: cfg.spoolDir,
+  slotName: cfg.slotName,
+  statusIntervalMs: 1000,
+});
+const target = cfg.target === null ? null : BigInt(cfg.target);
+const lsn = (s) => { if (s === null) return -1n; const [h, l] = s.split('/'); return (BigInt('0x' + h) << 32n) | BigInt('0x' + l); };
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+let flushedSent = false, uploadedSent = false;
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+emit({ event: 'loaded', cpu: cpu() });
+await receiver.start();
+setInterval(() => {
+  const st = receiver.status();
+  if (target !== null && !flushedSent && lsn(st.last_flushed_lsn) >= target) { flushedSent = true; release(); emit({ event: 'flushed', cpu: cpu() }); }
+  if (target !== null && !uploadedSent && lsn(st.last_uploaded_lsn) >= target) { uploadedSent = true; emit({ event: 'uploaded', cpu: cpu() }); }
+}, 10);
+const mem = { heapTotal: 0, external: 0, arrayBuffers: 0 };
+setInterval(() => {
+  const m = process.memoryUsage();
+  mem.heapTotal = Math.max(mem.heapTotal, m.heapTotal); mem.external = Math.max(mem.external, m.external); mem.arrayBuffers = Math.max(mem.arrayBuffers, m.arrayBuffers);
+  emit({ event: 'status', status: receiver.status(), mem });
+}, 100);
+process.once('SIGTERM', async () => { await receiver.stop(); await store.close(); process.exit(0); });
+`;
+
+interface ChildEvent {
+  event: string;
+  cpu?: number;
+  status?: { status: string; last_flushed_lsn: string | null; last_error: unknown };
+  mem?: { heapTotal: number; external: number; arrayBuffers: number };
+}
+
+interface PitrdChild {
+  pid: number;
+  /** ms after spawn at which each event first arrived, with its payload. */
+  seen: Map<string, { at: number; ev: ChildEvent }>;
+  rss: { peakKb: number; samples: number };
+  hwmKb(): number;
+  stop(): Promise<void>;
+  stderr(): string;
+}
+
+function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function spawnPitrd(cfg: object): PitrdChild {
+  const t0 = performance.now();
+  const proc: ResultPromise = execa(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', CHILD_SOURCE], {
+    env: { ...process.env, PITRD_BENCH_CHILD: JSON.stringify(cfg) },
+    reject: false,
+    buffer: false,
+  });
+  const pid = proc.pid!;
+  const seen = new Map<string, { at: number; ev: ChildEvent }>();
+  const rss = { peakKb: 0, samples: 0 };
+  let hwm = 0;
+  const sampler = setInterval(() => {
+    const kb = readStatusKb(pid, 'VmRSS');
+    if (kb > 0) {
+      rss.peakKb = Math.max(rss.peakKb, kb);
+      rss.samples++;
+      hwm = Math.max(hwm, readStatusKb(pid, 'VmHWM'));
+    }
+  }, 50);
+  let tail = '';
+  let errText = '';
+  proc.stdout!.on('data', (b: Buffer) => {
+    const at = performance.now() - t0;
+    tail += b.toString('utf8');
+    const lines = tail.split('\n');
+    tail = lines.pop() ?? '';
+    for (const l of lines) {
+      if (!l.startsWith('{')) continue;
+      const ev = JSON.parse(l) as ChildEvent;
+      if (!seen.has(ev.event) || ev.event === 'status') seen.set(ev.event, { at, ev });
+    }
+  });
+  proc.stderr!.on('data', (b: Buffer) => {
+    errText = (errText + b.toString('utf8')).slice(-10_000);
+  });
+  const exited = proc.then(() => clearInterval(sampler));
+  return {
+    pid,
+    seen,
+    rss,
+    hwmKb: () => Math.max(hwm, readStatusKb(pid, 'VmHWM')),
+    async stop() {
+      hwm = Math.max(hwm, readStatusKb(pid, 'VmHWM'));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    stderr: () => errText,
+  };
+}
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function ensureBuilt(): void {
+  const built = join(DIST, 'receiver/segment-writer.js');
+  if (!existsSync(built)) throw new Error(`${built} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
+  const src = join(ROOT, 'src/receiver/segment-writer.ts');
+  if (statSync(src).mtimeMs > statSync(built).mtimeMs) throw new Error(`dist/ is older than src/receiver: run \`npx tsc -p tsconfig.build.json\` first`);
+}
+
+async function main(): Promise<void> {
+  if (!process.env.BENCH_DIST) ensureBuilt();
+  const cluster = await startPostgres({ settings: { max_wal_size: "'8GB'", checkpoint_timeout: "'30min'", shared_buffers: "'128MB'" } });
+  const dirs: string[] = [];
+  const tmp = (t: string) => {
+    const d = makeTempDir(t);
+    dirs.push(d);
+    return d;
+  };
+  const children: PitrdChild[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      for (const s of [`bench_ref${i}`, `pitrd_bench${i}`]) await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [s]);
+    }
+    const [{ start } = { start: '' }] = await cluster.query<{ start: string }>('SELECT pg_current_wal_lsn()::text AS start');
+    await cluster.query('CREATE TABLE big (id bigint, pad text)');
+    console.log(`generating ~${WAL_MB} MB of WAL…`);
+    for (;;) {
+      await cluster.query("INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 500000) g");
+      const [row] = await cluster.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint::text AS d', [start]);
+      if (Number(row!.d) >= WAL_MB * MB) break;
+    }
+    const { lsn: endpos } = await switchWal(cluster);
+    await cluster.query('CHECKPOINT');
+    const walBytes = Number(parseLsn(endpos) - parseLsn(start));
+    console.log(`WAL to ingest: ${(walBytes / MB).toFixed(0)} MB, end LSN ${endpos}, ${RUNS} alternated pairs`);
+
+    const runRef = async (slot: string): Promise<number> => {
+      const dir = tmp('ref');
+      await execa('sync');
+      const t0 = performance.now();
+      await cluster.exec('pg_receivewal', ['-D', dir, '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-S', slot, '-E', endpos, '--no-loop', '--no-password']);
+      const s = (performance.now() - t0) / 1000;
+      rmSync(dir, { recursive: true, force: true });
+      return s;
+    };
+
+    interface PitrdRun { flush: number; archive: number; loaded: number; cpuFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
+    const runPitrd = async (slot: string): Promise<PitrdRun> => {
+      const spoolDir = tmp('spool');
+      // BENCH_REPO_DIR=/dev/shm keeps the repository off the spool's disk (as S3 would be).
+      const repoDir = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
+      dirs.push(repoDir);
+      await execa('sync');
+      const child = spawnPitrd({
+        database: 'bench',
+        connection: { ...cluster.connection, applicationName: slot },
+        spoolDir,
+        repoDir,
+        slotName: slot,
+        target: String(parseLsn(endpos)),
+        holdUploads: Boolean(process.env.BENCH_HOLD_UPLOADS),
+      });
+      children.push(child);
+      try {
+        await waitFor('pitrd archived to the end LSN', () => child.seen.get('uploaded'), 900_000, 20).catch((err: unknown) => {
+          throw new Error(`${String(err)}\nchild stderr: ${child.stderr()}\nlast status: ${JSON.stringify(child.seen.get('status')?.ev.status)}`);
+        });
+        const f = child.seen.get('flushed')!;
+        const u = child.seen.get('uploaded')!;
+        const l = child.seen.get('loaded')!;
+        const mem = child.seen.get('status')?.ev.mem;
+        if (mem) console.log(`  pitrd peak V8 heapTotal ${(mem.heapTotal / MB).toFixed(0)} MB, external ${(mem.external / MB).toFixed(0)} MB (arrayBuffers ${(mem.arrayBuffers / MB).toFixed(0)} MB)`);
+        await child.stop();
+        return {
+          flush: f.at / 1000,
+          archive: u.at / 1000,
+          loaded: l.at / 1000,
+          cpuFlush: f.ev.cpu!,
+          cpuArchive: u.ev.cpu!,
+          rssPeakMb: child.rss.peakKb / 1024,
+          hwmMb: child.hwmKb() / 1024,
+        };
+      } finally {
+        await child.stop();
+        rmSync(spoolDir, { recursive: true, force: true });
+        rmSync(repoDir, { recursive: true, force: true });
+      }
+    };
+
+    const refs: number[] = [];
+    const ours: PitrdRun[] = [];
+    const loads: string[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const a = await runRef(`bench_ref${i}`);
+      refs.push(a);
+      const b = await runPitrd(`pitrd_bench${i}`);
+      ours.push(b);
+      loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
+      console.log(
+        `pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s | pitrd flushed ${b.flush.toFixed(2)} s (${(a / b.flush).toFixed(2)}x), archived ${b.archive.toFixed(2)} s (${(a / b.archive).toFixed(2)}x), node loaded at ${b.loaded.toFixed(2)} s, CPU ${b.cpuFlush.toFixed(2)}/${b.cpuArchive.toFixed(2)} s, RSS peak ${b.rssPeakMb.toFixed(0)} MB, VmHWM ${b.hwmMb.toFixed(0)} MB | loadavg ${loads[i]}`,
+      );
+    }
+
+    // Flush lag under pgbench -c 8, with a fresh pitrd child that follows the server live.
+    const bench = (args: string[]) => cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', ...args, 'postgres']);
+    await bench(['-i', '-s', '10', '-q']);
+    await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', ['pitrd_lag']);
+    const lagRepo = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
+    dirs.push(lagRepo);
+    const lagChild = spawnPitrd({ database: 'benchlag', connection: { ...cluster.connection, applicationName: 'pitrd_lag' }, spoolDir: tmp('spool'), repoDir: lagRepo, slotName: 'pitrd_lag', target: null, holdUploads: false });
+    children.push(lagChild);
+    await waitFor('pitrd lag child streaming', () => lagChild.seen.get('status')?.ev.status?.status === 'running', 60_000, 50);
+    const lags: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [row] = await cluster.query<{ lag: number | null }>("SELECT extract(epoch FROM flush_lag)::float8 AS lag FROM pg_stat_replication WHERE application_name = 'pitrd_lag'");
+        if (row && row.lag !== null) lags.push(row.lag);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const pgb = await bench(['-c', '8', '-j', '2', '-T', String(Number(process.env.BENCH_PGBENCH_SECONDS ?? 20))]);
+    sampling = false;
+    await sampler;
+    const tps = /tps = ([\d.]+)/.exec(String(pgb.stdout))?.[1];
+    const lagRss = lagChild.rss.peakKb / 1024;
+    const lagHwm = lagChild.hwmKb() / 1024;
+    await lagChild.stop();
+
+    const flushRatios = ours.map((o, i) => refs[i]! / o.flush);
+    const sustainedRatios = ours.map((o, i) => refs[i]! / (o.flush - o.loaded));
+    const archiveRatios = ours.map((o, i) => refs[i]! / o.archive);
+    const f2 = (n: number) => n.toFixed(2);
+    console.log('\n=== results ===');
+    console.log(`WAL ingested: ${(walBytes / MB).toFixed(0)} MB (16 MiB segments), ${RUNS} alternated pairs (pg_receivewal, pitrd), uploads ${process.env.BENCH_HOLD_UPLOADS ? 'HELD until the end LSN was flushed' : 'running concurrently'}, fs repository, pitrd child: node ${NODE_FLAGS.join(' ')} on dist/`);
+    console.log(`pg_receivewal:              median ${f2(median(refs))} s (${(walBytes / MB / median(refs)).toFixed(0)} MB/s); runs ${refs.map(f2).join(', ')}`);
+    console.log(`pitrd to flushed (spawn):   median ${f2(median(ours.map((o) => o.flush)))} s; runs ${ours.map((o) => f2(o.flush)).join(', ')}`);
+    console.log(`pitrd to archived (spawn):  median ${f2(median(ours.map((o) => o.archive)))} s; runs ${ours.map((o) => f2(o.archive)).join(', ')}`);
+    console.log(`ratio pg_receivewal/pitrd, flushed, from spawn:          median ${f2(median(flushRatios))}x (pairs ${flushRatios.map(f2).join(', ')})`);
+    console.log(`ratio, flushed, from node loaded (sustained ingest):     median ${f2(median(sustainedRatios))}x (pairs ${sustainedRatios.map(f2).join(', ')})`);
+    console.log(`ratio, archived in the repository, from spawn:           median ${f2(median(archiveRatios))}x (pairs ${archiveRatios.map(f2).join(', ')})`);
+    console.log(`pitrd CPU to flushed / to archived: ${ours.map((o) => `${f2(o.cpuFlush)}/${f2(o.cpuArchive)}`).join(', ')} s`);
+    console.log(`pitrd RSS during ingest (VmRSS peak sampled every 50 ms / VmHWM): ${ours.map((o) => `${o.rssPeakMb.toFixed(0)}/${o.hwmMb.toFixed(0)}`).join(', ')} MB`);
+    console.log(`flush lag under pgbench -c 8 (${tps} tps, ${lags.length} samples): p50 ${(pct(lags, 50) * 1000).toFixed(1)} ms, p99 ${(pct(lags, 99) * 1000).toFixed(1)} ms, max ${(Math.max(...lags) * 1000).toFixed(1)} ms; pitrd RSS peak ${lagRss.toFixed(0)} MB, VmHWM ${lagHwm.toFixed(0)} MB`);
+    console.log(`load average after each pair: ${loads.join(' | ')}; at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  } finally {
+    for (const c of children) await c.stop().catch(() => undefined);
+    await cluster.destroy();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

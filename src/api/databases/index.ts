@@ -1,0 +1,3 @@
+export { databaseRoutes, connectionString, DATABASE_ROUTE_POLICY } from './routes.js';
+export { SSL_MODE_VALUES } from './types.js';
+export type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, SslMode, WalArchiveView } from './types.js';

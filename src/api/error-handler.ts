@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ErrorCodes, isPitrdError, type ErrorCode } from '../errors.js';
+import { fail, type ErrorEnvelope } from './envelope.js';
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorEnvelope;
+}
+
+/** Fastify's own 4xx errors, in the API's vocabulary (never its FST_* codes or messages). */
+const FASTIFY_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'request body is empty but Content-Type is application/json',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type: send application/json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request body is too large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the request body',
+};
+
+/**
+ * Map anything thrown to the error envelope. PitrdError keeps its code and message; known
+ * client mistakes caught by fastify become VALIDATION_ERROR; anything else is INTERNAL_ERROR
+ * with a generic message (the details go to the log only: they may name hosts, paths or SQL).
+ */
+export function toErrorResponse(err: unknown): ErrorResponse & { internal: boolean } {
+  if (isPitrdError(err)) return { status: err.httpStatus, body: fail(err.code, err.message), internal: err.httpStatus >= 500 };
+  const fe = err as Partial<FastifyError> | null;
+  const known = typeof fe?.code === 'string' ? FASTIFY_ERRORS[fe.code] : undefined;
+  if (known !== undefined) return { status: ErrorCodes.VALIDATION_ERROR, body: fail('VALIDATION_ERROR', known), internal: false };
+  if (err instanceof SyntaxError && (fe?.statusCode === 400)) {
+    return { status: ErrorCodes.VALIDATION_ERROR, body: fail('VALIDATION_ERROR', 'request body is not valid JSON'), internal: false };
+  }
+  return { status: ErrorCodes.INTERNAL_ERROR, body: fail('INTERNAL_ERROR', 'internal server error; the daemon log has the details'), internal: true };
+}
+
+export function errorResponseFor(code: ErrorCode, message: string): ErrorResponse {
+  return { status: ErrorCodes[code], body: fail(code, message) };
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err, req, reply) => {
+    const r = toErrorResponse(err);
+    if (r.internal) req.log.error({ err, cause: (err as { cause?: unknown }).cause }, 'request failed');
+    else req.log.info({ code: r.body.error.code }, r.body.error.message);
+    void reply.code(r.status).type('application/json; charset=utf-8').send(r.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url;
+    void reply.code(ErrorCodes.NOT_FOUND).send(fail('NOT_FOUND', `no route ${req.method} ${path}`));
+  });
+}

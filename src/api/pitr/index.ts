@@ -1,0 +1,2 @@
+export { pitrRoutes } from './routes.js';
+export type { HealthService, RecoveryWindowResponse, RecoveryWindowService } from './routes.js';

@@ -1,0 +1,4 @@
+export type { Project, ProjectStore, DatabaseRegistry } from './types.js';
+export { ObjectStoreProjectStore, newProjectId } from './object-store-projects.js';
+export { MemoryDatabaseRegistry } from './memory-registry.js';
+export { projectRoutes, PROJECT_NAME_RE } from './routes.js';

@@ -1,0 +1,11 @@
+export { summarizeArchive } from './summarize.js';
+export type { SummarizeOptions, SummarizeResult } from './summarize.js';
+export { ArchiveSummarizer } from './summarizer.js';
+export type { SummarizerStatus } from './summarizer.js';
+export { recoveryWindow } from './window.js';
+export type { RecoveryWindowView } from './window.js';
+export { verifyDatabase } from './verify.js';
+export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyReport } from './verify.js';
+export { findContinuityGaps } from './continuity.js';
+export type { ContinuityGap, ContinuityInput } from './continuity.js';
+export { openCatalog } from './open.js';

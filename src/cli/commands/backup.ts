@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { connectionPassword, repositoryOptions, storageOptions, type Config } from '../../config/index.js';
+import { createBackupService, fractionDone } from '../../basebackup/index.js';
+import { PitrdError } from '../../errors.js';
+import { openRepository } from '../../repository/index.js';
+import { createObjectStore } from '../../storage/index.js';
+import { loadCommandConfig, out } from '../context.js';
+
+interface BackupCliOptions {
+  database?: string;
+  label?: string;
+  selfContained?: boolean;
+  walTimeout?: string;
+  json?: boolean;
+}
+
+/**
+ * `pitrd backup [--database NAME]`: one base backup of a configured database, now, from the CLI.
+ *
+ * With PITR enabled in the config the backup carries no WAL and completes once the archive holds
+ * its WAL, so a receiver (`pitrd serve`) must be running; `--self-contained` puts the WAL inside
+ * the backup instead, so it restores on its own. The per-database lock is per process: run
+ * backups from the daemon's API when a daemon protects the database.
+ */
+export function register(program: Command): void {
+  program
+    .command('backup')
+    .description('take a base backup of a configured database now')
+    .option('-d, --database <name>', 'database name from the config (default: the only one)')
+    .option('--label <text>', 'label recorded in backup.json')
+    .option('--self-contained', 'include the WAL the backup needs instead of waiting for the archive')
+    .option('--wal-timeout <seconds>', 'PITR mode: how long to wait for the backup\'s WAL to be archived', '300')
+    .option('--json', 'print the completed backup record as JSON')
+    .action(async function (this: Command, o: BackupCliOptions) {
+      const config = loadCommandConfig(this);
+      const db = pickDatabase(config, o.database);
+      const walTimeoutS = Number(o.walTimeout);
+      if (!Number.isFinite(walTimeoutS) || walTimeoutS <= 0) {
+        throw new PitrdError('VALIDATION_ERROR', `--wal-timeout: expected a positive number of seconds, got "${o.walTimeout}"`);
+      }
+      const store = createObjectStore(storageOptions(config));
+      try {
+        const repository = await openRepository(store, repositoryOptions(config));
+        const password = connectionPassword(db.connection, `databases[${db.name}].connection.password_file`);
+        const service = createBackupService({
+          repository,
+          databases: {
+            [db.name]: {
+              connection: { host: db.connection.host, port: db.connection.port, user: db.connection.user, database: db.connection.dbname, ...(password !== undefined ? { password } : {}) },
+              schedule: null,
+              pitr: o.selfContained ? null : db.pitr.enabled,
+              walTimeoutMs: walTimeoutS * 1000,
+              retentionDays: db.pitr.retention_days,
+              project: db.project,
+            },
+          },
+        });
+        const started = service.start(db.name, { type: 'manual', label: o.label ?? null });
+        const tty = process.stderr.isTTY && !o.json;
+        const timer = tty
+          ? setInterval(() => {
+              const p = service.progress(db.name);
+              if (!p) return;
+              const f = fractionDone(p);
+              process.stderr.write(`\r${started.id} ${p.phase} ${(p.bytesDone / 1048576).toFixed(0)} MiB${f === null ? '' : ` (${(f * 100).toFixed(0)}%)`}   `);
+            }, 500)
+          : null;
+        let record;
+        try {
+          record = await started.done;
+        } finally {
+          if (timer) {
+            clearInterval(timer);
+            process.stderr.write('\n');
+          }
+        }
+        if (o.json) out(JSON.stringify(record, null, 2));
+        else {
+          out(`backup ${record.id} completed: ${record.start_lsn} .. ${record.stop_lsn} on timeline ${record.timeline}, stop time ${record.stop_time}`);
+          out(`  ${record.original_size} bytes read, ${record.stored_size} bytes stored, WAL ${record.wal_included ? 'included' : 'in the archive'}`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+function pickDatabase(config: Config, name: string | undefined): Config['databases'][number] {
+  if (name !== undefined) {
+    const db = config.databases.find((d) => d.name === name);
+    if (!db) throw new PitrdError('DATABASE_NOT_FOUND', `--database: no database "${name}" in the config (configured: ${config.databases.map((d) => d.name).join(', ') || 'none'})`, { context: { database: name } });
+    return db;
+  }
+  if (config.databases.length !== 1) {
+    throw new PitrdError('VALIDATION_ERROR', `pass --database: the config has ${config.databases.length === 0 ? 'no databases' : `several (${config.databases.map((d) => d.name).join(', ')})`}`);
+  }
+  return config.databases[0]!;
+}

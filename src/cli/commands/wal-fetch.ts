@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { isPitrdError } from '../../errors.js';
+import { fetchWalFile, openDatabaseForRestore } from '../../restore/index.js';
+import { loadCommandConfig } from '../context.js';
+
+/**
+ * `pitrd wal-fetch %f %p`: PostgreSQL's restore_command. Exit 0 = fetched; exit 1 silently =
+ * not in the archive (PostgreSQL probes for files that do not exist); other failures (checksum,
+ * key, storage) print a message and exit 2, so PostgreSQL logs them and retries or stops.
+ */
+export function register(program: Command): void {
+  program
+    .command('wal-fetch')
+    .description('restore_command: fetch one WAL segment or timeline history file from the repository')
+    .argument('<file>', 'file name (%f)')
+    .argument('<path>', 'destination path (%p)')
+    .option('--database <name>', 'database in the repository (default: the only one)')
+    .action(async function (this: Command, file: string, path: string, opts: { database?: string }) {
+      // PostgreSQL logs every word restore_command prints, once per segment: the AWS SDK's
+      // Node-version notice would flood the server log.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      try {
+        const { db, store } = await openDatabaseForRestore(loadCommandConfig(this), opts.database);
+        try {
+          if ((await fetchWalFile(db, file, path)) === 'missing') process.exitCode = 1;
+        } finally {
+          await store.close();
+        }
+      } catch (err) {
+        process.stderr.write(`pitrd wal-fetch ${file}: ${isPitrdError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 2;
+      }
+    });
+}

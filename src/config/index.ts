@@ -1,0 +1,17 @@
+export { loadConfig, parseConfig, parseConfigText } from './load.js';
+export type { Config, EncryptionConfig, LoadConfigOptions, ParseOptions } from './load.js';
+export { redactConfig } from './redact.js';
+export { repositoryOptions, storageOptions } from './storage.js';
+export { connectionPassword, parseEncryptionKey, REDACTED } from './secrets.js';
+export { ENV_SHORTCUTS } from './env.js';
+export { ConfigSchema, defaultSlotName, COMPRESSION_ALGORITHMS, SSL_MODES, DATABASE_NAME_RE } from './schema.js';
+export type {
+  ApiConfig,
+  CompressionAlgorithm,
+  CompressionConfig,
+  ConnectionConfig,
+  DatabaseConfig,
+  FsStorageConfig,
+  S3StorageConfig,
+  StorageConfig,
+} from './schema.js';

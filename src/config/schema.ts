@@ -1,0 +1,187 @@
+import { z } from 'zod';
+import cron from 'node-cron';
+import { SUPPORTED_COMPRESSION } from '../storage/index.js';
+
+/**
+ * The configuration file's shape. Every object is strict: a misspelt key is an error, never
+ * silently ignored (a typo in `retention_days` must not quietly keep WAL for the default time).
+ * Keys are snake_case as written in YAML and kept so in the parsed config, so what a user reads in
+ * an error message is exactly what they typed.
+ */
+
+const PORT_MSG = 'expected a number from 1 to 65535';
+const port = z.int({ error: PORT_MSG }).min(1, { error: PORT_MSG }).max(65535, { error: PORT_MSG });
+
+const nonEmpty = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, not an empty string` });
+
+const cronExpr = z
+  .string({ error: 'expected a cron expression such as "0 3 * * *"' })
+  .refine((s) => cron.validate(s), { error: 'expected a valid cron expression such as "0 3 * * *"' });
+
+export const COMPRESSION_ALGORITHMS = ['none', 'gzip', 'zstd', 'lz4'] as const;
+export type CompressionAlgorithm = (typeof COMPRESSION_ALGORITHMS)[number];
+const algorithm = z
+  .enum(COMPRESSION_ALGORITHMS, { error: `expected one of ${COMPRESSION_ALGORITHMS.join(', ')}` })
+  // The repository format reserves all four; refuse here what this build's storage cannot do
+  // (rather than at the first WAL upload).
+  .refine((a) => (SUPPORTED_COMPRESSION as readonly string[]).includes(a), {
+    error: `not supported by this pitrd build (supported: ${SUPPORTED_COMPRESSION.join(', ')})`,
+  });
+
+/** `compression: zstd` is shorthand for `compression: { algorithm: zstd }`. */
+const compression = z.preprocess(
+  (v) => (typeof v === 'string' ? { algorithm: v } : v),
+  z.strictObject({
+    algorithm: algorithm.default('gzip'),
+    level: z.int({ error: 'expected an integer compression level' }).min(-7, { error: 'expected a level from -7 to 22' }).max(22, { error: 'expected a level from -7 to 22' }).optional(),
+  }),
+);
+
+/** Database names become object-store key segments and slot names: keep them boring. */
+export const DATABASE_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const fsStorage = z.strictObject({
+  type: z.literal('fs'),
+  /** Relative paths are resolved against the config file's directory. */
+  path: nonEmpty('a directory path').default('pitrd-data/repository'),
+});
+
+const s3Storage = z.strictObject({
+  type: z.literal('s3'),
+  /** Absent = AWS; set for MinIO, R2, Ceph, s3rver… */
+  endpoint: z.url({ error: 'expected a URL such as https://s3.example.com' }).optional(),
+  region: nonEmpty('a region name').default('us-east-1'),
+  bucket: nonEmpty('a bucket name'),
+  /** Key prefix inside the bucket, without leading or trailing '/'. */
+  prefix: z
+    .string({ error: 'expected a key prefix' })
+    .regex(/^(?:[^/]+(?:\/[^/]+)*)?$/, { error: 'expected a key prefix without leading, trailing or doubled "/"' })
+    .default(''),
+  access_key_id: nonEmpty('an access key id').optional(),
+  secret_access_key: nonEmpty('a secret access key').optional(),
+  force_path_style: z.boolean({ error: 'expected true or false' }).default(false),
+});
+
+const storage = z.discriminatedUnion('type', [fsStorage, s3Storage], { error: 'expected type "fs" or "s3"' });
+
+const encryption = z
+  .strictObject({
+    /** Normally supplied through PITRD_ENCRYPTION_KEY, not written in the file. */
+    key: nonEmpty('an encryption key').optional(),
+    key_file: nonEmpty('a file path').optional(),
+  })
+  .default({});
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const api = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: nonEmpty('a host name or address').default('127.0.0.1'),
+        port: port.default(7432),
+      })
+      .default({ host: '127.0.0.1', port: 7432 }),
+    /** A file of API tokens managed by the CLI. */
+    tokens_file: nonEmpty('a file path').optional(),
+    /** sha256 (hex) of accepted bearer tokens: the config never holds a usable token. */
+    token_hashes: z.array(z.string().regex(SHA256_HEX, { error: 'expected a sha256 hex digest (64 lower-case hex characters)' })).default([]),
+    /** Per-token limits, the tiers of the API reference (Free: 60/min, burst 10). */
+    rate_limit: z
+      .strictObject({
+        requests_per_minute: z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' }).default(60),
+        burst: z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' }).default(10),
+      })
+      .default({ requests_per_minute: 60, burst: 10 }),
+  })
+  .default({ listen: { host: '127.0.0.1', port: 7432 }, token_hashes: [], rate_limit: { requests_per_minute: 60, burst: 10 } });
+
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+const connection = z
+  .strictObject({
+    host: nonEmpty('a host name, address or socket directory').default('localhost'),
+    port: port.default(5432),
+    user: nonEmpty('a user name').default('postgres'),
+    password: z.string({ error: 'expected a password string' }).optional(),
+    password_file: nonEmpty('a file path').optional(),
+    dbname: nonEmpty('a database name').default('postgres'),
+    sslmode: z.enum(SSL_MODES, { error: `expected one of ${SSL_MODES.join(', ')}` }).default('prefer'),
+  })
+  .refine((c) => c.password === undefined || c.password_file === undefined, {
+    error: 'set password or password_file, not both',
+  });
+
+const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+
+const database = z.strictObject({
+  name: z.string({ error: 'expected a database name' }).regex(DATABASE_NAME_RE, {
+    error: 'expected 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit',
+  }),
+  project: z.string({ error: 'expected a project id' }).regex(DATABASE_NAME_RE, {
+    error: 'expected 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit',
+  }).default('default'),
+  connection,
+  /** Default derived from the name: see defaultSlotName(). */
+  slot_name: z
+    .string({ error: 'expected a replication slot name' })
+    .regex(/^[a-z0-9_]{1,63}$/, { error: 'expected 1-63 characters of a-z, 0-9 or "_" (PostgreSQL slot name rules)' })
+    .optional(),
+  pitr: z
+    .strictObject({
+      enabled: z.boolean({ error: 'expected true or false' }).default(true),
+      retention_days: positiveInt.default(7),
+      /** Act as a synchronous standby (RPO = 0); the server must list the slot's application name. */
+      synchronous: z.boolean({ error: 'expected true or false' }).default(false),
+    })
+    .default({ enabled: true, retention_days: 7, synchronous: false }),
+  backup: z
+    .strictObject({
+      schedule: cronExpr.default('0 3 * * *'),
+      /** Override of the repository-wide compression for this database's base backups. */
+      compression: compression.optional(),
+    })
+    .default({ schedule: '0 3 * * *' }),
+  retention: z
+    .strictObject({
+      schedule: cronExpr.default('30 3 * * *'),
+      /** Never expire below this many completed full backups, whatever their age. */
+      min_full_backups: positiveInt.default(2),
+      /** Expire backups older than this; default: pitr.retention_days. */
+      max_age_days: positiveInt.optional(),
+    })
+    .default({ schedule: '30 3 * * *', min_full_backups: 2 }),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    storage: storage.default({ type: 'fs', path: 'pitrd-data/repository' }),
+    compression: compression.default({ algorithm: 'gzip' }),
+    encryption,
+    spool_dir: nonEmpty('a directory path').default('pitrd-data/spool'),
+    api,
+    databases: z.array(database, { error: 'expected a list of databases' }).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.databases.forEach((db, i) => {
+      const first = seen.get(db.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `duplicate database name, already used by databases[${first}]`, input: db.name });
+      } else seen.set(db.name, i);
+    });
+  });
+
+/** What the file + environment parse to, before secrets are resolved. */
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type StorageConfig = ParsedConfig['storage'];
+export type FsStorageConfig = Extract<StorageConfig, { type: 'fs' }>;
+export type S3StorageConfig = Extract<StorageConfig, { type: 's3' }>;
+export type CompressionConfig = ParsedConfig['compression'];
+export type ApiConfig = ParsedConfig['api'];
+export type DatabaseConfig = ParsedConfig['databases'][number] & { slot_name: string };
+export type ConnectionConfig = DatabaseConfig['connection'];
+
+/** `pitrd_<name>` with everything PostgreSQL refuses in a slot name turned into '_'. */
+export function defaultSlotName(dbName: string): string {
+  return `pitrd_${dbName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}

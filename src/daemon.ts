@@ -1,0 +1,2 @@
+/** The daemon entry point: see ./daemon/daemon.ts. */
+export * from './daemon/index.js';

@@ -1,0 +1,161 @@
+/**
+ * `startDaemon(config)`: one process wiring the repository, the protected databases (with a WAL
+ * receiver each while PITR is enabled), their base backups and retention on cron schedules,
+ * health alerts, and the HTTP API. Restores join here as their module lands.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { backupRoutes } from '../api/backups/index.js';
+import { databaseRoutes } from '../api/databases/index.js';
+import { createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore } from '../api/index.js';
+import { pitrRoutes } from '../api/pitr/index.js';
+import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
+import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
+import { openRepository, type Repository } from '../repository/index.js';
+import { createWebhookNotifier, type HealthThresholds } from '../retention/index.js';
+import { createObjectStore, signFsUrl } from '../storage/index.js';
+import { BackupManager } from './backups.js';
+import { HealthMonitor } from './health.js';
+import { DatabaseManager } from './manager.js';
+import { registerAlertMetrics, registerBackupMetrics, registerReceiverMetrics } from './metrics.js';
+import { registerObjectRoute } from './object-route.js';
+import { RecoveryWindows } from './window.js';
+import { DatabaseRegistryStore } from './registry.js';
+
+export interface StartDaemonOptions {
+  /** pino logger; default: createApiLogger() (secret redaction) on stdout. */
+  logger?: Logger;
+  /** Overrides the listen port (0 = any free port); default: api.listen.port. */
+  port?: number;
+  /** Run the backup and retention cron schedules (default true; tests drive them by hand). */
+  schedules?: boolean;
+  /** POSTed each alert change as JSON (alert.raised / alert.cleared). */
+  alertWebhookUrl?: string;
+  /** How often newly archived WAL is summarised in the background (default 10 s). */
+  summaryIntervalMs?: number;
+  /** How often health is evaluated (default 60 s). */
+  healthIntervalMs?: number;
+  /** Alert thresholds (default DEFAULT_THRESHOLDS in ./health.ts). */
+  healthThresholds?: HealthThresholds;
+}
+
+export interface Daemon {
+  /** Base URL of the API, e.g. http://127.0.0.1:7432. */
+  url: string;
+  app: FastifyInstance;
+  repo: Repository;
+  databases: DatabaseManager;
+  backups: BackupManager;
+  health: HealthMonitor;
+  /** Graceful: stop accepting requests, finish in-flight ones, stop receivers (flush + report). */
+  stop(): Promise<void>;
+}
+
+/** No tokens file configured: nobody can call token routes (the log says why). */
+const noTokens: TokenVerifier = { verify: async () => null };
+
+export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
+  const logger = opts.logger ?? createApiLogger();
+  const store = createObjectStore(storageOptions(config));
+  let manager: DatabaseManager | null = null;
+  let backups: BackupManager | null = null;
+  let app: FastifyInstance | null = null;
+  try {
+    const repo = await openRepository(store, repositoryOptions(config));
+    logger.info({ repository: store.location, created: repo.created, encrypted: config.encryption.enabled }, 'repository opened');
+    if (!config.encryption.enabled) {
+      logger.warn('repository is not encrypted: passwords of databases registered through the API are stored in clear text in it');
+    }
+    const registry = new DatabaseRegistryStore(store, config.encryption.key);
+    const projects = new ObjectStoreProjectStore(store);
+    const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true });
+    backups = b;
+    const windows = new RecoveryWindows(repo);
+    manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries) });
+    await manager.start();
+
+    const metrics = new MetricsRegistry();
+    const m = manager;
+    registerReceiverMetrics(metrics, () => m.receivers());
+    registerBackupMetrics(metrics, () => b.observe());
+    const health = new HealthMonitor({
+      entries: () => m.listEntries(),
+      lastBackups: async () => new Map((await b.observe()).map((d) => [d.name, d.lastCompletedAt])),
+      notifier: opts.alertWebhookUrl ? createWebhookNotifier({ url: opts.alertWebhookUrl, logger }) : null,
+      logger,
+      ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
+      ...(opts.healthThresholds !== undefined ? { thresholds: opts.healthThresholds } : {}),
+    });
+    registerAlertMetrics(metrics, () => health.alerts());
+
+    let auth: TokenVerifier = noTokens;
+    if (config.api.tokens_file !== undefined) auth = new FileTokenStore(config.api.tokens_file);
+    else logger.warn('api.tokens_file is not set: every API request except / and /openapi.json will be refused');
+
+    const limit = { perMinute: config.api.rate_limit.requests_per_minute, burst: config.api.rate_limit.burst };
+    app = await createApi({
+      services: { projects, databases: manager },
+      auth,
+      logger,
+      metrics,
+      metricsTokenHashes: config.api.token_hashes,
+      // The config's rate_limit sets the free tier; pro tokens keep the reference's pro tier.
+      rateLimits: { free: limit },
+      routes: [
+        ...databaseRoutes({ projects, databases: manager }),
+        ...pitrRoutes({ projects, databases: manager, pitr: manager, health, windows: manager }),
+        ...backupRoutes({ projects, databases: manager, backups: b }),
+      ],
+    });
+    // Signed fs URLs are only as durable as this process: a restart invalidates them (1 h anyway).
+    const signingSecret = randomBytes(32);
+    registerObjectRoute(app, store, signingSecret);
+    const host = config.api.listen.host;
+    await app.listen({ host, port: opts.port ?? config.api.listen.port });
+    const addr = app.server.address() as AddressInfo;
+    const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    logger.info({ url }, 'pitrd API listening');
+    b.setSigner(
+      store.kind === 'fs'
+        ? async (key, ttl) => signFsUrl({ publicBaseUrl: url, secret: signingSecret, key, expiresInSeconds: ttl })
+        : async (key, ttl) => {
+            const s = await store.signedUrl(key, ttl);
+            return { url: s.url, expiresAt: s.expiresAt };
+          },
+    );
+    health.start();
+    windows.startBackground(() => m.listEntries().filter((e) => e.receiver !== null).map((e) => e.name), opts.summaryIntervalMs);
+
+    const a = app;
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      app,
+      repo,
+      databases: manager,
+      backups: b,
+      health,
+      stop() {
+        stopping ??= (async () => {
+          logger.info('shutting down');
+          // Running backups are aborted (recorded as interrupted) at once, not after the HTTP
+          // drain, and before the receivers stop.
+          await Promise.all([a.close(), health.stop(), b.stop()]);
+          await m.stop();
+          await windows.stop();
+          await store.close();
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await backups?.stop().catch(() => undefined);
+    await manager?.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

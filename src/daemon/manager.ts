@@ -1,0 +1,378 @@
+/**
+ * The daemon's databases: the configuration file's plus those registered through the API (kept in
+ * the repository's registry), each with its WAL receiver while PITR is enabled. Implements what
+ * the database and PITR routes need, and the projects routes' DatabaseRegistry.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
+import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
+import type { DatabaseRegistry } from '../api/projects/index.js';
+import { connectionPassword, defaultSlotName, type Config } from '../config/index.js';
+import { errorMessage, PitrdError } from '../errors.js';
+import { createReceiver, type ReceiverStatus } from '../receiver/index.js';
+import type { Repository } from '../repository/index.js';
+import { entryKey, type DatabaseEntry } from './entry.js';
+import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
+import { dropReplicationSlot } from './slot-drop.js';
+import type { RecoveryWindows } from './window.js';
+
+export interface DatabaseManagerOptions {
+  config: Config;
+  repo: Repository;
+  registry: DatabaseRegistryStore;
+  logger: Logger;
+  now?: () => Date;
+  /** Recovery windows (src/catalog); without it pitr/config shows recovery_window null. */
+  windows?: RecoveryWindows;
+  /** Told the current databases after start and after every mutation (base backups follow them). */
+  onChange?: (entries: DatabaseEntry[]) => Promise<void>;
+}
+
+const DEFAULT_RETENTION_DAYS = 7;
+
+export class DatabaseManager implements DatabaseService, PitrService, DatabaseRegistry, RecoveryWindowService {
+  private readonly entries = new Map<string, DatabaseEntry>();
+  private readonly configProjects = new Set<string>();
+  /** Mutations (register, enable, disable, delete) run one at a time: no interleaved start/stop. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: DatabaseManagerOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Read the configuration and the registry; start every receiver whose PITR is enabled. */
+  async start(): Promise<void> {
+    for (const db of this.opts.config.databases) {
+      this.configProjects.add(db.project);
+      const conn = db.connection;
+      this.entries.set(entryKey(db.project, db.name), {
+        project: db.project,
+        name: db.name,
+        source: 'config',
+        host: conn.host,
+        port: conn.port,
+        user: conn.user,
+        password: () => connectionPassword(conn, `databases[${db.name}].connection.password_file`),
+        dbname: conn.dbname,
+        sslmode: conn.sslmode,
+        slotName: db.slot_name,
+        synchronous: db.pitr.synchronous,
+        pitr: { enabled: db.pitr.enabled, retention_days: db.pitr.retention_days },
+        created_at: null,
+        receiver: null,
+      });
+    }
+    for (const rec of await this.opts.registry.list()) {
+      if (this.findByName(rec.name)) {
+        this.opts.logger.warn({ project: rec.project, database: rec.name }, 'registered database has the name of one in the configuration file; the configuration wins');
+        continue;
+      }
+      this.entries.set(entryKey(rec.project, rec.name), this.fromRecord(rec));
+    }
+    for (const e of this.entries.values()) if (e.pitr.enabled) await this.startReceiver(e);
+    await this.changed();
+    this.opts.logger.info({ databases: this.entries.size, receivers: [...this.entries.values()].filter((e) => e.receiver).length }, 'databases loaded');
+  }
+
+  /** Stop every receiver: each flushes, reports its flush position and finishes its uploads. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => this.stopReceiver(e)));
+  }
+
+  /** Every protected database (for base backups and health). */
+  listEntries(): DatabaseEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Running receivers, for metrics. */
+  receivers(): Array<{ project: string; name: string; status: ReceiverStatus }> {
+    const out = [];
+    for (const e of this.entries.values()) if (e.receiver) out.push({ project: e.project, name: e.name, status: e.receiver.status() });
+    return out;
+  }
+
+  // --- DatabaseRegistry (projects routes) ---
+
+  async listByProject(projectId: string): Promise<Array<{ name: string }>> {
+    return [...this.entries.values()].filter((e) => e.project === projectId).map((e) => ({ name: e.name })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  // --- DatabaseService ---
+
+  isConfigProject(projectId: string): boolean {
+    return this.configProjects.has(projectId);
+  }
+
+  async list(projectId: string): Promise<DatabaseView[]> {
+    return [...this.entries.values()].filter((e) => e.project === projectId).map((e) => this.view(e));
+  }
+
+  async get(projectId: string, name: string): Promise<DatabaseView> {
+    return this.view(this.entry(projectId, name));
+  }
+
+  register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView> {
+    return this.exclusive(async () => {
+      const taken = this.findByName(input.name);
+      if (taken) {
+        // Repository data is keyed by database name alone, so a name is unique across projects.
+        const where = taken.project === projectId ? `in project ${projectId}` : 'in another project';
+        throw new PitrdError('CONFLICT', `a database named "${input.name}" is already registered ${where}`, { context: { name: input.name } });
+      }
+      const at = this.now().toISOString();
+      const rec: RegisteredDatabase = {
+        version: 1,
+        project: projectId,
+        name: input.name,
+        connection: {
+          host: input.host,
+          port: input.port,
+          user: input.user,
+          ...(input.password !== undefined ? { password: input.password } : {}),
+          dbname: input.dbname,
+          sslmode: input.sslmode,
+        },
+        pitr: { enabled: false, retention_days: DEFAULT_RETENTION_DAYS },
+        created_at: at,
+        updated_at: at,
+      };
+      await this.opts.registry.put(rec);
+      const e = this.fromRecord(rec);
+      this.entries.set(entryKey(projectId, input.name), e);
+      await this.changed();
+      this.opts.logger.info({ project: projectId, database: input.name, host: input.host, port: input.port }, 'database registered');
+      return this.view(e);
+    });
+  }
+
+  remove(projectId: string, name: string, deleteData: boolean): Promise<{ data_deleted: boolean; objects_deleted: number }> {
+    return this.exclusive(async () => {
+      const e = this.entry(projectId, name);
+      if (e.source === 'config') {
+        throw new PitrdError('CONFLICT', `database "${name}" is defined in the configuration file${this.opts.config.source ? ` (${this.opts.config.source})` : ''}; remove it there`, {
+          context: { project_id: projectId, name },
+        });
+      }
+      await this.stopReceiver(e);
+      try {
+        if (await dropReplicationSlot(e)) this.opts.logger.info({ database: name, slot: e.slotName }, 'replication slot dropped');
+      } catch (err) {
+        // The database may be gone already; the operator must then drop the slot by hand.
+        this.opts.logger.warn({ database: name, slot: e.slotName, err: errorMessage(err) }, 'could not drop the replication slot; drop it on the server so it stops retaining WAL');
+      }
+      await this.opts.registry.delete(projectId, name);
+      this.entries.delete(entryKey(projectId, name));
+      // Before the data goes: stops the database's schedules and interrupts a running backup.
+      await this.changed();
+      let objects = 0;
+      if (deleteData) objects = await this.deleteData(name);
+      this.opts.logger.info({ project: projectId, database: name, data_deleted: deleteData, objects_deleted: objects }, 'database deleted');
+      return { data_deleted: deleteData, objects_deleted: objects };
+    });
+  }
+
+  // --- PitrService ---
+
+  async config(projectId: string, name: string): Promise<PitrConfigView> {
+    const e = this.entry(projectId, name);
+    const w = this.opts.windows ? await this.opts.windows.current(e.name) : null;
+    const window = w && w.status === 'ok' && w.from !== null && w.to !== null ? { from: w.from, to: w.to } : null;
+    return this.pitrView(e, await this.newestCompletedBackup(e.name), window);
+  }
+
+  async recoveryWindow(projectId: string, name: string): Promise<RecoveryWindowResponse> {
+    const e = this.entry(projectId, name);
+    if (!this.opts.windows) throw new PitrdError('INTERNAL_ERROR', 'recovery windows are not available in this daemon');
+    const w = await this.opts.windows.current(e.name);
+    if (!w) return { from: null, to: null, base_backup_time: null, latest_wal_time: null, timeline: null, status: 'no-wal', base_backup_id: null, gaps: [] };
+    return { from: w.from, to: w.to, base_backup_time: w.base_backup_time, latest_wal_time: w.latest_wal_time, timeline: w.timeline, status: w.status, base_backup_id: w.backup_id, gaps: w.gaps };
+  }
+
+  enable(projectId: string, name: string, retentionDays: number | undefined): Promise<PitrConfigView> {
+    return this.exclusive(async () => {
+      const e = this.entry(projectId, name);
+      if (retentionDays !== undefined) e.pitr.retention_days = retentionDays;
+      e.pitr.enabled = true;
+      await this.persist(e);
+      await this.startReceiver(e);
+      await this.changed();
+      return this.pitrView(e);
+    });
+  }
+
+  disable(projectId: string, name: string): Promise<PitrConfigView> {
+    return this.exclusive(async () => {
+      const e = this.entry(projectId, name);
+      e.pitr.enabled = false;
+      await this.persist(e);
+      await this.stopReceiver(e);
+      await this.changed();
+      return this.pitrView(e);
+    });
+  }
+
+  async listWal(projectId: string, name: string): Promise<WalArchiveView[]> {
+    this.entry(projectId, name);
+    const out: WalArchiveView[] = [];
+    for await (const s of this.opts.repo.database(name).wal.listSegments()) {
+      out.push({ filename: s.name, timeline: s.timeline, size_bytes: s.size, archived_at: s.archived_at });
+    }
+    return out;
+  }
+
+  async receiverStatus(projectId: string, name: string): Promise<ReceiverStatus> {
+    return this.runningReceiver(projectId, name).status();
+  }
+
+  restartReceiver(projectId: string, name: string): Promise<ReceiverStatus> {
+    return this.exclusive(async () => {
+      const r = this.runningReceiver(projectId, name);
+      await r.restart();
+      this.opts.logger.info({ project: projectId, database: name }, 'receiver restarted');
+      return r.status();
+    });
+  }
+
+  // --- internals ---
+
+  private runningReceiver(projectId: string, name: string) {
+    const e = this.entry(projectId, name);
+    if (!e.pitr.enabled || !e.receiver) {
+      throw new PitrdError('PITR_NOT_ENABLED', `PITR is not enabled for database "${name}" in project ${projectId}; POST .../pitr/enable first`, { context: { project_id: projectId, name } });
+    }
+    return e.receiver;
+  }
+
+  private entry(projectId: string, name: string): DatabaseEntry {
+    const e = this.entries.get(entryKey(projectId, name));
+    if (!e) throw new PitrdError('DATABASE_NOT_FOUND', `database "${name}" not found in project ${projectId}`, { context: { project_id: projectId, name } });
+    return e;
+  }
+
+  private findByName(name: string): DatabaseEntry | undefined {
+    for (const e of this.entries.values()) if (e.name === name) return e;
+    return undefined;
+  }
+
+  private fromRecord(rec: RegisteredDatabase): DatabaseEntry {
+    const c = rec.connection;
+    return {
+      project: rec.project,
+      name: rec.name,
+      source: 'api',
+      host: c.host,
+      port: c.port,
+      user: c.user,
+      password: () => c.password,
+      dbname: c.dbname,
+      sslmode: c.sslmode,
+      slotName: defaultSlotName(rec.name),
+      synchronous: false,
+      pitr: { ...rec.pitr },
+      created_at: rec.created_at,
+      receiver: null,
+    };
+  }
+
+  /**
+   * Registered databases keep their PITR state in the registry (a restart resumes it). For
+   * configuration-file databases enable/disable lasts until the daemon restarts: the file wins.
+   */
+  private async persist(e: DatabaseEntry): Promise<void> {
+    if (e.source !== 'api') return;
+    const rec = await this.opts.registry.get(e.project, e.name);
+    if (!rec) throw new PitrdError('DATABASE_NOT_FOUND', `database "${e.name}" is no longer in the registry`, { context: { project_id: e.project, name: e.name } });
+    await this.opts.registry.put({ ...rec, pitr: { ...e.pitr }, updated_at: this.now().toISOString() });
+  }
+
+  private async startReceiver(e: DatabaseEntry): Promise<void> {
+    if (e.receiver) return;
+    const password = e.password();
+    const receiver = createReceiver({
+      database: e.name,
+      project: e.project,
+      connection: { host: e.host, port: e.port, user: e.user, database: e.dbname, ...(password !== undefined ? { password } : {}) },
+      repository: this.opts.repo.database(e.name),
+      spoolDir: join(this.opts.config.spool_dir, e.name),
+      slotName: e.slotName,
+      synchronous: e.synchronous,
+      logger: this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name }),
+    });
+    await receiver.start();
+    e.receiver = receiver;
+    this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');
+  }
+
+  private async stopReceiver(e: DatabaseEntry): Promise<void> {
+    const r = e.receiver;
+    if (!r) return;
+    e.receiver = null;
+    const st = await r.stop();
+    this.opts.logger.info(
+      { project: e.project, database: e.name, last_flushed_lsn: st.last_flushed_lsn, last_uploaded_lsn: st.last_uploaded_lsn, segments_archived: st.segments_archived, upload_backlog: st.upload_backlog },
+      'receiver stopped',
+    );
+  }
+
+  private async deleteData(name: string): Promise<number> {
+    const store = this.opts.repo.store;
+    let batch: string[] = [];
+    let n = 0;
+    for await (const o of store.listAll(`databases/${name}/`)) {
+      batch.push(o.key);
+      if (batch.length === 1000) {
+        await store.delete(batch);
+        n += batch.length;
+        batch = [];
+      }
+    }
+    if (batch.length) await store.delete(batch);
+    return n + batch.length;
+  }
+
+  private view(e: DatabaseEntry): DatabaseView {
+    return {
+      id: `db_${e.project}_${e.name}`,
+      name: e.name,
+      project_id: e.project,
+      source: e.source,
+      host: e.host,
+      port: e.port,
+      user: e.user,
+      database: e.dbname,
+      sslmode: e.sslmode,
+      pitr_enabled: e.pitr.enabled,
+      status: e.receiver ? e.receiver.status().status : 'disabled',
+      created_at: e.created_at,
+    };
+  }
+
+  /** The base backup a restore to "now" would start from: the newest completed one. */
+  private async newestCompletedBackup(name: string): Promise<string | null> {
+    const all = await this.opts.repo.database(name).backups.list();
+    for (let i = all.length - 1; i >= 0; i--) if (all[i]!.status === 'completed') return all[i]!.id;
+    return null;
+  }
+
+  private pitrView(e: DatabaseEntry, baseBackupId: string | null = null, window: PitrConfigView['recovery_window'] = null): PitrConfigView {
+    return {
+      enabled: e.pitr.enabled,
+      retention_days: e.pitr.retention_days,
+      base_backup_id: baseBackupId,
+      recovery_window: window,
+      wal_receiver_status: e.receiver ? e.receiver.status().status : 'disabled',
+    };
+  }
+
+  private async changed(): Promise<void> {
+    await this.opts.onChange?.([...this.entries.values()]);
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

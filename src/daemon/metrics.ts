@@ -1,0 +1,91 @@
+import type { Labels, MetricsRegistry } from '../api/index.js';
+import type { ReceiverStatus } from '../receiver/index.js';
+import { parseLsn } from '../wal/index.js';
+
+/** LSNs as plain numbers: exact up to 2^53 bytes (8 PiB of WAL), plenty for a gauge. */
+function lsnNumber(lsn: string | null): number {
+  return lsn === null ? 0 : Number(parseLsn(lsn));
+}
+
+/**
+ * Receiver gauges, refreshed from each running receiver's status before every scrape. Series of
+ * receivers that stopped are removed, so a disabled database does not report stale positions.
+ */
+export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () => Array<{ project: string; name: string; status: ReceiverStatus }>): void {
+  const labels = ['project', 'database'];
+  const g = {
+    up: metrics.gauge('pitrd_receiver_up', '1 while the WAL receiver is streaming, 0 while it is starting, reconnecting or failing', labels),
+    bytes: metrics.gauge('pitrd_receiver_bytes_received', 'WAL bytes received since the receiver started', labels),
+    flushed: metrics.gauge('pitrd_receiver_flushed_lsn', 'Last durable (fsynced or stored) WAL position, as a byte number', labels),
+    uploaded: metrics.gauge('pitrd_receiver_uploaded_lsn', 'End of the last WAL segment stored in the repository, as a byte number', labels),
+    lag: metrics.gauge('pitrd_receiver_lag_seconds', 'Seconds the flushed position is behind the server', labels),
+    backlogSegments: metrics.gauge('pitrd_receiver_upload_backlog_segments', 'Complete segments spooled but not yet in the repository', labels),
+    backlogBytes: metrics.gauge('pitrd_receiver_upload_backlog_bytes', 'Bytes of complete segments spooled but not yet in the repository', labels),
+    segments: metrics.gauge('pitrd_receiver_segments_archived', 'WAL segments archived since the receiver started', labels),
+    errors: metrics.gauge('pitrd_receiver_errors', 'Connection and upload failures since the receiver started', labels),
+  };
+  let previous = new Set<string>();
+  metrics.collect(() => {
+    const seen = new Set<string>();
+    for (const r of receivers()) {
+      const l: Labels = { project: r.project, database: r.name };
+      seen.add(JSON.stringify(l));
+      const s = r.status;
+      g.up.set(l, s.status === 'running' ? 1 : 0);
+      g.bytes.set(l, s.bytes_received);
+      g.flushed.set(l, lsnNumber(s.last_flushed_lsn));
+      g.uploaded.set(l, lsnNumber(s.last_uploaded_lsn));
+      g.lag.set(l, s.lag_seconds);
+      g.backlogSegments.set(l, s.upload_backlog.segments);
+      g.backlogBytes.set(l, s.upload_backlog.bytes);
+      g.segments.set(l, s.segments_archived);
+      g.errors.set(l, s.errors);
+    }
+    for (const k of previous) {
+      if (seen.has(k)) continue;
+      const l = JSON.parse(k) as Labels;
+      for (const m of Object.values(g)) m.remove(l);
+    }
+    previous = seen;
+  });
+}
+
+/** Base backup gauges: age of the newest completed backup, and whether one is running. */
+export function registerBackupMetrics(
+  metrics: MetricsRegistry,
+  observe: () => Promise<Array<{ project: string; name: string; running: boolean; lastCompletedAt: number | null }>>,
+): void {
+  const labels = ['project', 'database'];
+  const age = metrics.gauge('pitrd_last_backup_age_seconds', 'Seconds since the newest completed base backup reached consistency (absent: none yet)', labels);
+  const running = metrics.gauge('pitrd_backup_running', '1 while a base backup of the database runs', labels);
+  let previous = new Set<string>();
+  metrics.collect(async () => {
+    const seen = new Set<string>();
+    const now = Date.now();
+    for (const d of await observe()) {
+      const l: Labels = { project: d.project, database: d.name };
+      seen.add(JSON.stringify(l));
+      running.set(l, d.running ? 1 : 0);
+      if (d.lastCompletedAt === null) age.remove(l);
+      else age.set(l, Math.max(0, (now - d.lastCompletedAt) / 1000));
+    }
+    for (const k of previous) {
+      if (seen.has(k)) continue;
+      const l = JSON.parse(k) as Labels;
+      age.remove(l);
+      running.remove(l);
+    }
+    previous = seen;
+  });
+}
+
+/** One series per active alert (value 1); cleared alerts disappear. */
+export function registerAlertMetrics(metrics: MetricsRegistry, alerts: () => Array<{ database: string; kind: string; severity: string }>): void {
+  const g = metrics.gauge('pitrd_alert_active', '1 for each active health alert', ['database', 'kind', 'severity']);
+  let previous: Labels[] = [];
+  metrics.collect(() => {
+    for (const l of previous) g.remove(l);
+    previous = alerts().map((a) => ({ database: a.database, kind: a.kind, severity: a.severity }));
+    for (const l of previous) g.set(l, 1);
+  });
+}

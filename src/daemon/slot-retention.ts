@@ -1,0 +1,34 @@
+import pg from 'pg';
+import type { DatabaseEntry } from './entry.js';
+
+/**
+ * Bytes of WAL the server keeps for the database's replication slot (current WAL position minus
+ * the slot's restart_lsn): what a stalled receiver costs the server's disk. null when the slot
+ * does not exist or the server cannot be asked (the receiver_down alert covers that case).
+ */
+export async function slotRetainedBytes(entry: DatabaseEntry): Promise<number | null> {
+  const password = entry.password();
+  const client = new pg.Client({
+    host: entry.host,
+    port: entry.port,
+    user: entry.user,
+    database: entry.dbname,
+    ...(password !== undefined ? { password } : {}),
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 5_000,
+    application_name: 'pitrd health',
+  });
+  try {
+    await client.connect();
+    const res = await client.query<{ retained: string | null }>(
+      'SELECT (pg_current_wal_lsn() - restart_lsn)::bigint::text AS retained FROM pg_replication_slots WHERE slot_name = $1',
+      [entry.slotName],
+    );
+    const v = res.rows[0]?.retained;
+    return v === undefined || v === null ? null : Number(v);
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * One replication connection from connect to disconnect: identify the server, make sure of the
+ * slot, pick the start point, then stream timeline after timeline into the spool. Anything that
+ * goes wrong ends the session with a PitrdError; the supervisor decides when to try again.
+ */
+import { PitrdError, errorMessage } from '../errors.js';
+import type { Lsn, TimelineId } from '../types.js';
+import { formatLsn } from '../wal/lsn.js';
+import { historyFileName } from '../wal/segment.js';
+import type { Logger } from './logger.js';
+import { ReplicationConnection, type ReplicationConnectionOptions } from './protocol/connection.js';
+import { decodeMessage, encodeStatusUpdate } from './protocol/messages.js';
+import { SegmentWriter } from './segment-writer.js';
+import { checkSpoolIdentity, scanSpool, writeFileDurable } from './spool.js';
+import { chooseStartPoint, floorToSegment, type NamedSegment, type StartPoint } from './start-point.js';
+
+export interface ServerIdentity {
+  systemId: string;
+  timeline: TimelineId;
+  segSize: number;
+  pgVersion: number;
+}
+
+/** What a session needs from the receiver that owns it. */
+export interface SessionHost {
+  readonly connection: ReplicationConnectionOptions;
+  readonly spoolDir: string;
+  readonly slotName: string;
+  readonly statusIntervalMs: number;
+  readonly maxPendingBytes: number;
+  readonly fsyncIntervalMs: number;
+  readonly logger: Logger;
+  /** Called once the server is known: checks identities, starts the uploader. */
+  serverIdentified(id: ServerIdentity): Promise<void>;
+  archiveLast(): Promise<NamedSegment | null>;
+  historySpooled(timeline: TimelineId, bytes: number): void;
+  hasHistory(timeline: TimelineId): boolean;
+  segmentComplete(timeline: TimelineId, name: string, endLsn: Lsn): void;
+  streaming(start: StartPoint): void;
+  progress(p: { received: Lsn; flushed: Lsn; serverWalEnd: Lsn; bytes: number; timeline: TimelineId }): void;
+  slotMaintenance(): void;
+}
+
+/** `16MB` → 16777216 (SHOW output uses kB/MB/GB). */
+export function parseSizeSetting(text: string): number {
+  const m = /^(\d+)\s*(B|kB|MB|GB|TB)?$/.exec(text.trim());
+  if (!m) throw new PitrdError('REPLICATION_ERROR', `cannot parse size setting "${text}"`, { context: { value: text } });
+  const mult: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+  return Number(m[1]) * mult[m[2] ?? 'B']!;
+}
+
+export class Session {
+  private conn: ReplicationConnection | null = null;
+  private writer: SegmentWriter | null = null;
+  private stopping = false;
+  private failure: PitrdError | null = null;
+  private paused = false;
+  private serverWalEnd: Lsn = 0n;
+  private bytes = 0;
+  private timeline: TimelineId = 0;
+  private statusTimer: NodeJS.Timeout | null = null;
+  /** True once WAL arrived (the supervisor then resets its backoff: this connection worked). */
+  streamed = false;
+
+  constructor(private readonly host: SessionHost) {}
+
+  async run(): Promise<void> {
+    const h = this.host;
+    const conn = await ReplicationConnection.open(h.connection);
+    this.conn = conn;
+    try {
+      if (this.stopping) return;
+      const ident = await conn.identifySystem();
+      const segSize = parseSizeSetting(await conn.show('wal_segment_size'));
+      const pgVersion = Number(await conn.show('server_version_num'));
+      const id: ServerIdentity = { systemId: ident.systemId, timeline: ident.timeline, segSize, pgVersion };
+      await checkSpoolIdentity(h.spoolDir, { system_identifier: id.systemId, wal_segment_size: segSize });
+      await h.serverIdentified(id);
+
+      let slot = await conn.readSlot(h.slotName);
+      if (slot === null) {
+        await conn.createPhysicalSlot(h.slotName);
+        h.logger.info({ slot: h.slotName }, 'created physical replication slot');
+        slot = await conn.readSlot(h.slotName);
+      }
+      const spool = await scanSpool(h.spoolDir);
+      const start = chooseStartPoint({
+        segSize,
+        archiveLast: await h.archiveLast(),
+        spoolComplete: spool.complete,
+        spoolPartials: spool.partials,
+        slot,
+        server: { timeline: ident.timeline, xlogpos: ident.xlogpos },
+      });
+      if (start.gap) {
+        h.logger.error(
+          { from: formatLsn(start.gap.from), to: formatLsn(start.gap.to), slot: h.slotName },
+          'WAL gap: the archive ends before the slot restart_lsn; that WAL is no longer on the server',
+        );
+      }
+      for (let tli = 2; tli <= ident.timeline; tli++) await this.fetchHistory(tli);
+
+      let tli = start.timeline;
+      let pos = start.lsn;
+      h.streaming(start);
+      h.logger.info({ lsn: formatLsn(pos), timeline: tli, source: start.source }, 'starting replication');
+      this.statusTimer = setInterval(() => {
+        this.sendStatus(false);
+        h.slotMaintenance();
+      }, h.statusIntervalMs);
+      while (!this.stopping) {
+        const writer = new SegmentWriter({
+          dir: h.spoolDir,
+          segSize,
+          onSegmentComplete: (t, name, end) => h.segmentComplete(t, name, end),
+          onFlushed: () => {
+            this.report();
+            this.sendStatus(false);
+          },
+          onDrained: () => this.drained(),
+          fsyncIntervalMs: h.fsyncIntervalMs,
+        });
+        writer.begin(tli, pos);
+        this.writer = writer;
+        this.timeline = tli;
+        let end;
+        try {
+          end = await conn.stream(h.slotName, pos, tli, (buf) => this.onCopyData(buf));
+        } catch (err) {
+          throw this.failure ?? err;
+        }
+        if (this.failure) throw this.failure;
+        await writer.close(end !== null);
+        this.report();
+        if (end === null) break;
+        h.logger.info({ timeline: tli, next_timeline: end.nextTimeline, next_start: formatLsn(end.nextStart) }, 'end of timeline; following the server');
+        await this.fetchHistory(end.nextTimeline);
+        tli = end.nextTimeline;
+        pos = floorToSegment(end.nextStart, segSize);
+      }
+    } finally {
+      if (this.statusTimer) clearInterval(this.statusTimer);
+      await this.writer?.close().catch(() => undefined);
+      this.report();
+      await conn.close();
+    }
+  }
+
+  private async fetchHistory(tli: TimelineId): Promise<void> {
+    if (tli < 2 || this.host.hasHistory(tli)) return;
+    const { content } = await this.conn!.timelineHistory(tli);
+    await writeFileDurable(this.host.spoolDir, historyFileName(tli), content);
+    this.host.historySpooled(tli, content.length);
+  }
+
+  private onCopyData(buf: Buffer): void {
+    if (this.failure) return;
+    try {
+      const msg = decodeMessage(buf);
+      if (msg.walEnd > this.serverWalEnd) this.serverWalEnd = msg.walEnd;
+      if (msg.kind === 'xlogdata') {
+        this.writer!.append(msg.walStart, msg.data);
+        this.bytes += msg.data.length;
+        this.streamed = true;
+        if (!this.paused && this.writer!.pending > this.host.maxPendingBytes) {
+          this.paused = true;
+          this.conn!.pause();
+        }
+      } else {
+        // Keepalives carry the server's WAL end: keeps lag_seconds honest while nothing flows.
+        this.report();
+        if (msg.replyRequested) this.sendStatus(false);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private drained(): void {
+    const w = this.writer;
+    if (w?.error) return this.fail(w.error);
+    if (this.paused && (w?.pending ?? 0) < this.host.maxPendingBytes / 2) {
+      this.paused = false;
+      this.conn?.resume();
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = err instanceof PitrdError ? err : new PitrdError('REPLICATION_ERROR', errorMessage(err), { cause: err, retryable: true });
+    // Ending the connection makes stream() reject; run() then rethrows this failure.
+    void this.conn?.close();
+  }
+
+  private report(): void {
+    const w = this.writer;
+    if (!w) return;
+    this.host.progress({ received: w.receivedLsn, flushed: w.flushedLsn, serverWalEnd: this.serverWalEnd, bytes: this.bytes, timeline: this.timeline });
+    this.bytes = 0;
+  }
+
+  private sendStatus(replyRequested: boolean): void {
+    const w = this.writer;
+    if (!w || !this.conn) return;
+    try {
+      this.conn.sendCopyData(encodeStatusUpdate({ write: w.receivedLsn, flush: w.flushedLsn, nowMs: Date.now(), replyRequested }));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Flush, tell the server how far we got, then end the copy so run() returns. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const w = this.writer;
+    if (w && this.conn) {
+      await w.flush().catch(() => undefined);
+      this.sendStatus(false);
+      this.conn.endCopy();
+      // A walsender that does not answer our CopyDone is cut off.
+      setTimeout(() => void this.conn?.close(), 5000).unref();
+    } else {
+      await this.conn?.close();
+    }
+  }
+}

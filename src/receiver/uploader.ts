@@ -1,0 +1,197 @@
+/**
+ * Moves complete segments and history files from the spool into the repository, in order, in the
+ * background. A spooled file is deleted only after the repository confirmed it ('stored', or
+ * 'exists' with the same content). Failures are retried with capped exponential backoff; while
+ * storage is down the spool simply grows. A WAL_SEGMENT_CONFLICT (different bytes already
+ * archived under that name) is never overwritten: the file stays in the spool, the error is
+ * reported and retried only at the slowest pace.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
+import type { WalArchive } from '../repository/types.js';
+import type { Lsn } from '../types.js';
+import { historyFileName, parseSegmentName } from '../wal/segment.js';
+import { backoffDelay, cancellableSleep, type BackoffPolicy } from './backoff.js';
+import type { Logger } from './logger.js';
+import { removeDurable, scanSpool, timelineOfSegment } from './spool.js';
+
+export interface UploaderOptions {
+  dir: string;
+  archive: WalArchive;
+  segSize: number;
+  backoff: BackoffPolicy;
+  logger: Logger;
+  /**
+   * True while the receiver is catching up with the server: uploads then wait (up to
+   * `maxDeferredBytes` of backlog) so replication gets the CPU and disk first; the WAL is already
+   * durable in the spool and the archive follows right after.
+   */
+  defer?: () => boolean;
+  maxDeferredBytes?: number;
+}
+
+interface Item {
+  kind: 'segment' | 'history';
+  timeline: number;
+  name: string;
+  bytes: number;
+}
+
+export interface UploaderState {
+  uploadedLsn: Lsn;
+  lastUploaded: string | null;
+  segmentsArchived: number;
+  backlogSegments: number;
+  backlogBytes: number;
+  lastError: PitrdError | null;
+  errors: number;
+  conflict: boolean;
+}
+
+export class Uploader {
+  private readonly queued = new Map<string, Item>();
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private sleeper: { cancel(): void } | null = null;
+  private readonly st: UploaderState = {
+    uploadedLsn: 0n,
+    lastUploaded: null,
+    segmentsArchived: 0,
+    backlogSegments: 0,
+    backlogBytes: 0,
+    lastError: null,
+    errors: 0,
+    conflict: false,
+  };
+  /** Called after each confirmed upload (tests and status watchers). */
+  onProgress: (() => void) | null = null;
+
+  constructor(private readonly opts: UploaderOptions) {}
+
+  state(): UploaderState {
+    let segs = 0;
+    let bytes = 0;
+    for (const it of this.queued.values()) {
+      if (it.kind === 'segment') segs++;
+      bytes += it.bytes;
+    }
+    return { ...this.st, backlogSegments: segs, backlogBytes: bytes };
+  }
+
+  /** Pick up whatever a previous run left in the spool, then start the loop. */
+  async start(): Promise<void> {
+    const contents = await scanSpool(this.opts.dir);
+    for (const tli of contents.histories) {
+      const name = historyFileName(tli);
+      const size = await stat(join(this.opts.dir, name)).then((s) => s.size, () => 0);
+      this.queued.set(name, { kind: 'history', timeline: tli, name, bytes: size });
+    }
+    for (const s of contents.complete) this.queued.set(s.name, { kind: 'segment', timeline: s.timeline, name: s.name, bytes: this.opts.segSize });
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  enqueueSegment(name: string): void {
+    this.queued.set(name, { kind: 'segment', timeline: timelineOfSegment(name), name, bytes: this.opts.segSize });
+    this.poke();
+  }
+
+  enqueueHistory(timeline: number, bytes: number): void {
+    const name = historyFileName(timeline);
+    this.queued.set(name, { kind: 'history', timeline, name, bytes });
+    this.poke();
+  }
+
+  /** Retry now instead of waiting out the backoff (e.g. storage is known to be back). */
+  poke(): void {
+    this.sleeper?.cancel();
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loop;
+  }
+
+  /** Resolves when the backlog is empty (or the uploader stopped). */
+  async drained(): Promise<void> {
+    while (this.running && this.queued.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private next(): Item | null {
+    let best: Item | null = null;
+    for (const it of this.queued.values()) {
+      // History files first: a timeline's history must be in the repository before its WAL.
+      if (best === null) best = it;
+      else if (it.kind !== best.kind) best = it.kind === 'history' ? it : best;
+      else if (it.name < best.name) best = it;
+    }
+    return best;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (this.running) {
+      if (this.opts.defer?.() && this.state().backlogBytes < (this.opts.maxDeferredBytes ?? 256 * 1024 * 1024)) {
+        const s = cancellableSleep(100);
+        this.sleeper = s;
+        await s.done;
+        this.sleeper = null;
+        continue;
+      }
+      const item = this.next();
+      if (!item) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        continue;
+      }
+      try {
+        await this.upload(item);
+        attempt = 0;
+        this.st.conflict = false;
+        this.st.lastError = null;
+      } catch (err) {
+        const e = isPitrdError(err) ? err : new PitrdError('STORAGE_ERROR', `uploading ${item.name} failed: ${errorMessage(err)}`, { cause: err, retryable: true });
+        this.st.errors++;
+        this.st.lastError = e;
+        const conflict = isPitrdError(err, 'WAL_SEGMENT_CONFLICT');
+        this.st.conflict = conflict;
+        const delay = conflict ? this.opts.backoff.maxMs : backoffDelay(attempt++, this.opts.backoff);
+        this.opts.logger.warn({ err: e.message, code: e.code, item: item.name, retry_in_ms: delay }, conflict ? 'WAL segment conflicts with the archived one; kept in spool, not overwritten' : 'upload failed; will retry');
+        const s = cancellableSleep(delay);
+        this.sleeper = s;
+        await s.done;
+        this.sleeper = null;
+      }
+    }
+  }
+
+  private async upload(item: Item): Promise<void> {
+    const path = join(this.opts.dir, item.name);
+    const data = await readFile(path);
+    if (item.kind === 'history') {
+      await this.opts.archive.putHistory(item.timeline, data);
+    } else {
+      if (data.length !== this.opts.segSize) {
+        throw new PitrdError('WAL_INVALID', `spooled segment ${path} has ${data.length} bytes, expected ${this.opts.segSize}`, { context: { path } });
+      }
+      await this.opts.archive.putSegment(item.timeline, item.name, data);
+    }
+    await removeDurable(this.opts.dir, item.name);
+    this.queued.delete(item.name);
+    if (item.kind === 'segment') {
+      this.st.segmentsArchived++;
+      this.st.lastUploaded = item.name;
+      const end = (parseSegmentName(item.name, this.opts.segSize).segno + 1n) * BigInt(this.opts.segSize);
+      if (end > this.st.uploadedLsn) this.st.uploadedLsn = end;
+    }
+    this.opts.logger.debug({ item: item.name }, 'archived');
+    this.onProgress?.();
+  }
+}

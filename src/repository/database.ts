@@ -1,0 +1,61 @@
+import { PitrdError } from '../errors.js';
+import type { CodecStore, ObjectStore } from '../storage/types.js';
+import { BackupStore } from './backups.js';
+import { DatabaseKeys, type Compression } from './keys.js';
+import type { MetaStore } from './meta.js';
+import { RestoreStore } from './restores.js';
+import { DatabaseInfoSchema } from './schemas.js';
+import type { DatabaseInfo } from './types.js';
+import { RepoWalArchive } from './wal-archive.js';
+import { WalSummaryStore } from './wal-summaries.js';
+
+/** What a caller supplies to saveInfo(); name and timestamps are filled in. */
+export type DatabaseInfoInput = Omit<DatabaseInfo, 'name' | 'created_at' | 'updated_at'>;
+
+/** One database's part of the repository: `databases/{name}/…`. */
+export class DatabaseRepository {
+  readonly keys: DatabaseKeys;
+  readonly wal: RepoWalArchive;
+  readonly backups: BackupStore;
+  readonly restores: RestoreStore;
+  readonly walSummaries: WalSummaryStore;
+
+  constructor(
+    readonly name: string,
+    private readonly store: ObjectStore,
+    private readonly meta: MetaStore,
+    codecFor: (c: Compression) => CodecStore,
+    compression: Compression,
+  ) {
+    this.keys = new DatabaseKeys(name);
+    this.wal = new RepoWalArchive(this.keys, store, meta, codecFor, compression);
+    this.backups = new BackupStore(this.keys, store, meta, codecFor(compression));
+    this.restores = new RestoreStore(this.keys, store, meta);
+    this.walSummaries = new WalSummaryStore(this.keys, store, meta);
+  }
+
+  /** database.json, or null before the first connection to the server was recorded. */
+  async info(): Promise<DatabaseInfo | null> {
+    return this.meta.read(this.keys.databaseJson, DatabaseInfoSchema);
+  }
+
+  /**
+   * Record what the server is. A different system_identifier than the one on record is refused
+   * with SYSTEM_ID_MISMATCH: the config now points at another cluster, and mixing its WAL into
+   * this history would make every restore wrong.
+   */
+  async saveInfo(input: DatabaseInfoInput): Promise<DatabaseInfo> {
+    const existing = await this.info();
+    if (existing && existing.system_identifier !== input.system_identifier) {
+      throw new PitrdError(
+        'SYSTEM_ID_MISMATCH',
+        `database "${this.name}" is archived from the cluster with system identifier ${existing.system_identifier}, but the server now reports ${input.system_identifier}; use a new database name for a different cluster`,
+        { context: { database: this.name, stored: existing.system_identifier, actual: input.system_identifier } },
+      );
+    }
+    const now = new Date().toISOString();
+    const info: DatabaseInfo = { ...input, name: this.name, created_at: existing?.created_at ?? now, updated_at: now };
+    await this.meta.write(this.keys.databaseJson, DatabaseInfoSchema, info);
+    return info;
+  }
+}

@@ -1,0 +1,16 @@
+export { openRepository, Repository } from './repository.js';
+export type { OpenRepositoryOptions } from './repository.js';
+export { DatabaseRepository } from './database.js';
+export type { DatabaseInfoInput } from './database.js';
+export { RepoWalArchive } from './wal-archive.js';
+export { BackupStore } from './backups.js';
+export { RestoreStore } from './restores.js';
+export { WalSummaryStore } from './wal-summaries.js';
+export type { StoredWalSummary } from './wal-summaries.js';
+export { repoKeyFingerprint, REPO_FORMAT } from './repo-json.js';
+export type { RepoJson } from './repo-json.js';
+export { COMPRESSION_EXT, DatabaseKeys, newId, REPO_JSON_KEY } from './keys.js';
+export type { Compression } from './keys.js';
+export { BACKUP_STATUSES, BACKUP_TYPES, RESTORE_STATUSES } from './schemas.js';
+export type { BackupFile, BackupRecord, BackupRecordInput, BackupStatus, BackupType, RestoreRecord, RestoreRecordInput, RestoreStatus } from './schemas.js';
+export type { DatabaseInfo, StoredWalSegment, WalArchive, WalPutOutcome } from './types.js';

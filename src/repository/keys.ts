@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { PitrdError } from '../errors.js';
+import { isSegmentName } from '../wal/index.js';
+import { compressionExtension } from '../storage/index.js';
+import type { CodecOptions } from '../storage/types.js';
+
+/**
+ * The repository layout (DESIGN.md), as pure functions of names. Keys are relative to the
+ * ObjectStore, which is already scoped to the configured prefix.
+ */
+
+export const REPO_JSON_KEY = 'repo.json';
+
+const DB_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function tliHex(timeline: number): string {
+  if (!Number.isInteger(timeline) || timeline < 1 || timeline > 0xffffffff) {
+    throw new PitrdError('VALIDATION_ERROR', `timeline ${timeline} is not an integer from 1 to 4294967295`, { context: { timeline } });
+  }
+  return timeline.toString(16).toUpperCase().padStart(8, '0');
+}
+
+export function assertDatabaseName(name: string): void {
+  if (!DB_NAME_RE.test(name)) {
+    throw new PitrdError('VALIDATION_ERROR', `database name "${name}" must be 1-63 characters of a-z, 0-9, "_" or "-"`, { context: { database: name } });
+  }
+}
+
+export function assertId(kind: string, id: string): void {
+  if (!ID_RE.test(id) || id.includes('..')) {
+    throw new PitrdError('VALIDATION_ERROR', `${kind} id "${id}" must be 1-128 characters of A-Z, a-z, 0-9, "_", "-" or "."`, { context: { [kind]: id } });
+  }
+}
+
+/** The segment must be named for the timeline it is filed under. */
+export function assertSegment(timeline: number, name: string): void {
+  if (!isSegmentName(name) || name.slice(0, 8) !== tliHex(timeline)) {
+    throw new PitrdError('VALIDATION_ERROR', `"${name}" is not a WAL segment name on timeline ${timeline}`, { context: { timeline, segment: name } });
+  }
+}
+
+export type Compression = CodecOptions['compression'];
+
+/** The file extension of a stored segment says how it was compressed, so a reader needs no index. */
+export const COMPRESSION_EXT: Readonly<Record<Compression, string>> = {
+  none: compressionExtension('none'),
+  gzip: compressionExtension('gzip'),
+  zstd: compressionExtension('zstd'),
+  lz4: compressionExtension('lz4'),
+};
+
+export function compressionOfExt(ext: string): Compression | null {
+  for (const [c, e] of Object.entries(COMPRESSION_EXT) as [Compression, string][]) if (e === ext) return c;
+  return null;
+}
+
+export class DatabaseKeys {
+  readonly root: string;
+  constructor(readonly database: string) {
+    assertDatabaseName(database);
+    this.root = `databases/${database}/`;
+  }
+  get databaseJson(): string {
+    return `${this.root}database.json`;
+  }
+  get walPrefix(): string {
+    return `${this.root}wal/`;
+  }
+  walTimelinePrefix(timeline: number): string {
+    return `${this.root}wal/${tliHex(timeline)}/`;
+  }
+  segment(timeline: number, name: string, compression: Compression): string {
+    return `${this.walTimelinePrefix(timeline)}${name}${COMPRESSION_EXT[compression]}`;
+  }
+  /**
+   * The per-segment index marker: an empty object whose key carries the sha256 and size of the
+   * original segment, written after the segment itself. Its presence is the commit point of the
+   * segment, and a listing alone yields everything a StoredWalSegment needs (no download).
+   */
+  segmentMarker(timeline: number, name: string, sha256: string, size: number): string {
+    return `${this.walTimelinePrefix(timeline)}${name}.${sha256}.${size}.idx`;
+  }
+  history(timeline: number): string {
+    return `${this.root}wal/${tliHex(timeline)}.history`;
+  }
+  get summaryPrefix(): string {
+    return `${this.root}wal-summary/`;
+  }
+  summaryTimelinePrefix(timeline: number): string {
+    return `${this.root}wal-summary/${tliHex(timeline)}/`;
+  }
+  summary(timeline: number, name: string): string {
+    return `${this.root}wal-summary/${tliHex(timeline)}/${name}.json`;
+  }
+  get backupsPrefix(): string {
+    return `${this.root}backups/`;
+  }
+  backupJson(id: string): string {
+    assertId('backup', id);
+    return `${this.root}backups/${id}/backup.json`;
+  }
+  backupData(id: string, name: string): string {
+    assertId('backup', id);
+    if (name === 'backup.json' || name === '' || name.startsWith('/') || name.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+      throw new PitrdError('VALIDATION_ERROR', `"${name}" is not a valid backup object name`, { context: { backup: id, name } });
+    }
+    return `${this.root}backups/${id}/${name}`;
+  }
+  get restoresPrefix(): string {
+    return `${this.root}restores/`;
+  }
+  restoreJson(id: string): string {
+    assertId('restore', id);
+    return `${this.root}restores/${id}.json`;
+  }
+}
+
+/** Parsed key of an object under `wal/{TLI}/`: a segment, a marker, or something else. */
+export type WalKey =
+  | { kind: 'segment'; timeline: number; name: string; compression: Compression }
+  | { kind: 'marker'; timeline: number; name: string; sha256: string; size: number };
+
+const SEG_KEY_RE = /^([0-9A-F]{8})\/([0-9A-F]{24})((?:\.[a-z0-9]+)?)$/;
+const MARKER_KEY_RE = /^([0-9A-F]{8})\/([0-9A-F]{24})\.([0-9a-f]{64})\.(\d+)\.idx$/;
+
+/** `rel` is the key below `databases/{db}/wal/`. */
+export function parseWalKey(rel: string): WalKey | null {
+  const m = MARKER_KEY_RE.exec(rel);
+  if (m && m[2]!.startsWith(m[1]!)) return { kind: 'marker', timeline: Number.parseInt(m[1]!, 16), name: m[2]!, sha256: m[3]!, size: Number(m[4]) };
+  const s = SEG_KEY_RE.exec(rel);
+  if (s && s[2]!.startsWith(s[1]!)) {
+    const compression = compressionOfExt(s[3]!);
+    if (compression !== null) return { kind: 'segment', timeline: Number.parseInt(s[1]!, 16), name: s[2]!, compression };
+  }
+  return null;
+}
+
+/** Sort key for LSN order across timelines: segment number first, then timeline. */
+export function lsnOrderKey(name: string): string {
+  return name.slice(8) + name.slice(0, 8);
+}
+
+/** A new id: prefix, UTC time to the second (sorts by creation), random suffix. */
+export function newId(prefix: string): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const r = randomBytes(4).toString('hex');
+  return `${prefix}_${t}_${r}`;
+}

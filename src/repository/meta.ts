@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import { isPitrdError, PitrdError } from '../errors.js';
+import type { CodecStore, PutOptions } from '../storage/types.js';
+
+/**
+ * JSON metadata objects (database.json, backup.json, restores, summaries, history files).
+ *
+ * Choice: every metadata object except repo.json goes through a CodecStore with the repository
+ * key and no compression. Encrypted repositories then leak nothing (system identifiers, labels,
+ * host names, LSNs) to whoever can read the bucket, and reading metadata never depends on the
+ * configured compression, which may change over a repository's life. repo.json alone is plain
+ * JSON: it is what tells a reader whether a key is needed at all.
+ */
+export class MetaStore {
+  constructor(readonly codec: CodecStore) {}
+
+  /** null when absent; REPO_INVALID naming the key when present but not valid. */
+  async read<T>(key: string, schema: z.ZodType<T>): Promise<T | null> {
+    const buf = await this.readRaw(key);
+    if (buf === null) return null;
+    return parseJson(key, buf, schema);
+  }
+
+  async readRaw(key: string): Promise<Buffer | null> {
+    try {
+      return await this.codec.getBuffer(key);
+    } catch (err) {
+      if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
+      throw err;
+    }
+  }
+
+  async write<T>(key: string, schema: z.ZodType<T>, value: T, opts?: PutOptions): Promise<void> {
+    const r = schema.safeParse(value);
+    if (!r.success) {
+      throw new PitrdError('VALIDATION_ERROR', `refusing to write invalid ${key}: ${describeIssues(r.error.issues)}`, { context: { key } });
+    }
+    await this.codec.put(key, Buffer.from(JSON.stringify(value, null, 2) + '\n'), opts);
+  }
+}
+
+export function parseJson<T>(key: string, buf: Buffer, schema: z.ZodType<T>): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new PitrdError('REPO_INVALID', `${key}: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { context: { key }, cause: err });
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw new PitrdError('REPO_INVALID', `${key}: ${describeIssues(r.error.issues)}`, { context: { key } });
+  return r.data;
+}
+
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+      return `${path || '(root)'}: ${i.message}`;
+    })
+    .join('; ');
+}

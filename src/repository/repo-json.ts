@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { isPitrdError, PitrdError } from '../errors.js';
+import { keyFingerprint } from '../storage/index.js';
+import type { ObjectStore } from '../storage/types.js';
+import { VERSION } from '../version.js';
+import { REPO_JSON_KEY } from './keys.js';
+import { parseJson } from './meta.js';
+
+/** Bump when the layout changes in a way an older pitrd would misread. */
+export const REPO_FORMAT = 1;
+
+export const RepoJsonSchema = z.looseObject({
+  format: z.literal(REPO_FORMAT),
+  created_at: z.string(),
+  created_by: z.string(),
+  /** Compression chosen at creation; informative only: every WAL key and backup.json says its own. */
+  compression: z.enum(['none', 'gzip', 'zstd', 'lz4']),
+  cipher: z.enum(['none', 'aes-256-gcm']),
+  /** HMAC-SHA256 of a fixed string under the key, first 32 hex digits; null when not encrypted. */
+  key_fingerprint: z.string().regex(/^[0-9a-f]{32}$/).nullable(),
+});
+export type RepoJson = z.output<typeof RepoJsonSchema>;
+
+/**
+ * Identifies a key without revealing it: the storage layer's HMAC-SHA256 fingerprint (a keyed
+ * hash, not a hash of the key), truncated: enough to tell keys apart.
+ */
+export function repoKeyFingerprint(key: Buffer): string {
+  return keyFingerprint(key).slice(0, 32);
+}
+
+export interface RepoOpenOptions {
+  key?: Buffer;
+  compression: RepoJson['compression'];
+}
+
+/**
+ * Read and check repo.json, or create it if absent. Every check happens before any write, so a
+ * failed open changes nothing.
+ */
+export async function openRepoJson(store: ObjectStore, opts: RepoOpenOptions): Promise<{ repo: RepoJson; created: boolean }> {
+  if (opts.key !== undefined && opts.key.length !== 32) {
+    throw new PitrdError('VALIDATION_ERROR', `the repository key must be 32 bytes, got ${opts.key.length}`);
+  }
+  const existing = await readRepoJson(store);
+  if (existing) return { repo: check(existing, store, opts), created: false };
+
+  const repo: RepoJson = {
+    format: REPO_FORMAT,
+    created_at: new Date().toISOString(),
+    created_by: `pitrd ${VERSION}`,
+    compression: opts.compression,
+    cipher: opts.key ? 'aes-256-gcm' : 'none',
+    key_fingerprint: opts.key ? repoKeyFingerprint(opts.key) : null,
+  };
+  try {
+    await store.put(REPO_JSON_KEY, Buffer.from(JSON.stringify(repo, null, 2) + '\n'), { ifNoneMatch: true });
+    return { repo, created: true };
+  } catch (err) {
+    if (!isPitrdError(err, 'OBJECT_EXISTS')) throw err;
+    // Another process created it between our read and write: theirs is the repository.
+    const theirs = await readRepoJson(store);
+    if (!theirs) throw err;
+    return { repo: check(theirs, store, opts), created: false };
+  }
+}
+
+async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
+  let buf: Buffer;
+  try {
+    buf = await store.getBuffer(REPO_JSON_KEY);
+  } catch (err) {
+    if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
+    throw err;
+  }
+  // The format is checked before the schema: a newer format may have any shape.
+  const loose = parseJson(REPO_JSON_KEY, buf, z.looseObject({ format: z.unknown() }));
+  if (loose.format !== REPO_FORMAT) {
+    throw new PitrdError(
+      'REPO_FORMAT_UNSUPPORTED',
+      `${store.location}/${REPO_JSON_KEY}: repository format ${JSON.stringify(loose.format)} is not supported by pitrd ${VERSION} (supports format ${REPO_FORMAT}); upgrade pitrd`,
+      { context: { key: REPO_JSON_KEY, format: loose.format } },
+    );
+  }
+  return parseJson(REPO_JSON_KEY, buf, RepoJsonSchema);
+}
+
+function check(repo: RepoJson, store: ObjectStore, opts: RepoOpenOptions): RepoJson {
+  const where = `repository ${store.location}`;
+  if (repo.cipher === 'none' && opts.key) {
+    throw new PitrdError(
+      'REPO_KEY_MISMATCH',
+      `${where} is not encrypted, but an encryption key is configured; remove the key (PITRD_ENCRYPTION_KEY / encryption.key_file) or use a new repository`,
+      { context: { cipher: repo.cipher } },
+    );
+  }
+  if (repo.cipher !== 'none' && !opts.key) {
+    throw new PitrdError('REPO_KEY_REQUIRED', `${where} is encrypted (${repo.cipher}); set its key with PITRD_ENCRYPTION_KEY or encryption.key_file`, {
+      context: { cipher: repo.cipher },
+    });
+  }
+  if (opts.key && repo.key_fingerprint !== repoKeyFingerprint(opts.key)) {
+    throw new PitrdError(
+      'REPO_KEY_MISMATCH',
+      `${where} was encrypted with a different key (fingerprint ${repo.key_fingerprint ?? 'none'}, the configured key's is ${repoKeyFingerprint(opts.key)})`,
+      { context: { expected: repo.key_fingerprint, actual: repoKeyFingerprint(opts.key) } },
+    );
+  }
+  return repo;
+}

@@ -1,0 +1,79 @@
+import { createCodecStore } from '../storage/index.js';
+import type { CodecStore, ObjectStore } from '../storage/types.js';
+import { DatabaseRepository } from './database.js';
+import { assertDatabaseName, type Compression } from './keys.js';
+import { MetaStore } from './meta.js';
+import { openRepoJson, type RepoJson } from './repo-json.js';
+
+export interface OpenRepositoryOptions {
+  /** 32-byte AES-256-GCM key; absent = unencrypted repository. */
+  key?: Buffer;
+  /** Compression for new WAL segments and backup data (the config's `compression`). */
+  compression: Compression | { algorithm: Compression; level?: number };
+}
+
+/** A checked repository: repo.json exists and matches the key. */
+export class Repository {
+  private readonly codecs = new Map<Compression, CodecStore>();
+  private readonly meta: MetaStore;
+  private readonly handles = new Map<string, DatabaseRepository>();
+
+  constructor(
+    readonly store: ObjectStore,
+    readonly repoJson: RepoJson,
+    /** True when this open created repo.json. */
+    readonly created: boolean,
+    private readonly key: Buffer | undefined,
+    private readonly compression: Compression,
+    private readonly level: number | undefined,
+  ) {
+    this.meta = new MetaStore(this.codecFor('none'));
+  }
+
+  /** The handle for one database (created lazily; nothing is written until something is saved). */
+  database(name: string): DatabaseRepository {
+    assertDatabaseName(name);
+    let h = this.handles.get(name);
+    if (!h) {
+      h = new DatabaseRepository(name, this.store, this.meta, (c) => this.codecFor(c), this.compression);
+      this.handles.set(name, h);
+    }
+    return h;
+  }
+
+  /** Names of databases with a database.json, sorted. */
+  async listDatabases(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const o of this.store.listAll('databases/')) {
+      const m = /^databases\/([^/]+)\/database\.json$/.exec(o.key);
+      if (m) names.push(m[1]!);
+    }
+    return names.sort();
+  }
+
+  /** One CodecStore per compression: reads pick it from the stored key's extension. */
+  private codecFor(compression: Compression): CodecStore {
+    let c = this.codecs.get(compression);
+    if (!c) {
+      c = createCodecStore(this.store, {
+        compression,
+        ...(compression === this.compression && this.level !== undefined ? { level: this.level } : {}),
+        ...(this.key ? { key: this.key } : {}),
+      });
+      this.codecs.set(compression, c);
+    }
+    return c;
+  }
+}
+
+/**
+ * Open (or, on first use, create) the repository in `store`. Fails with REPO_KEY_MISMATCH,
+ * REPO_KEY_REQUIRED, REPO_FORMAT_UNSUPPORTED or REPO_INVALID before writing anything.
+ */
+export async function openRepository(store: ObjectStore, opts: OpenRepositoryOptions): Promise<Repository> {
+  const { algorithm, level } = typeof opts.compression === 'string' ? { algorithm: opts.compression, level: undefined } : opts.compression;
+  // Unsupported compression or a malformed key fail here, before repo.json could be written.
+  createCodecStore(store, { compression: algorithm, ...(opts.key ? { key: opts.key } : {}) });
+  const { repo, created } = await openRepoJson(store, { compression: algorithm, ...(opts.key ? { key: opts.key } : {}) });
+  return new Repository(store, repo, created, opts.key, algorithm, level);
+}

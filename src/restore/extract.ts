@@ -1,0 +1,122 @@
+import { rmSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, lchownSync, chmodSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { execa } from 'execa';
+import { PitrdError } from '../errors.js';
+import type { BackupRecord, DatabaseRepository } from '../repository/index.js';
+import { streamToBuffer } from '../storage/index.js';
+
+export interface ExtractOptions {
+  db: DatabaseRepository;
+  backup: BackupRecord;
+  targetDir: string;
+  /** Tablespace oid (or its original location) → directory to restore it into. */
+  tablespaceMap?: Record<string, string>;
+  owner?: { uid: number; gid: number };
+  pgBin: string;
+  /** Filled with the tablespace directories this call creates (for cleanup after a failure). */
+  created?: string[];
+}
+
+interface TablespaceMeta {
+  oid: number;
+  location: string | null;
+}
+
+/** Refuse a target that holds anything: a restore never overwrites data. */
+export function assertEmptyTarget(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new PitrdError('TARGET_DIR_NOT_EMPTY', `restore target directory ${dir} is not empty; choose an absent or empty directory`, { context: { target_dir: dir } });
+  }
+}
+
+const ARCHIVE_RE = /^(base|\d+)\.tar(\.[a-z0-9]+)?$/;
+
+/**
+ * Base backup → new PGDATA: each tar object streamed (decoded, sha256-verified) into `tar -x`
+ * run as the postgres OS user, tablespaces into their own directories with pg_tblspc symlinks,
+ * then pg_verifybackup against the backup_manifest (WAL not parsed: it comes from the archive).
+ */
+export async function extractBackup(o: ExtractOptions): Promise<void> {
+  assertEmptyTarget(o.targetDir);
+  const mk = (dir: string): string | undefined => {
+    // Every directory created here (parents too) must belong to the postgres OS user.
+    const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    if (o.owner) {
+      for (let d = dir; ; d = dirname(d)) {
+        chownSync(d, o.owner.uid, o.owner.gid);
+        if (first === undefined || d === first || d === dirname(d)) break;
+      }
+    }
+    return first;
+  };
+  mk(o.targetDir);
+  const tablespaces = ((o.backup as Record<string, unknown>).tablespaces as TablespaceMeta[] | undefined) ?? [];
+  const links: Array<{ oid: string; dir: string }> = [];
+  let manifest: string | null = null;
+  for (const f of o.backup.files) {
+    if (f.name.startsWith('backup_manifest')) {
+      manifest = f.name;
+      continue;
+    }
+    const m = ARCHIVE_RE.exec(f.name);
+    if (!m) continue;
+    let dir = o.targetDir;
+    if (m[1] !== 'base') {
+      const oid = m[1]!;
+      const loc = tablespaces.find((t) => String(t.oid) === oid)?.location ?? null;
+      dir = resolve(o.tablespaceMap?.[oid] ?? (loc !== null ? o.tablespaceMap?.[loc] : undefined) ?? `${o.targetDir}.tblspc/${oid}`);
+      assertEmptyTarget(dir);
+      // The topmost directory created is what a failed restore removes again.
+      const first = mk(dir);
+      if (first !== undefined) o.created?.push(first);
+      links.push({ oid, dir });
+    }
+    await untar(o, f.name, f.sha256, dir);
+  }
+  for (const l of links) {
+    const p = join(o.targetDir, 'pg_tblspc', l.oid);
+    mkdirSync(join(o.targetDir, 'pg_tblspc'), { recursive: true });
+    // base.tar carries the link to the SOURCE's tablespace location: it must never survive, or
+    // the restored server would write into the live cluster's tablespace.
+    rmSync(p, { force: true });
+    symlinkSync(l.dir, p);
+    if (o.owner) lchownSync(p, o.owner.uid, o.owner.gid);
+  }
+  if (manifest === null) {
+    throw new PitrdError('RESTORE_FAILED', `backup ${o.backup.id} has no backup_manifest object; it cannot be verified`, { context: { backup: o.backup.id } });
+  }
+  const mf = o.backup.files.find((f) => f.name === manifest)!;
+  const body = await streamToBuffer(await o.db.backups.getData(o.backup.id, manifest, { sha256: mf.sha256 }));
+  const mpath = join(o.targetDir, 'backup_manifest');
+  writeFileSync(mpath, body, { mode: 0o600 });
+  if (o.owner) chownSync(mpath, o.owner.uid, o.owner.gid);
+  const v = await execa(join(o.pgBin, 'pg_verifybackup'), ['--no-parse-wal', '--quiet', o.targetDir], { ...asOwner(o.owner), reject: false });
+  if (v.exitCode !== 0) {
+    throw new PitrdError('RESTORE_FAILED', `pg_verifybackup refused the restored backup ${o.backup.id} in ${o.targetDir}: ${String(v.stderr).trim()}`, { context: { backup: o.backup.id, target_dir: o.targetDir } });
+  }
+}
+
+export function asOwner(owner?: { uid: number; gid: number }): { uid?: number; gid?: number; env: NodeJS.ProcessEnv } {
+  const env = { ...process.env, LC_ALL: 'C.UTF-8' };
+  return owner ? { uid: owner.uid, gid: owner.gid, env: { ...env, HOME: '/tmp', USER: 'postgres' } } : { env };
+}
+
+async function untar(o: ExtractOptions, name: string, sha256: string, dir: string): Promise<void> {
+  const body = await o.db.backups.getData(o.backup.id, name, { sha256 });
+  const tar = execa('tar', ['-xf', '-', '-C', dir], { ...asOwner(o.owner), stdin: 'pipe', reject: false });
+  let streamErr: unknown = null;
+  try {
+    await pipeline(body, tar.stdin!);
+  } catch (err) {
+    // A checksum/decrypt failure ends the decoded stream with an error: stop tar, report that.
+    streamErr = err;
+    tar.kill('SIGKILL');
+  }
+  const r = await tar;
+  if (streamErr) throw streamErr;
+  if (r.exitCode !== 0) {
+    throw new PitrdError('RESTORE_FAILED', `tar failed extracting ${name} of backup ${o.backup.id} into ${dir}: ${String(r.stderr).trim()}`, { context: { backup: o.backup.id, name } });
+  }
+}

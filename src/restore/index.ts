@@ -1,0 +1,18 @@
+/**
+ * Restores: plan (which backup, is the target reachable), extract a base backup into a new
+ * PGDATA, run PostgreSQL to the recovery target with a prefetching restore_command, record
+ * restores/{id}.json. `fetchWalFile` is the `pitrd wal-fetch` restore_command.
+ */
+export { runRestore } from './run.js';
+export type { RunRestoreOptions, RestoreResult } from './run.js';
+export { planRestore } from './plan.js';
+export type { RestorePlan } from './plan.js';
+export { selectBackup } from './select-backup.js';
+export { fetchWalFile, readWalFile } from './wal-fetch.js';
+export type { WalFetchOutcome } from './wal-fetch.js';
+export { Prefetcher, replayOrder } from './prefetch.js';
+export { extractBackup, assertEmptyTarget } from './extract.js';
+export { recoverySettings, assertTarget, targetReachedPattern } from './target.js';
+export type { RecoveryTarget, RecoveryOptions, TargetAction } from './target.js';
+export { postgresOsUser } from './os-user.js';
+export { openDatabaseForRestore } from './open.js';

@@ -1,0 +1,177 @@
+import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isPitrdError, PitrdError } from '../errors.js';
+import { newId, type DatabaseRepository, type RestoreRecord } from '../repository/index.js';
+import { parseLsn, segnoOf } from '../wal/index.js';
+import { assertEmptyTarget, extractBackup } from './extract.js';
+import { postgresOsUser } from './os-user.js';
+import { planRestore, type RestorePlan } from './plan.js';
+import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
+import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer } from './server.js';
+import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
+import { freePort } from './port.js';
+
+export interface RunRestoreOptions extends RecoveryOptions {
+  db: DatabaseRepository;
+  targetDir: string;
+  backupId?: string;
+  /** With it, the plan first brings WAL summaries up to date, so the recovery-window check is current. */
+  repo?: import('../repository/index.js').Repository;
+  /** 'stopped': a ready-to-start data directory; 'running': leave the server up and return its address. */
+  mode?: 'stopped' | 'running';
+  tablespaceMap?: Record<string, string>;
+  prefetchDepth?: number;
+  pgBin?: string;
+  port?: number;
+  timeoutMs?: number;
+}
+
+export interface RestoreResult {
+  record: RestoreRecord;
+  plan: RestorePlan;
+  dataDir: string;
+  /** Set in 'running' mode. */
+  connectionString?: string;
+  port?: number;
+  /** Server log and staging area (kept in 'running' mode, removed otherwise). */
+  workDir: string;
+  stopServer?: () => Promise<void>;
+}
+
+const DEFAULT_PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/**
+ * One restore, start to finish: plan (repository only, nothing written on refusal), record
+ * restores/{id}.json, extract the base backup, write recovery.signal + settings, run PostgreSQL
+ * to the target with a prefetching restore_command, check the target was reached.
+ */
+export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
+  const targetDir = resolve(o.targetDir);
+  const plan = await planRestore(o.db, { ...o, ...(o.backupId !== undefined ? { backupId: o.backupId } : {}) });
+  assertEmptyTarget(targetDir);
+  const t = o.target;
+  let record = await o.db.restores.save({
+    id: newId('rstr'),
+    database: o.db.name,
+    status: 'running',
+    target_time: t.kind === 'time' ? new Date(t.time).toISOString() : t.kind === 'latest' ? 'latest' : null,
+    target_lsn: t.kind === 'lsn' ? t.lsn : null,
+    target_name: t.kind === 'name' ? t.name : null,
+    target: t,
+    backup_id: plan.backup.id,
+    started_at: new Date().toISOString(),
+  });
+  const owner = postgresOsUser();
+  const workDir = mkdtempSync(join(tmpdir(), 'pitrd-restore-'));
+  let server: RecoveryServer | null = null;
+  let prefetcher: Prefetcher | null = null;
+  let keep = false;
+  const targetExisted = existsSync(targetDir);
+  const createdDirs: string[] = [];
+  try {
+    if (owner) chownSync(workDir, owner.uid, owner.gid);
+    const stageDir = join(workDir, 'stage');
+    const socketDir = join(workDir, 'sock');
+    for (const d of [stageDir, socketDir]) {
+      mkdirSync(d, { mode: 0o700 });
+      if (owner) chownSync(d, owner.uid, owner.gid);
+    }
+    const appliedLog = join(workDir, 'applied.log');
+    writeFileSync(appliedLog, '');
+    if (owner) chownSync(appliedLog, owner.uid, owner.gid);
+    const pgBin = o.pgBin ?? DEFAULT_PG_BIN;
+
+    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}) });
+
+    const all = [];
+    for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
+    const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
+    prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(owner ? { owner } : {}) });
+    prefetcher.start();
+    const script = join(workDir, 'restore_command.sh');
+    writeFileSync(script, restoreCommandScript(stageDir, appliedLog), { mode: 0o755 });
+    const command = `'${script}' '%f' '%p'`;
+    const settings = recoverySettings(o, command);
+    appendFileSync(join(targetDir, 'postgresql.auto.conf'), `\n# pitrd restore ${record.id}\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
+    writeFileSync(join(targetDir, 'recovery.signal'), '');
+    if (owner) chownSync(join(targetDir, 'recovery.signal'), owner.uid, owner.gid);
+
+    server = { dataDir: targetDir, port: o.port ?? (await freePort()), socketDir, logFile: join(workDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
+    const action = o.target.kind === 'latest' ? 'promote' : (o.action ?? 'promote');
+    try {
+      await pgCtlStart(server);
+    } catch (err) {
+      // With action shutdown the server may be done before pg_ctl looked.
+      if (!(action === 'shutdown' && targetReachedPattern(o.target).test(readLog(server.logFile)))) {
+        throw new PitrdError('RESTORE_FAILED', `recovery of ${targetDir} to ${describeTarget(o)} failed: the server stopped: ${logTail(server.logFile)}`, { cause: err, context: { restore: record.id, target_dir: targetDir } });
+      }
+    }
+    const outcome = await waitRecoveryEnd(server, action, o.timeoutMs ?? 600_000);
+    const log = readLog(server.logFile);
+    if (!targetReachedPattern(o.target).test(log) || (outcome === 'stopped' && action !== 'shutdown')) {
+      throw new PitrdError('RESTORE_FAILED', `recovery of ${targetDir} did not reach the target ${describeTarget(o)}: ${logTail(server.logFile)}`, { context: { restore: record.id, target_dir: targetDir } });
+    }
+    // A paused server left running still replays (after pg_wal_replay_resume) through the
+    // prefetcher: it stays up until stopServer().
+    const keepPrefetching = outcome === 'paused' && (o.mode ?? 'stopped') === 'running';
+    if (!keepPrefetching) await prefetcher.stop();
+    const applied = readLog(appliedLog).split('\n').filter((l) => l.trim() !== '').length;
+    let connectionString: string | undefined;
+    if ((o.mode ?? 'stopped') === 'running' && outcome !== 'stopped') {
+      keep = true;
+      connectionString = `postgresql://postgres@127.0.0.1:${server.port}/postgres`;
+    } else if (isRunning(server)) {
+      await pgCtlStop(server);
+    }
+    // A promoted cluster no longer needs our restore_command (its script is about to be deleted):
+    // leave a data directory that starts cleanly on its own.
+    if (outcome === 'promoted') dropRecoverySettings(join(targetDir, 'postgresql.auto.conf'), record.id, Object.keys(settings));
+    record = await o.db.restores.save({ ...record, status: 'completed', completed_at: new Date().toISOString(), wal_files_applied: applied });
+    const srv = server;
+    const pf = prefetcher;
+    return {
+      record,
+      plan,
+      dataDir: targetDir,
+      workDir,
+      ...(keep ? { connectionString, port: srv.port, stopServer: async () => { await pgCtlStop(srv); await pf.stop(); rmSync(workDir, { recursive: true, force: true }); } } : {}),
+    };
+  } catch (err) {
+    await prefetcher?.stop();
+    if (server && isRunning(server)) await pgCtlStop(server);
+    const message = err instanceof Error ? err.message : String(err);
+    await o.db.restores.save({ ...record, status: 'failed', completed_at: new Date().toISOString(), error: message }).catch(() => undefined);
+    // Leave no half-restored cluster behind to be mistaken for a good one.
+    rmSync(targetDir, { recursive: true, force: true });
+    if (targetExisted) mkdirSync(targetDir, { recursive: true, mode: 0o700 });
+    for (const d of createdDirs) rmSync(d, { recursive: true, force: true });
+    if (isPitrdError(err)) throw err;
+    throw new PitrdError('RESTORE_FAILED', `restore ${record.id} failed: ${message}`, { cause: err, context: { restore: record.id } });
+  } finally {
+    if (!keep) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function dropRecoverySettings(file: string, id: string, keys: string[]): void {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const at = lines.indexOf(`# pitrd restore ${id}`);
+  if (at < 0) return;
+  let end = at + 1;
+  while (end < lines.length && keys.some((k) => lines[end]!.startsWith(`${k} = `))) end++;
+  lines.splice(at, end - at);
+  writeFileSync(file, lines.join('\n'));
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function describeTarget(o: RecoveryOptions): string {
+  const t = o.target;
+  return t.kind === 'time' ? `time ${t.time}` : t.kind === 'lsn' ? `LSN ${t.lsn}` : t.kind === 'xid' ? `xid ${t.xid}` : t.kind === 'name' ? `restore point "${t.name}"` : t.kind;
+}

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { chownSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isPitrdError } from '../errors.js';
+import type { DatabaseRepository } from '../repository/index.js';
+import { isSegmentName, parseHistoryFileName } from '../wal/index.js';
+
+export type WalFetchOutcome = 'fetched' | 'missing';
+
+/**
+ * restore_command's work: bring `file` (a segment or a TLI.history name, as PostgreSQL's %f)
+ * from the repository into `dest` (%p), verified and decoded, via a temp file + rename so
+ * PostgreSQL never sees half a file. 'missing' is a normal answer: PostgreSQL probes for
+ * history files and next timelines that do not exist. Checksum or decryption failures throw.
+ */
+export async function fetchWalFile(db: DatabaseRepository, file: string, dest: string, owner?: { uid: number; gid: number }): Promise<WalFetchOutcome> {
+  const data = await readWalFile(db, file);
+  if (data === null) return 'missing';
+  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, data, { mode: 0o600 });
+    if (owner) chownSync(tmp, owner.uid, owner.gid);
+    renameSync(tmp, dest);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return 'fetched';
+}
+
+export async function readWalFile(db: DatabaseRepository, file: string): Promise<Buffer | null> {
+  const tli = parseHistoryFileName(file);
+  if (tli !== null) return db.wal.getHistory(tli);
+  // .partial, .backup and anything else are never archived by pitrd: absent, not an error.
+  if (!isSegmentName(file)) return null;
+  const timeline = Number.parseInt(file.slice(0, 8), 16);
+  if (timeline < 1) return null;
+  try {
+    return await db.wal.getSegment(timeline, file);
+  } catch (err) {
+    if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,63 @@
+import type { BackupRecord, DatabaseRepository, RestoreRecord } from '../repository/index.js';
+import { parseTimelineHistory } from '../receiver/index.js';
+import { DEFAULT_WAL_SEGMENT_SIZE, parseLsn, parseSegmentName, segmentStartLsn } from '../wal/index.js';
+import type { Catalog, CatalogBackup, CatalogRestore, CatalogSegment, CatalogTimelineHistory } from './types.js';
+
+const time = (s: string | null): number | null => (s === null ? null : Date.parse(s));
+
+export function toCatalogBackup(r: BackupRecord): CatalogBackup {
+  return {
+    id: r.id,
+    status: r.status,
+    createdAt: Date.parse(r.created_at),
+    timeline: r.timeline,
+    startLsn: r.start_lsn === null ? null : parseLsn(r.start_lsn),
+    stopLsn: r.stop_lsn === null ? null : parseLsn(r.stop_lsn),
+    stopTime: time(r.stop_time),
+    pinned: r.pinned,
+    expiresAt: time(r.expires_at),
+  };
+}
+
+export function toCatalogRestore(r: RestoreRecord): CatalogRestore {
+  return { id: r.id, status: r.status, backupId: r.backup_id };
+}
+
+/** Store keys of a listed segment: its commit marker and its object (for batched deletion). */
+export interface WalObjectKeys {
+  markerKey: string;
+  objectKey: string;
+}
+
+export const walObjectId = (timeline: number, name: string) => `${timeline}/${name}`;
+
+/**
+ * Read everything retention decides over from one database's repository. The segment size comes
+ * from database.json (segment names mean different LSNs for different sizes).
+ */
+export async function loadCatalog(db: DatabaseRepository): Promise<{ catalog: Catalog; walSegmentSize: number; walObjects: Map<string, WalObjectKeys> }> {
+  const info = await db.info();
+  const walSegmentSize = info?.wal_segment_size ?? DEFAULT_WAL_SEGMENT_SIZE;
+  const backups = (await db.backups.list()).map(toCatalogBackup);
+  const restores = (await db.restores.list()).map(toCatalogRestore);
+  const segments: CatalogSegment[] = [];
+  const walObjects = new Map<string, WalObjectKeys>();
+  for await (const s of db.wal.listSegments()) {
+    if (s.key !== undefined) walObjects.set(walObjectId(s.timeline, s.name), { markerKey: db.keys.segmentMarker(s.timeline, s.name, s.sha256, s.size), objectKey: s.key });
+    const { segno } = parseSegmentName(s.name, walSegmentSize);
+    segments.push({
+      timeline: s.timeline,
+      name: s.name,
+      startLsn: segmentStartLsn(segno, walSegmentSize),
+      endLsn: segmentStartLsn(segno + 1n, walSegmentSize),
+      archivedAt: Date.parse(s.archived_at),
+    });
+  }
+  const histories: CatalogTimelineHistory[] = [];
+  for (const tli of await db.wal.historyTimelines()) {
+    const content = await db.wal.getHistory(tli);
+    if (content === null) continue;
+    histories.push({ timeline: tli, ancestors: parseTimelineHistory(content.toString('utf8')).map((e) => ({ timeline: e.timeline, switchpoint: e.switchpoint })) });
+  }
+  return { catalog: { backups, segments, histories, restores }, walSegmentSize, walObjects };
+}

@@ -1,0 +1,136 @@
+import type { Lsn, TimelineId } from '../types.js';
+
+/**
+ * The plain catalog retention decides over: everything planExpiry() needs, nothing it must fetch.
+ * Times are epoch milliseconds; LSNs are bigint. loadCatalog() builds one from the repository.
+ */
+export type CatalogBackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'interrupted';
+
+export interface CatalogBackup {
+  id: string;
+  status: CatalogBackupStatus;
+  /** When the record was created: the age of a failed backup that never reached a stop point. */
+  createdAt: number;
+  timeline: TimelineId | null;
+  startLsn: Lsn | null;
+  stopLsn: Lsn | null;
+  /** Consistency point: restorable to any time at or after this. */
+  stopTime: number | null;
+  pinned: boolean;
+  /** An explicit "keep until" time, or null. */
+  expiresAt: number | null;
+}
+
+export interface CatalogSegment {
+  timeline: TimelineId;
+  name: string;
+  /** First byte of the segment. */
+  startLsn: Lsn;
+  /** First byte after the segment. */
+  endLsn: Lsn;
+  /** When it reached the repository, if known (a recent upload is never expired). */
+  archivedAt?: number;
+}
+
+export interface CatalogHistoryEntry {
+  /** An ancestor timeline… */
+  timeline: TimelineId;
+  /** …left at this LSN (first LSN no longer on it). */
+  switchpoint: Lsn;
+}
+
+export interface CatalogTimelineHistory {
+  timeline: TimelineId;
+  /** Ancestors, oldest first, as in the `TTTTTTTT.history` file. */
+  ancestors: CatalogHistoryEntry[];
+}
+
+export interface CatalogRestore {
+  id: string;
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  /** The backup it restores from; null while it is still choosing. */
+  backupId: string | null;
+}
+
+export interface Catalog {
+  backups: CatalogBackup[];
+  segments: CatalogSegment[];
+  histories: CatalogTimelineHistory[];
+  restores: CatalogRestore[];
+}
+
+export interface RetentionPolicy {
+  /** The recovery window: every time in [now - retentionDays, now] stays restorable. */
+  retentionDays: number;
+  /** Never fewer completed full backups than this, whatever their age. */
+  minFullBackups: number;
+}
+
+export type BackupKeepReason =
+  | 'pinned'
+  | 'running'
+  | 'restore-in-progress'
+  | 'restore-choosing-backup'
+  | 'inside-window'
+  | 'window-anchor'
+  | 'min-full-backups'
+  | 'not-yet-expired'
+  | 'failed-inside-window'
+  | 'incomplete-record';
+
+export type BackupDeleteReason = 'older-than-window' | 'failed-older-than-window';
+
+export interface PlannedBackup {
+  id: string;
+  status: CatalogBackupStatus;
+  stopLsn: Lsn | null;
+  stopTime: number | null;
+}
+
+export interface BackupDeletion extends PlannedBackup {
+  reason: BackupDeleteReason;
+}
+
+export interface BackupKept extends PlannedBackup {
+  reasons: BackupKeepReason[];
+}
+
+/** A contiguous run of segments of one timeline, by LSN. */
+export interface SegmentRange {
+  timeline: TimelineId;
+  first: string;
+  last: string;
+  count: number;
+  /** [startLsn of first, endLsn of last) */
+  startLsn: Lsn;
+  endLsn: Lsn;
+}
+
+export interface WalDeletion extends SegmentRange {
+  reason: 'before-oldest-retained-backup' | 'timeline-not-reachable';
+  segments: string[];
+}
+
+export interface WalKept extends SegmentRange {
+  reason: 'needed-by-retained-backup' | 'archived-inside-window' | 'no-retained-backup' | 'restore-choosing-backup';
+}
+
+export interface HistoryDecision {
+  timeline: TimelineId;
+  keep: boolean;
+  reason: string;
+}
+
+export interface ExpiryPlan {
+  now: number;
+  /** now - retentionDays. */
+  windowStart: number;
+  deleteBackups: BackupDeletion[];
+  keepBackups: BackupKept[];
+  deleteWal: WalDeletion[];
+  keepWal: WalKept[];
+  deleteHistories: TimelineId[];
+  keepHistories: HistoryDecision[];
+  /** Per timeline: the lowest LSN still needed (absent = nothing on it is needed). */
+  walNeededFrom: Record<number, Lsn>;
+}

@@ -1,0 +1,82 @@
+/**
+ * On-disk WAL layout constants of PostgreSQL 15 (xlog_internal.h, xlogrecord.h, xact.h,
+ * pg_control.h). Offsets are for the 64-bit little-endian builds pitrd supports.
+ */
+export const XLOG_PAGE_MAGIC_PG15 = 0xd110;
+
+export const SIZE_OF_SHORT_PAGE_HEADER = 24;
+export const SIZE_OF_LONG_PAGE_HEADER = 40;
+export const SIZE_OF_XLOG_RECORD = 24;
+export const MAXALIGN = 8;
+
+// xlp_info flags
+export const XLP_FIRST_IS_CONTRECORD = 0x0001;
+export const XLP_LONG_HEADER = 0x0002;
+export const XLP_BKP_REMOVABLE = 0x0004;
+export const XLP_FIRST_IS_OVERWRITE_CONTRECORD = 0x0008;
+export const XLP_ALL_FLAGS = 0x000f;
+
+// Resource managers (rmgrlist.h order); RM_MAX_ID is the last built-in one in PG 15.
+export const RM_XLOG_ID = 0;
+export const RM_XACT_ID = 1;
+export const RM_MAX_BUILTIN_ID = 21;
+
+// Block references inside a record (xlogrecord.h)
+export const XLR_MAX_BLOCK_ID = 32;
+export const XLR_BLOCK_ID_DATA_SHORT = 255;
+export const XLR_BLOCK_ID_DATA_LONG = 254;
+export const XLR_BLOCK_ID_ORIGIN = 253;
+export const XLR_BLOCK_ID_TOPLEVEL_XID = 252;
+export const BKPBLOCK_HAS_IMAGE = 0x10;
+export const BKPBLOCK_SAME_REL = 0x80;
+export const BKPIMAGE_HAS_HOLE = 0x01;
+export const BKPIMAGE_COMPRESSED_MASK = 0x04 | 0x08 | 0x10; // PGLZ | LZ4 | ZSTD
+export const SIZE_OF_REL_FILE_NODE = 12;
+
+// RM_XLOG_ID record kinds (xl_info & 0xF0)
+export const XLOG_CHECKPOINT_SHUTDOWN = 0x00;
+export const XLOG_CHECKPOINT_ONLINE = 0x10;
+export const XLOG_SWITCH = 0x40;
+export const XLOG_RESTORE_POINT = 0x70;
+export const XLOG_END_OF_RECOVERY = 0x90;
+export const XLOG_OVERWRITE_CONTRECORD = 0xd0;
+
+// RM_XACT_ID record kinds (xl_info & XLOG_XACT_OPMASK)
+export const XLOG_XACT_OPMASK = 0x70;
+export const XLOG_XACT_HAS_INFO = 0x80;
+export const XLOG_XACT_COMMIT = 0x00;
+export const XLOG_XACT_ABORT = 0x20;
+export const XLOG_XACT_COMMIT_PREPARED = 0x30;
+export const XLOG_XACT_ABORT_PREPARED = 0x40;
+
+// xl_xact_xinfo flags: which sub-records follow a commit/abort
+export const XACT_XINFO_HAS_DBINFO = 1 << 0;
+export const XACT_XINFO_HAS_SUBXACTS = 1 << 1;
+export const XACT_XINFO_HAS_RELFILENODES = 1 << 2;
+export const XACT_XINFO_HAS_INVALS = 1 << 3;
+export const XACT_XINFO_HAS_TWOPHASE = 1 << 4;
+export const XACT_XINFO_HAS_ORIGIN = 1 << 5;
+export const XACT_XINFO_HAS_GID = 1 << 7;
+export const XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
+
+/** TimestampTz epoch: microseconds since 2000-01-01 00:00:00 UTC. */
+export const PG_EPOCH_UNIX_MS = 946_684_800_000;
+
+/** TimestampTz (µs since 2000-01-01) → ISO 8601 UTC with all six fractional digits. */
+export function timestampTzToIso(us: bigint): string {
+  let secs = us / 1_000_000n;
+  if (us < 0n && us % 1_000_000n !== 0n) secs -= 1n; // floor, not truncate
+  const frac = us - secs * 1_000_000n;
+  const base = new Date(Number(secs) * 1000 + PG_EPOCH_UNIX_MS).toISOString().slice(0, 19);
+  return `${base}.${frac.toString().padStart(6, '0')}Z`;
+}
+
+/** ISO 8601 (any precision up to µs) → TimestampTz. */
+export function isoToTimestampTz(iso: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(Z|[+-]\d\d:?\d\d)$/.exec(iso);
+  if (!m) throw new Error(`"${iso}" is not an ISO 8601 time`);
+  const seconds = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(seconds)) throw new Error(`"${iso}" is not an ISO 8601 time`);
+  const micros = BigInt((m[2] ?? '').padEnd(6, '0'));
+  return BigInt(seconds - PG_EPOCH_UNIX_MS) * 1000n + micros;
+}

@@ -1,0 +1,7 @@
+export { startPostgres, makeTempDir, asPostgres, postgresUser, PG_BIN } from './postgres.js';
+export type { PgCluster, PgConnection, StartPostgresOptions } from './postgres.js';
+export { freePort } from './ports.js';
+export { startS3 } from './s3.js';
+export type { S3Server, StartS3Options } from './s3.js';
+export { startStandby } from './standby.js';
+export type { StandbyCluster } from './standby.js';

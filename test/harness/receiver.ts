@@ -1,0 +1,180 @@
+/**
+ * Test helpers around the WAL receiver: open a repository on fs or S3, run a receiver in a child
+ * process (so it can be SIGKILLed), run pg_receivewal as the byte-for-byte reference.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ReceiverRepository, ReceiverStatus } from '../../src/receiver/index.js';
+import type { ReplicationConnectionOptions } from '../../src/receiver/protocol/connection.js';
+import type { WalArchive } from '../../src/repository/types.js';
+import { openRepository } from '../../src/repository/index.js';
+import { createObjectStore } from '../../src/storage/index.js';
+import { makeTempDir, type PgCluster } from './postgres.js';
+
+export type RepoSpec =
+  | { kind: 'fs'; dir: string }
+  | { kind: 's3'; endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string; region: string; prefix?: string };
+
+export interface ReceiverChildConfig {
+  database: string;
+  connection: ReplicationConnectionOptions;
+  spoolDir: string;
+  repo: RepoSpec;
+  slotName?: string;
+  synchronous?: boolean;
+  statusIntervalMs?: number;
+}
+
+/** A real repository (src/storage + src/repository) on a local directory or an S3 server. */
+export async function openReceiverRepo(spec: RepoSpec, database: string, compression: 'none' | 'gzip' = 'gzip'): Promise<{ repository: ReceiverRepository; wal: WalArchive; close(): Promise<void> }> {
+  const store = createObjectStore(
+    spec.kind === 'fs'
+      ? { type: 'fs', path: spec.dir }
+      : {
+          type: 's3',
+          endpoint: spec.endpoint,
+          region: spec.region,
+          bucket: spec.bucket,
+          prefix: spec.prefix,
+          accessKeyId: spec.accessKeyId,
+          secretAccessKey: spec.secretAccessKey,
+          forcePathStyle: true,
+          // An outage must surface as an upload error quickly, not hang the uploader.
+          connectionTimeoutMs: 2000,
+          requestTimeoutMs: 10_000,
+          maxAttempts: 2,
+        },
+  );
+  const repo = await openRepository(store, { compression });
+  const db = repo.database(database);
+  return { repository: db, wal: db.wal, close: () => store.close() };
+}
+
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'receiver-child.ts');
+
+export interface ReceiverChild {
+  pid: number;
+  /** Latest status line the child printed. */
+  status(): ReceiverStatus | null;
+  /** SIGKILL: a crash, nothing flushed on the way out. */
+  kill(): Promise<void>;
+  /** SIGTERM: clean stop; resolves with the final status. */
+  stop(): Promise<ReceiverStatus | null>;
+  stderr(): string;
+}
+
+export function spawnReceiverChild(cfg: ReceiverChildConfig): ReceiverChild {
+  const proc = execa(process.execPath, ['--import', 'tsx', CHILD], {
+    env: { ...process.env, PITRD_RECEIVER_CHILD: JSON.stringify(cfg) },
+    reject: false,
+    buffer: false,
+  });
+  let latest: ReceiverStatus | null = null;
+  let tail = '';
+  let errText = '';
+  proc.stdout!.on('data', (b: Buffer) => {
+    tail += b.toString('utf8');
+    const lines = tail.split('\n');
+    tail = lines.pop() ?? '';
+    for (const l of lines) if (l.startsWith('{')) latest = JSON.parse(l) as ReceiverStatus;
+  });
+  proc.stderr!.on('data', (b: Buffer) => {
+    errText = (errText + b.toString('utf8')).slice(-20_000);
+  });
+  const exited = proc.then(() => undefined);
+  return {
+    pid: proc.pid!,
+    status: () => latest,
+    async kill() {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await exited;
+      return latest;
+    },
+    stderr: () => errText,
+  };
+}
+
+export interface PgReceivewal {
+  dir: string;
+  slot: string;
+  stop(): Promise<void>;
+  /** Complete segment names written so far. */
+  segments(): string[];
+}
+
+/** pg_receivewal with its own slot, --synchronous, as the reference copy of the WAL. */
+export async function startPgReceivewal(cluster: PgCluster, slot: string): Promise<PgReceivewal> {
+  await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [slot]);
+  const dir = makeTempDir('pg_receivewal');
+  const proc: ResultPromise = cluster.exec(
+    'pg_receivewal',
+    ['-D', dir, '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-S', slot, '--synchronous', '--no-password'],
+    { reject: false },
+  );
+  const exited = proc.then(() => undefined);
+  return {
+    dir,
+    slot,
+    async stop() {
+      proc.kill('SIGINT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+    segments: () => (existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort() : []),
+  };
+}
+
+/** Current WAL insert position, and the segment holding it, after forcing a segment switch. */
+export async function switchWal(cluster: PgCluster): Promise<{ lsn: string; segment: string }> {
+  const [row] = await cluster.query<{ lsn: string; segment: string }>(
+    'SELECT lsn::text AS lsn, pg_walfile_name(lsn) AS segment FROM (SELECT pg_switch_wal() AS lsn) s',
+  );
+  return row!;
+}
+
+/**
+ * Every segment of `timeline` in the archive, compared byte for byte with pg_receivewal's copy.
+ * Returns the archived names; throws on the first difference or a hole.
+ */
+export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceivewal, timeline: number): Promise<{ names: string[]; compared: number }> {
+  const names: string[] = [];
+  for await (const s of wal.listSegments(timeline)) names.push(s.name);
+  names.sort();
+  for (let i = 1; i < names.length; i++) {
+    const prev = BigInt('0x' + names[i - 1]!.slice(8));
+    const cur = BigInt('0x' + names[i]!.slice(8));
+    // Names here are 1 MiB-segment names: low part counts 0..FFF, so hex arithmetic on the
+    // 16 digits gives consecutive numbers within one xlogid.
+    if (cur !== prev + 1n) throw new Error(`archive has a hole between ${names[i - 1]} and ${names[i]}`);
+  }
+  let compared = 0;
+  for (const name of names) {
+    const refPath = join(ref.dir, name);
+    if (!existsSync(refPath)) continue; // outside the range pg_receivewal received
+    const ours = await wal.getSegment(timeline, name);
+    if (!ours.equals(readFileSync(refPath))) throw new Error(`segment ${name} differs from pg_receivewal's copy`);
+    compared++;
+  }
+  return { names, compared };
+}

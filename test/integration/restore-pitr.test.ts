@@ -1,0 +1,256 @@
+/**
+ * Point-in-time restores end to end: a real PG 15 source, the real receiver archiving its WAL
+ * into an fs repository, one real base backup, then restores to times, an LSN, a restore point
+ * and `latest` (the library and the CLI). Each restored cluster must hold exactly the marker
+ * rows committed at or before its target.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackupService } from '../../src/basebackup/index.js';
+import { isPitrdError } from '../../src/errors.js';
+import { createReceiver, type Receiver } from '../../src/receiver/index.js';
+import { openRepository, type DatabaseRepository } from '../../src/repository/index.js';
+import { runRestore, type RecoveryTarget } from '../../src/restore/index.js';
+import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
+import { waitFor } from '../harness/receiver.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+
+let source: PgCluster;
+let store: ObjectStore;
+let db: DatabaseRepository;
+let receiver: Receiver | null = null;
+let configFile: string;
+let backupStop: string;
+const dirs: string[] = [];
+/** Marker rows in commit order. */
+const rows: Array<{ id: number; committed_at: Date }> = [];
+let lsnAfter2 = '';
+let lastSegment = '';
+let repoDir = '';
+const repoDirOf = () => repoDir;
+
+const cli = (args: string[]) => execa(TSX, [MAIN, '-c', configFile, ...args], { reject: false, cwd: ROOT });
+const between = (a: Date, b: Date) => new Date((a.getTime() + b.getTime()) / 2).toISOString();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  source = await startPostgres({ walSegmentSizeMB: 1 });
+  // The marker table lives in a tablespace: every restore also proves tablespace extraction.
+  const tsDir = makeTempDir('rst-tblspc');
+  dirs.push(tsDir);
+  await source.query(`CREATE TABLESPACE ts LOCATION '${tsDir}'`);
+  await source.query(`CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp()) TABLESPACE ts`);
+  repoDir = makeTempDir('rst-repo');
+  const spool = makeTempDir('rst-spool');
+  const cfgDir = makeTempDir('rst-cfg');
+  dirs.push(repoDir, spool, cfgDir);
+  store = createObjectStore({ type: 'fs', path: repoDir });
+  const repo = await openRepository(store, { compression: 'gzip' });
+  db = repo.database('main');
+  configFile = join(cfgDir, 'pitrd.yaml');
+  writeFileSync(configFile, `storage:\n  type: fs\n  path: ${repoDir}\ncompression: gzip\n`, { mode: 0o644 });
+  receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: db, spoolDir: spool });
+  await receiver.start();
+  const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
+  const rec = await service.run('main', { label: 'restore-test' });
+  await service.stop();
+  expect(rec.status).toBe('completed');
+  backupStop = rec.stop_time!;
+
+  for (let i = 1; i <= 4; i++) {
+    await sleep(250);
+    const [r] = await source.query<{ id: number; committed_at: Date }>(`INSERT INTO marker DEFAULT VALUES RETURNING id, committed_at`);
+    rows.push(r!);
+    if (i === 2) lsnAfter2 = (await source.query<{ l: string }>(`SELECT pg_current_wal_lsn()::text AS l`))[0]!.l;
+    if (i === 3) await source.query(`SELECT pg_create_restore_point('after_row_3')`);
+    await source.query(`SELECT pg_switch_wal()`);
+  }
+  // A commit after the last row so that time targets after row 4 have a record to stop at.
+  lastSegment = (await source.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
+  await source.query(`SELECT pg_switch_wal()`);
+  await waitFor(`segment ${lastSegment} archived`, () => db.wal.hasSegment(1, lastSegment), 60_000);
+}, 180_000);
+
+afterAll(async () => {
+  await receiver?.stop().catch(() => undefined);
+  await store?.close();
+  await source?.destroy();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function markerIds(port: number): Promise<number[]> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password: source.connection.password });
+  await c.connect();
+  try {
+    return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((r) => r.id);
+  } finally {
+    await c.end();
+  }
+}
+
+async function restoreAndRead(target: RecoveryTarget): Promise<{ ids: number[]; applied: number }> {
+  const root = makeTempDir('rst-target');
+  dirs.push(root);
+  const r = await runRestore({ db, target, targetDir: join(root, 'data'), mode: 'running', prefetchDepth: 2 });
+  try {
+    expect(r.record.status).toBe('completed');
+    expect(r.connectionString).toBe(`postgresql://postgres@127.0.0.1:${r.port}/postgres`);
+    expect((await db.restores.get(r.record.id))?.status).toBe('completed');
+    return { ids: await markerIds(r.port!), applied: r.record.wal_files_applied };
+  } finally {
+    await r.stopServer!();
+  }
+}
+
+describe('restore to a point in time', () => {
+  it('restores to a time strictly between two commits: rows at or before it, none after', async () => {
+    const { ids, applied } = await restoreAndRead({ kind: 'time', time: between(rows[1]!.committed_at, rows[2]!.committed_at) });
+    expect(ids).toEqual([1, 2]);
+    expect(applied).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('restores to a time between the first two rows', async () => {
+    expect((await restoreAndRead({ kind: 'time', time: between(rows[0]!.committed_at, rows[1]!.committed_at) })).ids).toEqual([1]);
+  }, 120_000);
+
+  it('restores to an LSN captured after row 2', async () => {
+    expect((await restoreAndRead({ kind: 'lsn', lsn: lsnAfter2 })).ids).toEqual([1, 2]);
+  }, 120_000);
+
+  it('restores to a named restore point', async () => {
+    expect((await restoreAndRead({ kind: 'name', name: 'after_row_3' })).ids).toEqual([1, 2, 3]);
+  }, 120_000);
+
+  it('restores to immediate: the consistency point of the backup, before any marker row', async () => {
+    expect((await restoreAndRead({ kind: 'immediate' })).ids).toEqual([]);
+  }, 120_000);
+
+  it('pauses at the target with action pause: readable, still in recovery', async () => {
+    const root = makeTempDir('rst-pause');
+    dirs.push(root);
+    const r = await runRestore({ db, target: { kind: 'lsn', lsn: lsnAfter2 }, action: 'pause', targetDir: join(root, 'data'), mode: 'running' });
+    try {
+      expect(await markerIds(r.port!)).toEqual([1, 2]);
+      const c = new pg.Client({ host: '127.0.0.1', port: r.port!, user: 'postgres', database: 'postgres', password: source.connection.password });
+      await c.connect();
+      try {
+        expect((await c.query<{ rec: boolean; st: string }>('SELECT pg_is_in_recovery() AS rec, pg_get_wal_replay_pause_state() AS st')).rows[0]).toEqual({ rec: true, st: 'paused' });
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await r.stopServer!();
+    }
+  }, 120_000);
+
+  it('restores to latest: every archived row', async () => {
+    expect((await restoreAndRead({ kind: 'latest' })).ids).toEqual([1, 2, 3, 4]);
+  }, 120_000);
+
+  it('pitrd restore (CLI) leaves a stopped, ready-to-start data directory', async () => {
+    const root = makeTempDir('rst-cli');
+    dirs.push(root);
+    const dataDir = join(root, 'data');
+    const res = await cli(['restore', '--to-time', between(rows[2]!.committed_at, rows[3]!.committed_at), '--target-dir', dataDir, '--json']);
+    expect(res.stderr).toBe('');
+    expect(res.exitCode).toBe(0);
+    const out = JSON.parse(res.stdout) as { restore: { id: string; status: string; backup_id: string }; data_dir: string };
+    expect(out.restore.status).toBe('completed');
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    expect(existsSync(join(dataDir, 'recovery.signal'))).toBe(false);
+    expect(readFileSync(join(dataDir, 'postgresql.auto.conf'), 'utf8')).not.toContain('restore_command');
+    const restored = await startPostgres({ dataDir });
+    try {
+      expect((await restored.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).map((r) => r.id)).toEqual([1, 2, 3]);
+    } finally {
+      await restored.destroy();
+    }
+  }, 120_000);
+});
+
+describe('refusals', () => {
+  it('a target after the last archived commit is refused before anything is written or recorded', async () => {
+    const root = makeTempDir('rst-late');
+    dirs.push(root);
+    const before = (await db.restores.list()).length;
+    const late = new Date(Date.now() + 3600_000).toISOString();
+    const err = await runRestore({ db, target: { kind: 'time', time: late }, targetDir: join(root, 'data') }).catch((e: unknown) => e);
+    expect(isPitrdError(err, 'TARGET_TIME_INVALID')).toBe(true);
+    expect((err as Error).message).toContain(late);
+    expect((err as Error).message).toContain('after the last archived commit');
+    expect(readdirSync(root)).toEqual([]);
+    expect((await db.restores.list()).length).toBe(before);
+  }, 120_000);
+
+  it('rejects a target before the oldest backup with TARGET_TIME_INVALID and leaves nothing behind', async () => {
+    const root = makeTempDir('rst-early');
+    dirs.push(root);
+    const dataDir = join(root, 'data');
+    const before = (await db.restores.list()).length;
+    const early = new Date(Date.parse(backupStop) - 60_000).toISOString();
+    const err = await runRestore({ db, target: { kind: 'time', time: early }, targetDir: dataDir }).catch((e: unknown) => e);
+    expect(isPitrdError(err, 'TARGET_TIME_INVALID')).toBe(true);
+    expect((err as Error).message).toContain(early);
+    expect((err as Error).message).toContain(backupStop);
+    expect(existsSync(dataDir)).toBe(false);
+    expect(readdirSync(root)).toEqual([]);
+    expect((await db.restores.list()).length).toBe(before);
+  });
+
+  it('refuses a non-empty target directory and leaves it untouched', async () => {
+    const root = makeTempDir('rst-busy');
+    dirs.push(root);
+    mkdirSync(join(root, 'data'));
+    writeFileSync(join(root, 'data', 'keep.txt'), 'precious');
+    const err = await runRestore({ db, target: { kind: 'latest' }, targetDir: join(root, 'data') }).catch((e: unknown) => e);
+    expect(isPitrdError(err, 'TARGET_DIR_NOT_EMPTY')).toBe(true);
+    expect(readdirSync(join(root, 'data'))).toEqual(['keep.txt']);
+    expect(readFileSync(join(root, 'data', 'keep.txt'), 'utf8')).toBe('precious');
+  });
+});
+
+describe('pitrd wal-fetch', () => {
+  it('exits 1 without output for a file not in the archive', async () => {
+    const dir = makeTempDir('rst-wf');
+    dirs.push(dir);
+    for (const f of ['00000002.history', '000000010000000100000000']) {
+      const res = await cli(['wal-fetch', f, join(dir, 'x')]);
+      expect(res.exitCode).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe('');
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('writes a byte-identical copy of an archived segment', async () => {
+    const dir = makeTempDir('rst-wf2');
+    dirs.push(dir);
+    const res = await cli(['wal-fetch', lastSegment, join(dir, 'seg')]);
+    expect(res.stderr).toBe('');
+    expect(res.exitCode).toBe(0);
+    expect(readFileSync(join(dir, 'seg')).equals(await db.wal.getSegment(1, lastSegment))).toBe(true);
+    expect(readdirSync(dir)).toEqual(['seg']);
+  });
+
+  it('fails loudly (exit 2, message) when the archived segment is corrupt', async () => {
+    const dir = makeTempDir('rst-wf3');
+    dirs.push(dir);
+    // Runs last: damages the stored object of the last segment in place.
+    const seg = (await (async () => { for await (const s of db.wal.listSegments(1)) if (s.name === lastSegment) return s; return null; })())!;
+    const file = join(repoDirOf(), seg.key!);
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    writeFileSync(file, bytes);
+    const res = await cli(['wal-fetch', lastSegment, join(dir, 'seg')]);
+    expect(res.exitCode).toBe(2);
+    expect(res.stderr).toContain(lastSegment);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/receiver/backoff.js';
+import { chooseStartPoint, type StartPointInput } from '../../src/receiver/start-point.js';
+import { parseTimelineHistory } from '../../src/receiver/timeline-history.js';
+import { defaultSlotName } from '../../src/receiver/slot.js';
+
+const MB = 1024 * 1024;
+const base: StartPointInput = {
+  segSize: MB,
+  archiveLast: null,
+  spoolComplete: [],
+  spoolPartials: [],
+  slot: null,
+  server: { timeline: 1, xlogpos: 0x0_0345_6789n },
+};
+
+describe('chooseStartPoint', () => {
+  it('falls back to the server position, rounded down to a segment', () => {
+    expect(chooseStartPoint(base)).toEqual({ lsn: 0x0_0340_0000n, timeline: 1, source: 'server' });
+  });
+  it('prefers the slot restart_lsn and its timeline', () => {
+    const p = chooseStartPoint({ ...base, slot: { restartLsn: 0x0_0212_3456n, restartTimeline: 1 } });
+    expect(p).toEqual({ lsn: 0x0_0210_0000n, timeline: 1, source: 'slot' });
+  });
+  it('resumes after the last complete segment, archived or spooled', () => {
+    const p = chooseStartPoint({
+      ...base,
+      archiveLast: { timeline: 1, name: '000000010000000000000005' },
+      spoolComplete: [{ timeline: 1, name: '000000010000000000000007' }],
+      slot: { restartLsn: 0x0_0080_0000n, restartTimeline: 1 },
+    });
+    expect(p).toEqual({ lsn: 8n * BigInt(MB), timeline: 1, source: 'spool' });
+  });
+  it('restarts a leftover partial from its segment start', () => {
+    const p = chooseStartPoint({
+      ...base,
+      spoolComplete: [{ timeline: 1, name: '000000010000000000000007' }],
+      spoolPartials: [{ timeline: 1, name: '000000010000000000000008' }],
+      slot: { restartLsn: 8n * BigInt(MB) + 100n, restartTimeline: 1 },
+    });
+    expect(p).toMatchObject({ lsn: 8n * BigInt(MB), timeline: 1 });
+  });
+  it('prefers the higher timeline at the same position', () => {
+    const p = chooseStartPoint({
+      ...base,
+      archiveLast: { timeline: 1, name: '000000010000000000000007' },
+      spoolPartials: [{ timeline: 2, name: '000000020000000000000008' }],
+    });
+    expect(p).toMatchObject({ lsn: 8n * BigInt(MB), timeline: 2 });
+  });
+  it('reports a gap when the archive ends before the slot restart_lsn', () => {
+    const p = chooseStartPoint({
+      ...base,
+      archiveLast: { timeline: 1, name: '000000010000000000000003' },
+      slot: { restartLsn: 9n * BigInt(MB) + 5n, restartTimeline: 1 },
+    });
+    expect(p).toEqual({ lsn: 9n * BigInt(MB), timeline: 1, source: 'slot', gap: { from: 4n * BigInt(MB), to: 9n * BigInt(MB) } });
+  });
+  it('works with 16 MiB segments and segment numbers past one xlogid', () => {
+    const p = chooseStartPoint({ ...base, segSize: 16 * MB, archiveLast: { timeline: 3, name: '0000000300000001000000FF' } });
+    expect(p).toEqual({ lsn: 0x2_0000_0000n, timeline: 3, source: 'archive' });
+  });
+});
+
+describe('backoffDelay', () => {
+  it('grows exponentially up to the cap', () => {
+    const p = { initialMs: 500, maxMs: 30_000 };
+    expect([0, 1, 2, 3, 10, 50].map((a) => backoffDelay(a, p))).toEqual([500, 1000, 2000, 4000, 30_000, 30_000]);
+    expect(backoffDelay(2, { initialMs: 100, maxMs: 10_000, factor: 3 })).toBe(900);
+  });
+});
+
+describe('parseTimelineHistory', () => {
+  it('reads entries and skips comments', () => {
+    const text = '# comment\n1\t0/3000000\tno recovery target specified\n\n2\t1/A0\tbefore 2026-01-01\n';
+    expect(parseTimelineHistory(text)).toEqual([
+      { timeline: 1, switchpoint: 0x0_0300_0000n, reason: 'no recovery target specified' },
+      { timeline: 2, switchpoint: 0x1_0000_00a0n, reason: 'before 2026-01-01' },
+    ]);
+  });
+  it('rejects malformed or unordered lines', () => {
+    expect(() => parseTimelineHistory('x\t0/1\n')).toThrow(/not "TLI/);
+    expect(() => parseTimelineHistory('2\t0/1\tr\n1\t0/2\tr\n')).toThrow(/increasing/);
+  });
+});
+
+describe('defaultSlotName', () => {
+  it('sanitizes to a valid slot name', () => {
+    expect(defaultSlotName('Orders-DB.eu')).toBe('pitrd_orders_db_eu');
+    expect(defaultSlotName('x'.repeat(100)).length).toBe(63);
+  });
+});

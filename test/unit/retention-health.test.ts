@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { diffAlerts, evaluateHealth, policyFromConfig, type HealthObservation } from '../../src/retention/index.js';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-06-30T12:00:00Z');
+const th = { uploadBacklogBytes: 64 << 20, slotRetainedBytes: 1 << 30, backupMaxAgeMs: 26 * HOUR };
+const healthy: HealthObservation = { database: 'app', archiveGap: null, uploadBacklogBytes: 0, slotRetainedBytes: 1 << 20, lastSuccessfulBackupAt: T0 - HOUR, receiverUp: true };
+
+describe('evaluateHealth', () => {
+  it('a healthy database has no alerts', () => {
+    expect(evaluateHealth(healthy, th, T0)).toEqual([]);
+  });
+
+  it('raises each condition over its threshold', () => {
+    const alerts = evaluateHealth(
+      { ...healthy, archiveGap: { timeline: 1, missingFrom: '000000010000000000000005', missingTo: '000000010000000000000006' }, uploadBacklogBytes: 65 << 20, slotRetainedBytes: 2 * 2 ** 30, lastSuccessfulBackupAt: T0 - 27 * HOUR, receiverUp: false },
+      th,
+      T0,
+    );
+    expect(alerts.map((a) => [a.key, a.severity])).toEqual([
+      ['app:archive_gap', 'critical'],
+      ['app:upload_backlog', 'warning'],
+      ['app:slot_retention', 'warning'],
+      ['app:backup_stale', 'warning'],
+      ['app:receiver_down', 'critical'],
+    ]);
+    expect(alerts[0]!.message).toContain('000000010000000000000005');
+    expect(alerts[2]!.message).toContain('2048.0 MiB');
+  });
+
+  it('exactly at a threshold is not an alert; no backup at all is', () => {
+    expect(evaluateHealth({ ...healthy, uploadBacklogBytes: 64 << 20, slotRetainedBytes: 1 << 30, lastSuccessfulBackupAt: T0 - 26 * HOUR }, th, T0)).toEqual([]);
+    expect(evaluateHealth({ ...healthy, slotRetainedBytes: null, lastSuccessfulBackupAt: null }, th, T0).map((a) => a.kind)).toEqual(['backup_stale']);
+  });
+});
+
+describe('diffAlerts', () => {
+  it('raises once, keeps the first time while active, clears once', () => {
+    const down = evaluateHealth({ ...healthy, receiverUp: false }, th, T0);
+    const first = diffAlerts([], down, T0);
+    expect(first.changes.map((c) => [c.state, c.alert.key])).toEqual([['raised', 'app:receiver_down']]);
+
+    const later = diffAlerts(first.active, evaluateHealth({ ...healthy, receiverUp: false }, th, T0 + 60_000), T0 + 60_000);
+    expect(later.changes).toEqual([]);
+    expect(later.active[0]!.since).toBe(T0);
+
+    const both = diffAlerts(later.active, evaluateHealth({ ...healthy, receiverUp: false, uploadBacklogBytes: 100 << 20 }, th, T0 + 120_000), T0 + 120_000);
+    expect(both.changes.map((c) => [c.state, c.alert.kind])).toEqual([['raised', 'upload_backlog']]);
+
+    const recovered = diffAlerts(both.active, evaluateHealth(healthy, th, T0 + 180_000), T0 + 180_000);
+    expect(recovered.active).toEqual([]);
+    expect(recovered.changes.map((c) => [c.state, c.alert.kind, c.at])).toEqual([
+      ['cleared', 'upload_backlog', T0 + 180_000],
+      ['cleared', 'receiver_down', T0 + 180_000],
+    ]);
+  });
+});
+
+describe('policyFromConfig', () => {
+  it('uses the longer of retention_days and max_age_days', () => {
+    expect(policyFromConfig({ pitr: { enabled: true, retention_days: 7, synchronous: false }, retention: { schedule: '30 3 * * *', min_full_backups: 2 } })).toEqual({ retentionDays: 7, minFullBackups: 2 });
+    expect(policyFromConfig({ pitr: { enabled: true, retention_days: 7, synchronous: false }, retention: { schedule: '30 3 * * *', min_full_backups: 3, max_age_days: 30 } })).toEqual({ retentionDays: 30, minFullBackups: 3 });
+  });
+});
