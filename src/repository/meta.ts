@@ -14,11 +14,27 @@ import type { CodecStore, PutOptions } from '../storage/types.js';
 export class MetaStore {
   constructor(readonly codec: CodecStore) {}
 
-  /** null when absent; REPO_INVALID naming the key when present but not valid. */
+  /**
+   * null when absent; REPO_INVALID naming the key when present but not valid.
+   *
+   * Why the retries: a metadata object may be rewritten while we read it (the receiver and a
+   * backup both record database.json on first contact). S3 replaces objects atomically, but
+   * S3-compatible servers are not all S3 (s3rver streams a PUT into the very file a GET reads), so
+   * a read can see a torn object. A torn read looks truncated or unparsable; reading again after a
+   * short pause sees the finished write. A genuinely damaged object fails the same way every time
+   * and is reported after the last attempt, so nothing corrupt is ever returned.
+   */
   async read<T>(key: string, schema: z.ZodType<T>): Promise<T | null> {
-    const buf = await this.readRaw(key);
-    if (buf === null) return null;
-    return parseJson(key, buf, schema);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const buf = await this.readRaw(key);
+        if (buf === null) return null;
+        return parseJson(key, buf, schema);
+      } catch (err) {
+        if (attempt >= TORN_READ_ATTEMPTS || !looksTorn(err)) throw err;
+        await new Promise((r) => setTimeout(r, TORN_READ_PAUSE_MS * attempt));
+      }
+    }
   }
 
   async readRaw(key: string): Promise<Buffer | null> {
@@ -37,6 +53,14 @@ export class MetaStore {
     }
     await this.codec.put(key, Buffer.from(JSON.stringify(value, null, 2) + '\n'), opts);
   }
+}
+
+/** How often a metadata read that looks torn is tried in all, and the pause that grows per try. */
+export const TORN_READ_ATTEMPTS = 4;
+const TORN_READ_PAUSE_MS = 100;
+
+function looksTorn(err: unknown): boolean {
+  return isPitrdError(err, 'TRUNCATED_OBJECT') || isPitrdError(err, 'DECRYPT_FAILED') || isPitrdError(err, 'REPO_INVALID');
 }
 
 export function parseJson<T>(key: string, buf: Buffer, schema: z.ZodType<T>): T {
