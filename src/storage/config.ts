@@ -1,31 +1,15 @@
 import { PitrdError } from '../errors.js';
-import { FsObjectStore } from './fs.js';
-import { S3ObjectStore } from './s3.js';
+import { FsObjectStore, type FsObjectStoreOptions } from './fs.js';
+import { S3ObjectStore, type S3ObjectStoreOptions } from './s3.js';
 import type { ObjectStore } from './types.js';
 
-/** Where the repository lives: a plain object the config module maps its validated file onto. */
-export type FsStorageConfig = {
-  type: 'fs';
-  path: string;
-  /** HMAC secret for signed URLs served by the daemon's API. */
-  signingSecret?: string;
-  /** The daemon's externally reachable base URL, e.g. http://backup-host:8432. */
-  publicBaseUrl?: string;
-};
-
-export type S3StorageConfig = {
-  type: 's3';
-  endpoint?: string;
-  region: string;
-  bucket: string;
-  prefix?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  forcePathStyle?: boolean;
-  connectionTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  maxAttempts?: number;
-};
+/**
+ * Where the repository lives: a plain object the config module maps its validated file onto.
+ * Each variant is its driver's own options plus the `type` tag, so a new driver option is
+ * declared once, where it is used.
+ */
+export type FsStorageConfig = { type: 'fs' } & FsObjectStoreOptions;
+export type S3StorageConfig = { type: 's3' } & S3ObjectStoreOptions;
 
 export type StorageConfig = FsStorageConfig | S3StorageConfig;
 
