@@ -64,6 +64,41 @@ function installExitHook(): void {
 const CHILD_SCRIPT = `
 'use strict';
 const S3rver = require(process.env.S3RVER_PATH);
+// s3rver 3.7.1 answers a PUT before its bytes reach the file (it resolves on the hashing
+// stream's 'finish', not the file stream's 'close'), so a GET right after an acknowledged PUT can
+// read an empty object. S3 guarantees read-after-write; make the test server keep that promise
+// by finishing the file before answering. Writes still go in place, so a server killed mid-PUT
+// still leaves a torn object (outage tests rely on that).
+{
+  const path = require('path');
+  const fs = require(require.resolve('fs-extra', { paths: [path.dirname(process.env.S3RVER_PATH)] }));
+  const { Transform } = require('stream');
+  const crypto = require('crypto');
+  const Store = require(path.join(path.dirname(process.env.S3RVER_PATH), 'stores', 'filesystem.js'));
+  Store.prototype.putObject = async function putObject(object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await fs.mkdirp(path.dirname(objectPath));
+    const [size, md5] = await new Promise((resolve, reject) => {
+      const md5Context = crypto.createHash('md5');
+      let totalLength = 0;
+      const writeStream = fs.createWriteStream(objectPath);
+      writeStream.on('error', reject).on('close', () => resolve([totalLength, md5Context.digest('hex')]));
+      if (Buffer.isBuffer(object.content)) {
+        md5Context.update(object.content);
+        totalLength = object.content.length;
+        writeStream.end(object.content);
+      } else {
+        object.content
+          .on('error', reject)
+          .pipe(new Transform({ transform(chunk, enc, cb) { md5Context.update(chunk, enc); totalLength += chunk.length; cb(null, chunk); } }))
+          .on('error', reject)
+          .pipe(writeStream);
+      }
+    });
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
+  };
+}
 const server = new S3rver({
   address: '127.0.0.1',
   port: Number(process.env.S3RVER_PORT),
