@@ -1,13 +1,25 @@
 /**
  * Periodic health evaluation of every protected database: receiver down, upload backlog, WAL
- * retained on the server by the replication slot, age of the last completed base backup. Changes (raised / cleared) go to the alert webhook when one is
- * configured; the active set is served by GET .../health and the pitrd_alert_active gauge.
+ * retained on the server by the replication slot, age of the last completed base backup, gaps in
+ * the archived WAL. Changes (raised / cleared) go to the alert webhook when one is configured; the
+ * active set is served by GET .../health and the pitrd_alert_active gauge, the measured values by
+ * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (./metrics.ts).
  */
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import { diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
+import type { ArchiveGapState } from './archive-gap.js';
 import type { DatabaseEntry } from './entry.js';
 import { slotRetainedBytes } from './slot-retention.js';
+
+/** What the last evaluation measured for one database (null: unknown / not applicable). */
+export interface HealthMeasurement {
+  project: string;
+  database: string;
+  slotRetainedBytes: number | null;
+  /** Missing archived segments (0: continuous); null until the archive has anything. */
+  archiveGapSegments: number | null;
+}
 
 export const DEFAULT_THRESHOLDS: HealthThresholds = {
   uploadBacklogBytes: 256 * 1024 * 1024,
@@ -26,10 +38,16 @@ export interface HealthMonitorOptions {
   intervalMs?: number;
   /** Bytes the server retains for the slot (default: asks the server; tests may pass their own). */
   slotRetained?: (entry: DatabaseEntry) => Promise<number | null>;
+  /**
+   * The archive's gap state (RecoveryWindows.archiveGap: refreshed on the summarizer's cadence,
+   * a LIST and no segment read). Without it the archive gap is not evaluated.
+   */
+  archiveGap?: (entry: DatabaseEntry) => Promise<ArchiveGapState | null>;
 }
 
 export class HealthMonitor {
   private active: Alert[] = [];
+  private measured: HealthMeasurement[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<Alert[]> | null = null;
 
@@ -52,6 +70,11 @@ export class HealthMonitor {
     return this.active.filter((a) => database === undefined || a.database === database);
   }
 
+  /** The values the last evaluation measured, per database (for /metrics). */
+  measurements(): HealthMeasurement[] {
+    return this.measured;
+  }
+
   /** Evaluate every database now; one evaluation at a time (a second caller shares it). */
   evaluate(): Promise<Alert[]> {
     this.running ??= this.once().finally(() => {
@@ -65,15 +88,29 @@ export class HealthMonitor {
     const last = await this.opts.lastBackups();
     const current: Alert[] = [];
     const slotRetained = this.opts.slotRetained ?? slotRetainedBytes;
+    const measured: HealthMeasurement[] = [];
     for (const e of this.opts.entries()) {
       const status = e.receiver?.status() ?? null;
       // Only a PITR database has a slot to worry about (disable keeps it, but then receiver_down is moot).
       const retained = e.pitr.enabled ? await slotRetained(e) : null;
+      // Every database with an archive, PITR on or off: a restore may still need its WAL.
+      let gap: ArchiveGapState | null = null;
+      if (this.opts.archiveGap) {
+        try {
+          gap = await this.opts.archiveGap(e);
+        } catch (err) {
+          this.opts.logger.warn({ database: e.name, err: errorMessage(err) }, 'archive gap check failed');
+          // Unknown is not healed: an active gap alert stays until a check says otherwise.
+          const prev = this.active.find((a) => a.key === `${e.name}:archive_gap`);
+          if (prev) current.push({ ...prev });
+        }
+      }
+      measured.push({ project: e.project, database: e.name, slotRetainedBytes: retained, archiveGapSegments: gap ? gap.missingSegments : null });
       current.push(
         ...evaluateHealth(
           {
             database: e.name,
-            archiveGap: null,
+            archiveGap: gap?.gap ?? null,
             uploadBacklogBytes: status?.upload_backlog.bytes ?? 0,
             slotRetainedBytes: retained,
             lastSuccessfulBackupAt: last.get(e.name) ?? null,
@@ -87,6 +124,7 @@ export class HealthMonitor {
     }
     const { active, changes } = diffAlerts(this.active, current, now);
     this.active = active;
+    this.measured = measured;
     for (const c of changes) {
       this.opts.logger.warn({ alert: c.alert.key, state: c.state }, `alert ${c.state}: ${c.alert.message}`);
       if (this.opts.notifier) await this.opts.notifier.notify(c);

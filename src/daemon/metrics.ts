@@ -89,3 +89,36 @@ export function registerAlertMetrics(metrics: MetricsRegistry, alerts: () => Arr
     for (const l of previous) g.set(l, 1);
   });
 }
+
+/**
+ * Values behind the health alerts, from the health monitor's last evaluation: WAL the server
+ * retains for each database's slot, and segments missing from each archive. A value that is
+ * unknown (no slot, nothing archived yet) has no series rather than a misleading 0.
+ */
+export function registerHealthMetrics(
+  metrics: MetricsRegistry,
+  measurements: () => Array<{ project: string; database: string; slotRetainedBytes: number | null; archiveGapSegments: number | null }>,
+): void {
+  const labels = ['project', 'database'];
+  const retained = metrics.gauge('pitrd_slot_retained_bytes', 'Bytes of WAL the server retains for the replication slot (current WAL position - restart_lsn)', labels);
+  const gap = metrics.gauge('pitrd_archive_gap_segments', 'WAL segments a restore needs that are missing from the archive (0: continuous)', labels);
+  let previous = new Set<string>();
+  metrics.collect(() => {
+    const seen = new Set<string>();
+    for (const m of measurements()) {
+      const l: Labels = { project: m.project, database: m.database };
+      seen.add(JSON.stringify(l));
+      if (m.slotRetainedBytes === null) retained.remove(l);
+      else retained.set(l, m.slotRetainedBytes);
+      if (m.archiveGapSegments === null) gap.remove(l);
+      else gap.set(l, m.archiveGapSegments);
+    }
+    for (const k of previous) {
+      if (seen.has(k)) continue;
+      const l = JSON.parse(k) as Labels;
+      retained.remove(l);
+      gap.remove(l);
+    }
+    previous = seen;
+  });
+}

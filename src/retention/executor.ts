@@ -53,6 +53,8 @@ const JournalSchema = z.object({
 type Journal = z.infer<typeof JournalSchema>;
 
 const journalKey = (db: DatabaseRepository) => `${db.keys.root}retention/expiry-in-progress.json`;
+/** Present while a run is deleting (or after one crashed): listings of the archive are then in flux. */
+export const expiryJournalKey = journalKey;
 export const lastReportKey = (db: DatabaseRepository) => `${db.keys.root}retention/last-report.json`;
 
 async function readJson(store: ObjectStore, key: string): Promise<unknown> {

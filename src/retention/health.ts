@@ -7,10 +7,22 @@
 
 export type AlertKind = 'archive_gap' | 'upload_backlog' | 'slot_retention' | 'backup_stale' | 'receiver_down';
 
+/** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
+export interface ArchiveGap {
+  timeline: number;
+  /** First and last missing segment of the oldest gap, named on the timeline a restore reads them from. */
+  missingFrom: string;
+  missingTo: string;
+  /** Missing segments in every gap of the database (at least those of this range when absent). */
+  missingSegments?: number;
+  /** Completed backups whose recovery the gap cuts short. */
+  backups?: string[];
+}
+
 export interface HealthObservation {
   database: string;
-  /** A missing segment in the archived WAL, or null. */
-  archiveGap: { timeline: number; missingFrom: string; missingTo: string } | null;
+  /** Missing segments in the archived WAL, or null. */
+  archiveGap: ArchiveGap | null;
   /** Bytes of complete segments in the spool not yet uploaded. */
   uploadBacklogBytes: number;
   /** Bytes of WAL the server keeps for the slot (pg_current_wal_lsn - restart_lsn), null if unknown. */
@@ -35,6 +47,8 @@ export interface Alert {
   message: string;
   /** When the condition was first seen (epoch ms). */
   since: number;
+  /** Machine-readable facts behind the message (webhook receivers need not parse the text). */
+  details?: Record<string, unknown>;
 }
 
 export interface AlertChange {
@@ -48,17 +62,20 @@ const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now: number): Alert[] {
   const out: Alert[] = [];
-  const add = (kind: AlertKind, severity: Alert['severity'], message: string) =>
-    out.push({ key: `${obs.database}:${kind}`, kind, database: obs.database, severity, message, since: now });
-  if (obs.archiveGap) {
-    const g = obs.archiveGap;
-    add('archive_gap', 'critical', `database "${obs.database}": WAL archive has a gap on timeline ${g.timeline} from ${g.missingFrom} to ${g.missingTo}; no restore can cross it`);
-  }
+  const add = (kind: AlertKind, severity: Alert['severity'], message: string, details?: Record<string, unknown>) =>
+    out.push({ key: `${obs.database}:${kind}`, kind, database: obs.database, severity, message, since: now, ...(details ? { details } : {}) });
+  if (obs.archiveGap) add('archive_gap', 'critical', archiveGapMessage(obs.database, obs.archiveGap), archiveGapDetails(obs.archiveGap));
   if (obs.uploadBacklogBytes > th.uploadBacklogBytes) {
-    add('upload_backlog', 'warning', `database "${obs.database}": ${mib(obs.uploadBacklogBytes)} of WAL waiting for upload (threshold ${mib(th.uploadBacklogBytes)})`);
+    add('upload_backlog', 'warning', `database "${obs.database}": ${mib(obs.uploadBacklogBytes)} of WAL waiting for upload (threshold ${mib(th.uploadBacklogBytes)})`, {
+      backlog_bytes: obs.uploadBacklogBytes,
+      threshold_bytes: th.uploadBacklogBytes,
+    });
   }
   if (obs.slotRetainedBytes !== null && obs.slotRetainedBytes > th.slotRetainedBytes) {
-    add('slot_retention', 'warning', `database "${obs.database}": replication slot retains ${mib(obs.slotRetainedBytes)} of WAL on the server (threshold ${mib(th.slotRetainedBytes)})`);
+    add('slot_retention', 'warning', `database "${obs.database}": replication slot retains ${mib(obs.slotRetainedBytes)} of WAL on the server (threshold ${mib(th.slotRetainedBytes)})`, {
+      retained_bytes: obs.slotRetainedBytes,
+      threshold_bytes: th.slotRetainedBytes,
+    });
   }
   if (obs.lastSuccessfulBackupAt === null) add('backup_stale', 'warning', `database "${obs.database}": no successful base backup yet`);
   else if (now - obs.lastSuccessfulBackupAt > th.backupMaxAgeMs) {
@@ -66,6 +83,17 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
   }
   if (!obs.receiverUp) add('receiver_down', 'critical', `database "${obs.database}": WAL receiver is not streaming`);
   return out;
+}
+
+function archiveGapMessage(database: string, g: ArchiveGap): string {
+  const what = g.missingFrom === g.missingTo ? `WAL segment ${g.missingFrom} is missing` : `WAL segments ${g.missingFrom} to ${g.missingTo} are missing`;
+  const total = g.missingSegments !== undefined && g.missingSegments > 1 ? ` (${g.missingSegments} segments missing in all)` : '';
+  const cut = g.backups?.length ? `recovery from backup ${g.backups.join(', ')} stops before it` : 'no restore can cross it';
+  return `database "${database}": WAL archive has a gap on timeline ${g.timeline}: ${what}${total}; ${cut}`;
+}
+
+function archiveGapDetails(g: ArchiveGap): Record<string, unknown> {
+  return { timeline: g.timeline, missing_from: g.missingFrom, missing_to: g.missingTo, ...(g.missingSegments !== undefined ? { segments_missing: g.missingSegments } : {}), backups: g.backups ?? [] };
 }
 
 /**

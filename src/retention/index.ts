@@ -1,6 +1,6 @@
 export { planExpiry, assertPolicy, DAY_MS } from './plan.js';
 export { loadCatalog, toCatalogBackup, toCatalogRestore } from './catalog.js';
-export { runExpiry, lastReportKey } from './executor.js';
+export { runExpiry, lastReportKey, expiryJournalKey } from './executor.js';
 export type { ExpiryReport, ExpiryStep, RunExpiryOptions } from './executor.js';
 export { planToJson } from './report.js';
 export type { ExpiryPlanJson } from './report.js';
@@ -8,7 +8,7 @@ export { policyFromConfig } from './policy.js';
 export { scheduleRetention } from './schedule.js';
 export type { RetentionSchedule } from './schedule.js';
 export { evaluateHealth, diffAlerts } from './health.js';
-export type { Alert, AlertChange, AlertKind, HealthObservation, HealthThresholds } from './health.js';
+export type { Alert, AlertChange, AlertKind, ArchiveGap, HealthObservation, HealthThresholds } from './health.js';
 export { createWebhookNotifier } from './webhook.js';
 export type { WebhookLogger, WebhookNotifier, WebhookOptions } from './webhook.js';
 export type * from './types.js';

@@ -62,3 +62,37 @@ describe('policyFromConfig', () => {
     expect(policyFromConfig({ pitr: { enabled: true, retention_days: 7, synchronous: false }, retention: { schedule: '30 3 * * *', min_full_backups: 3, max_age_days: 30 } })).toEqual({ retentionDays: 30, minFullBackups: 3 });
   });
 });
+
+describe('archive gap alert', () => {
+  const gap = { timeline: 2, missingFrom: '000000020000000000000007', missingTo: '000000020000000000000007', missingSegments: 1, backups: ['bkp_1'] };
+
+  it('names the missing segment and the backups it cuts, with the facts as details', () => {
+    const [a] = evaluateHealth({ ...healthy, archiveGap: gap }, th, T0);
+    expect(a).toMatchObject({ key: 'app:archive_gap', kind: 'archive_gap', severity: 'critical' });
+    expect(a!.message).toBe('database "app": WAL archive has a gap on timeline 2: WAL segment 000000020000000000000007 is missing; recovery from backup bkp_1 stops before it');
+    expect(a!.details).toEqual({ timeline: 2, missing_from: '000000020000000000000007', missing_to: '000000020000000000000007', segments_missing: 1, backups: ['bkp_1'] });
+  });
+
+  it('a range, more gaps after it, and no backup concerned', () => {
+    const [a] = evaluateHealth({ ...healthy, archiveGap: { ...gap, missingTo: '000000020000000000000009', missingSegments: 5, backups: [] } }, th, T0);
+    expect(a!.message).toBe(
+      'database "app": WAL archive has a gap on timeline 2: WAL segments 000000020000000000000007 to 000000020000000000000009 are missing (5 segments missing in all); no restore can cross it',
+    );
+  });
+
+  it('a gap that moves stays one alert (no second webhook call), with the newest details', () => {
+    const first = diffAlerts([], evaluateHealth({ ...healthy, archiveGap: gap }, th, T0), T0);
+    const moved = diffAlerts(first.active, evaluateHealth({ ...healthy, archiveGap: { ...gap, missingFrom: '000000020000000000000008', missingTo: '000000020000000000000008' } }, th, T0 + 1000), T0 + 1000);
+    expect(moved.changes).toEqual([]);
+    expect(moved.active[0]!.since).toBe(T0);
+    expect(moved.active[0]!.details).toMatchObject({ missing_from: '000000020000000000000008' });
+  });
+
+  it('slot retention and upload backlog carry their measured bytes and thresholds', () => {
+    const alerts = evaluateHealth({ ...healthy, slotRetainedBytes: (1 << 30) + 1, uploadBacklogBytes: 65 << 20 }, th, T0);
+    expect(alerts.map((a) => [a.kind, a.details])).toEqual([
+      ['upload_backlog', { backlog_bytes: 65 << 20, threshold_bytes: 64 << 20 }],
+      ['slot_retention', { retained_bytes: (1 << 30) + 1, threshold_bytes: 1 << 30 }],
+    ]);
+  });
+});
