@@ -5,7 +5,7 @@ export type { SummarizerStatus } from './summarizer.js';
 export { recoveryWindow } from './window.js';
 export type { RecoveryWindowView } from './window.js';
 export { verifyDatabase } from './verify.js';
-export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyReport } from './verify.js';
+export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyProgress, VerifyReport } from './verify.js';
 export { findContinuityGaps } from './continuity.js';
 export type { ContinuityGap, ContinuityInput } from './continuity.js';
 export { openCatalog } from './open.js';

@@ -31,7 +31,16 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Skip re-reading every segment (no checksum check). */
   quick?: boolean;
+  /** Called as the verification advances (e.g. for the CLI's progress display); must not throw. */
+  onProgress?: (p: VerifyProgress) => void;
 }
+
+/** Phases of one database's verification, in order; `checksums` repeats once per segment re-read. */
+export type VerifyProgress =
+  | { database: string; phase: 'listing' }
+  | { database: string; phase: 'backups'; backups_total: number; segments_total: number }
+  | { database: string; phase: 'checksums'; segments_checked: number; segments_total: number }
+  | { database: string; phase: 'done'; ok: boolean; problems: number };
 
 const errText = (err: unknown) => (isPitrdError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err));
 
@@ -53,6 +62,7 @@ export async function verifyDatabase(repo: Repository, dbName: string, opts: Ver
     return report;
   }
 
+  opts.onProgress?.({ database: dbName, phase: 'listing' });
   const listed: StoredWalSegment[] = [];
   for await (const s of db.wal.listSegments()) listed.push(s);
   report.segments = listed.length;
@@ -103,6 +113,7 @@ export async function verifyDatabase(repo: Repository, dbName: string, opts: Ver
   // Backups: data objects, and the WAL each needs to reach consistency.
   const backups = (await db.backups.list()).filter((b) => b.status === 'completed');
   report.backups_checked = backups.length;
+  opts.onProgress?.({ database: dbName, phase: 'backups', backups_total: backups.length, segments_total: listed.length });
   const starts: { id: string; timeline: TimelineId; startSegno: bigint }[] = [];
   for (const b of backups) {
     for (const f of b.files) {
@@ -141,8 +152,8 @@ export async function verifyDatabase(repo: Repository, dbName: string, opts: Ver
 
   // Stored checksums: re-read each segment and compare with its marker's sha256.
   if (!opts.quick) {
+    opts.onProgress?.({ database: dbName, phase: 'checksums', segments_checked: 0, segments_total: listed.length });
     for (const s of listed) {
-      report.segments_checked++;
       try {
         const buf = await readSegmentBytes(db, s);
         const sum = createHash('sha256').update(buf).digest('hex');
@@ -151,8 +162,11 @@ export async function verifyDatabase(repo: Repository, dbName: string, opts: Ver
       } catch (err) {
         problem({ kind: 'checksum', timeline: s.timeline, segments: [s.name], message: `WAL segment ${s.name} (timeline ${s.timeline}) does not match its stored checksum: ${errText(err)}` });
       }
+      report.segments_checked++;
+      opts.onProgress?.({ database: dbName, phase: 'checksums', segments_checked: report.segments_checked, segments_total: listed.length });
     }
   }
   report.ok = report.problems.length === 0;
+  opts.onProgress?.({ database: dbName, phase: 'done', ok: report.ok, problems: report.problems.length });
   return report;
 }

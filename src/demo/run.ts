@@ -121,7 +121,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     o.log('source PostgreSQL stopped: restoring from the repository alone');
     checkpoint();
 
-    restored = await runRestore({ db, target: { kind: 'time', time: targetTime }, targetDir: join(mk('restore'), 'data'), mode: 'running', pgBin });
+    restored = await runRestore({
+      db, target: { kind: 'time', time: targetTime }, targetDir: join(mk('restore'), 'data'), mode: 'running', pgBin,
+      onProgress: (p) => {
+        // The restore's own phases, one line each (the byte-level updates are for `pitrd restore` on a terminal).
+        if (p.phase === 'plan') o.log(`restore plan: backup ${p.backup_id}, ${p.segments_total} archived WAL segment(s) from its start LSN ${p.backup_start_lsn} on`);
+        else if (p.phase === 'target_reached') o.log(`recovery target reached: ${p.segments_applied} WAL segment(s) replayed, replay LSN ${p.replay_lsn ?? '-'}`);
+      },
+    });
     const restoredPid = postmasterPid(restored.dataDir);
     if (restoredPid) pids.push(restoredPid);
     o.log(`restore ${restored.record.id} from backup ${restored.plan.backup.id} recovered to ${targetTime} (${restored.record.wal_files_applied} WAL files applied), running on port ${restored.port} (pid ${restoredPid})`);

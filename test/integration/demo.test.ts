@@ -9,7 +9,9 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+// One process (node with the tsx loader), not the tsx binary: that one runs the CLI in a child
+// and relays signals to it, so a SIGINT could end the wrapper (exit 130) instead of the demo.
+const NODE_TSX = ['--import', import.meta.resolve('tsx')];
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const roots: string[] = [];
 
@@ -46,7 +48,7 @@ afterAll(() => {
 
 describe('pitrd demo', () => {
   it('runs the whole story, proves the restore exact, and cleans up every process and directory', async () => {
-    const res = await execa(TSX, [MAIN, 'demo', '--json', '--rows', '50'], { cwd: ROOT, reject: false });
+    const res = await execa(process.execPath, [...NODE_TSX, MAIN, 'demo', '--json', '--rows', '50'], { cwd: ROOT, reject: false });
     const root = /working directory (\S+)/.exec(res.stderr)?.[1];
     if (root) roots.push(root);
     expect(res.exitCode, res.stderr).toBe(0);
@@ -77,7 +79,7 @@ describe('pitrd demo', () => {
   }, 180_000);
 
   it('on SIGINT half-way it stops what it started, removes its directory and exits non-zero', async () => {
-    const child = execa(TSX, [MAIN, 'demo'], { cwd: ROOT, reject: false });
+    const child = execa(process.execPath, [...NODE_TSX, MAIN, 'demo'], { cwd: ROOT, reject: false });
     let stdout = '';
     let root = '';
     await new Promise<void>((resolveP, reject) => {

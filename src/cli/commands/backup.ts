@@ -5,6 +5,7 @@ import { PitrdError } from '../../errors.js';
 import { openRepository } from '../../repository/index.js';
 import { createObjectStore } from '../../storage/index.js';
 import { loadCommandConfig, out } from '../context.js';
+import { createProgress, formatBytes, percent } from '../progress.js';
 
 interface BackupCliOptions {
   database?: string;
@@ -56,23 +57,25 @@ export function register(program: Command): void {
           },
         });
         const started = service.start(db.name, { type: 'manual', label: o.label ?? null });
-        const tty = process.stderr.isTTY && !o.json;
-        const timer = tty
-          ? setInterval(() => {
+        const progress = createProgress({ json: o.json === true });
+        let phase: string | null = null;
+        // The service exposes progress as a readable state, not events: sample it.
+        const timer = o.json
+          ? null
+          : setInterval(() => {
               const p = service.progress(db.name);
               if (!p) return;
+              if (p.phase !== phase) progress.phase(`backup ${started.id}: ${p.phase.replace(/_/g, ' ')}`);
+              phase = p.phase;
               const f = fractionDone(p);
-              process.stderr.write(`\r${started.id} ${p.phase} ${(p.bytesDone / 1048576).toFixed(0)} MiB${f === null ? '' : ` (${(f * 100).toFixed(0)}%)`}   `);
-            }, 500)
-          : null;
+              progress.update(`backup ${started.id}: ${p.phase.replace(/_/g, ' ')} ${formatBytes(p.bytesDone)}${p.bytesTotalEstimate === null ? '' : ` / ${formatBytes(p.bytesTotalEstimate)}`} ${f === null ? '' : percent(p.bytesDone, p.bytesTotalEstimate)}`);
+            }, 200);
         let record;
         try {
           record = await started.done;
         } finally {
-          if (timer) {
-            clearInterval(timer);
-            process.stderr.write('\n');
-          }
+          if (timer) clearInterval(timer);
+          progress.done();
         }
         if (o.json) out(JSON.stringify(record, null, 2));
         else {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
-import { openDatabaseForRestore, runRestore, type RecoveryTarget, type TargetAction } from '../../restore/index.js';
+import { openDatabaseForRestore, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
 import { loadCommandConfig, out } from '../context.js';
+import { createProgress, formatBytes, percent, type Progress } from '../progress.js';
 
 interface RestoreOpts {
   toTime?: string;
@@ -32,6 +33,31 @@ function targetOf(o: RestoreOpts): RecoveryTarget {
   return given[0]!;
 }
 
+/** Restore events → phase lines (one per phase) and a live status line. */
+function restoreRenderer(progress: Progress): (p: RestoreProgress) => void {
+  let phase: RestoreProgress['phase'] | null = null;
+  return (p) => {
+    const entered = p.phase !== phase;
+    phase = p.phase;
+    switch (p.phase) {
+      case 'plan':
+        progress.phase(`plan: backup ${p.backup_id} (start LSN ${p.backup_start_lsn ?? '-'}), timeline ${p.target_timeline}, ${p.segments_total} archived WAL segment(s) from the backup on`);
+        break;
+      case 'extract':
+        if (entered) progress.phase(`extract: unpacking ${formatBytes(p.bytes_total)} of base backup`);
+        progress.update(`extract: ${p.file} ${formatBytes(p.bytes_done)} / ${formatBytes(p.bytes_total)} ${percent(p.bytes_done, p.bytes_total)}`);
+        break;
+      case 'replay':
+        if (entered) progress.phase('WAL replay: PostgreSQL is recovering to the target');
+        progress.update(`WAL replay: ${p.segments_applied} / ${p.segments_total} segment(s) restored, replay LSN ${p.replay_lsn ?? '-'}`);
+        break;
+      case 'target_reached':
+        progress.phase(`target reached (${p.outcome}): ${p.segments_applied} WAL segment(s) restored, replay LSN ${p.replay_lsn ?? '-'}`);
+        break;
+    }
+  };
+}
+
 /** `pitrd restore`: a new data directory recovered to a point in time, from the repository alone. */
 export function register(program: Command): void {
   program
@@ -58,12 +84,14 @@ export function register(program: Command): void {
       if (typeof tl === 'number' && !(Number.isInteger(tl) && tl > 0)) throw new PitrdError('VALIDATION_ERROR', `--timeline: expected a number, latest or current, got "${o.timeline}"`);
       // repo lets the plan bring the WAL summaries up to date before checking the window.
       const { db, store, repo } = await openDatabaseForRestore(loadCommandConfig(this), o.database);
+      const progress = createProgress({ json: o.json === true });
       try {
         const r = await runRestore({
           db, repo, target, targetDir: o.targetDir, timeline: tl, action: (o.action ?? 'promote') as TargetAction,
           mode: o.run ? 'running' : 'stopped',
           ...(o.exclusive ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
-        });
+          ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
+        }).finally(() => progress.done());
         const summary = { restore: r.record, data_dir: r.dataDir, connection_string: r.connectionString ?? null };
         if (o.json) out(JSON.stringify(summary, null, 2));
         else {

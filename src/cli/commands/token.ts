@@ -71,8 +71,10 @@ export function register(program: Command): void {
     .command('revoke <id>')
     .description('revoke a token; a running daemon rejects it from the next request on')
     .option(...fileOption)
-    .action(async function (this: Command, id: string, opts: FileOpt) {
+    .option('--json', 'print the revoked token (never its secret) as JSON')
+    .action(async function (this: Command, id: string, opts: FileOpt & { json?: boolean }) {
       const t = await storeFor(this, opts).revoke(id);
-      out(`revoked token ${t.id}${t.name ? ` (${t.name})` : ''}`);
+      if (opts.json) out(JSON.stringify(describe(t), null, 2));
+      else out(`revoked token ${t.id}${t.name ? ` (${t.name})` : ''}`);
     });
 }

@@ -28,18 +28,20 @@ export function register(program: Command): void {
     .command('summarize')
     .description('summarise archived segments that have no summary yet (rebuilds missing summaries)')
     .option('--database <name>', 'database (default: every database in the repository)')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the result as JSON (one database: its result; several: an object by database name)')
     .action(async function (this: Command, opts: { database?: string; json?: boolean }) {
       await withCatalog(this, 'summarize', opts.database, async ({ repo, databases }) => {
+        const all: Record<string, Awaited<ReturnType<typeof summarizeArchive>>> = {};
         for (const name of databases) {
-          const r = await summarizeArchive(repo, name);
-          if (opts.json) out(JSON.stringify(r));
-          else {
+          const r = (all[name] = await summarizeArchive(repo, name));
+          if (!opts.json) {
             out(`database ${name}: ${r.read} segment(s) summarised, ${r.alreadySummarized} already summarised, ${r.failed.length} failed`);
             for (const f of r.failed) out(`  ${f.segment}: ${f.code}: ${f.message}`);
           }
           if (r.failed.length) process.exitCode = 1;
         }
+        // One JSON document whatever the number of databases, so `JSON.parse(stdout)` always works.
+        if (opts.json) out(JSON.stringify(databases.length === 1 ? all[databases[0]!] : all, null, 2));
       });
     });
   wal

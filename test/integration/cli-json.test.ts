@@ -1,0 +1,108 @@
+/**
+ * Every CLI command that reports something has --json, and what it prints then is one JSON
+ * document. The command list comes from walking the commander program, so a new command without
+ * --json (or without a run here) fails this test.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
+import { startPostgres, type PgCluster } from '../harness/index.js';
+import { demoRepository, pitrd, pitrdOnTty, removeTree, type DemoRepo } from './cli-fixture.js';
+
+/** Commands that report nothing, and why. Everything else must have --json. */
+const NOT_REPORTING: Record<string, string> = {
+  serve: 'runs the daemon until a signal; it logs (pino JSON lines), it does not report',
+  'wal-fetch': "PostgreSQL's restore_command: the answer is the exit status and the file",
+};
+
+/** Leaf commands by their path ("token create"). */
+function leafCommands(cmd: Command, prefix: string[] = []): Array<{ path: string; cmd: Command }> {
+  return cmd.commands.flatMap((c) => {
+    const p = [...prefix, c.name()];
+    return c.commands.length ? leafCommands(c, p) : [{ path: p.join(' '), cmd: c }];
+  });
+}
+
+let demo: DemoRepo;
+let pg: PgCluster;
+let backupConfig: string;
+
+beforeAll(async () => {
+  demo = await demoRepository();
+  pg = await startPostgres({ walSegmentSizeMB: 1 });
+  backupConfig = join(demo.root, 'backup.yaml');
+  const c = pg.connection;
+  writeFileSync(backupConfig, `storage: { type: fs, path: ${join(demo.root, 'backup-repo')} }\napi: { tokens_file: ${join(demo.root, 'tokens.json')} }\ndatabases:\n  - name: main\n    connection: { host: ${c.host}, port: ${c.port}, user: ${c.user}, password: ${c.password}, dbname: postgres }\n    pitr: { enabled: false }\n`);
+}, 180_000);
+
+afterAll(async () => {
+  await pg?.destroy();
+  if (demo) removeTree(demo.root);
+});
+
+describe('--json on every reporting command', () => {
+  const program = buildProgram();
+  const leaves = leafCommands(program);
+  const reporting = leaves.filter((l) => !(l.path in NOT_REPORTING));
+
+  it('every command that reports something has a --json option', () => {
+    expect(leaves.length).toBeGreaterThan(5);
+    for (const name of Object.keys(NOT_REPORTING)) expect(leaves.map((l) => l.path), `stale NOT_REPORTING entry ${name}`).toContain(name);
+    const missing = reporting.filter((l) => !l.cmd.options.some((o) => o.long === '--json')).map((l) => l.path);
+    expect(missing).toEqual([]);
+  });
+
+  it('prints exactly one JSON document on stdout for each of them (stdout on a file, stderr a TTY)', async () => {
+    let tokenId = '';
+    // One run per reporting command; each is checked for exit 0, parseable stdout and a quiet stderr.
+    const runs: Record<string, () => string[]> = {
+      'config check': () => ['-c', backupConfig, 'config', 'check', '--json'],
+      'token create': () => ['-c', backupConfig, 'token', 'create', '--project', '*', '--name', 'json-test', '--json'],
+      'token list': () => ['-c', backupConfig, 'token', 'list', '--json'],
+      'token revoke': () => ['-c', backupConfig, 'token', 'revoke', tokenId, '--json'],
+      backup: () => ['-c', backupConfig, 'backup', '--self-contained', '--json'],
+      restore: () => ['-c', demo.config, 'restore', '--to-time', demo.summary.target_time, '--target-dir', join(demo.root, 'json-restore'), '--json'],
+      verify: () => ['-c', demo.config, 'verify', '--json'],
+      'wal summarize': () => ['-c', demo.config, 'wal', 'summarize', '--json'],
+      'wal window': () => ['-c', demo.config, 'wal', 'window', '--json'],
+    };
+    // demo --json ran in beforeAll (it made the repository the others read).
+    expect(Object.keys(runs).concat('demo').sort()).toEqual(reporting.map((l) => l.path).sort());
+    expect(JSON.parse(demo.demoStdout)).toMatchObject({ ok: true, kept: true });
+
+    const parsed: Record<string, unknown> = {};
+    for (const [path, args] of Object.entries(runs)) {
+      const file = join(demo.root, `${path.replace(/ /g, '-')}.json`);
+      const r = await pitrdOnTty(args(), { stdoutFile: file });
+      expect(r.exitCode, `${path}: ${r.output}`).toBe(0);
+      expect(r.output, `${path} wrote to the terminal`).toBe('');
+      const text = readFileSync(file, 'utf8');
+      expect(() => JSON.parse(text), `${path} printed: ${text}`).not.toThrow();
+      parsed[path] = JSON.parse(text);
+      if (path === 'token create') tokenId = (parsed[path] as { id: string }).id;
+    }
+    expect(parsed['config check']).toMatchObject({ valid: true });
+    expect(parsed['token create']).toMatchObject({ name: 'json-test', projects: ['*'], revoked_at: null });
+    expect((parsed['token create'] as { token: string }).token).toMatch(/^pitrd_/);
+    expect(parsed['token list']).toEqual([expect.objectContaining({ id: tokenId })]);
+    expect(parsed['token revoke']).toMatchObject({ id: tokenId, name: 'json-test' });
+    expect((parsed['token revoke'] as { revoked_at: string | null }).revoked_at).not.toBeNull();
+    expect(JSON.stringify(parsed['token revoke'])).not.toContain('hash');
+    expect(parsed.backup).toMatchObject({ status: 'completed', wal_included: true });
+    expect(parsed.restore).toMatchObject({ restore: { status: 'completed' } });
+    expect(parsed.verify).toMatchObject({ ok: true });
+    expect(parsed['wal summarize']).toMatchObject({ failed: [] });
+    expect(Array.isArray(parsed['wal window'])).toBe(false);
+    expect(parsed['wal window']).toHaveProperty('demo');
+  }, 240_000);
+
+  it('token revoke without --json keeps its human line', async () => {
+    const c = await pitrd(['-c', backupConfig, 'token', 'create', '--project', '*', '--json']);
+    const id = (JSON.parse(c.stdout) as { id: string }).id;
+    const r = await pitrd(['-c', backupConfig, 'token', 'revoke', id]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`revoked token ${id}`);
+  });
+});
