@@ -55,6 +55,7 @@ export const ErrorCodes = {
   SIGNED_URL_INVALID: 403,
   SIGNED_URL_EXPIRED: 403,
   DEMO_FAILED: 500,
+  BRANCH_NOT_FOUND: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -133,6 +133,8 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
       throw new Error(`route POST ${def.url} creates something (201) but is not idempotent: set idempotent: true`);
     }
     const bodySchema = def.idempotent ? withIdempotencyField(def) : def.body;
+    // A POST whose fields are all optional may come without a body (curl -X POST, no -d).
+    const emptyBodyOk = bodySchema !== undefined && bodySchema.safeParse({}).success;
     documented.push(bodySchema === def.body ? def : { ...def, body: bodySchema });
 
     app.route({
@@ -158,7 +160,8 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
       handler: async (req, reply) => {
         const params = def.params ? parseInput('params', def.params, req.params) : undefined;
         const query = def.query ? parseInput('query', def.query, req.query ?? {}) : undefined;
-        let body = bodySchema ? (parseInput('body', bodySchema, req.body) as Record<string, unknown> | undefined) : undefined;
+        const rawBody = req.body === undefined && emptyBodyOk ? {} : req.body;
+        let body = bodySchema ? (parseInput('body', bodySchema, rawBody) as Record<string, unknown> | undefined) : undefined;
         const ctx = { params, query, body, principal: req.principal, request: req, reply };
 
         const execute = async (): Promise<{ status: number; body: unknown }> => {

@@ -75,7 +75,8 @@ export function buildOpenApi(routes: readonly RouteDef[], info: OpenApiInfo): Js
       operationId: `${r.method.toLowerCase()}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}` || 'root',
       ...(r.tags ? { tags: r.tags } : {}),
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(r.body) } } } } : {}),
+      // A body whose fields are all optional may be left out (createApi takes no body as {}).
+      ...(r.body ? { requestBody: { required: !r.body.safeParse({}).success, content: { 'application/json': { schema: toSchema(r.body) } } } } : {}),
       responses: {
         [status]: success,
         default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } } },

@@ -1,27 +1,34 @@
 /**
  * `startDaemon(config)`: one process wiring the repository, the protected databases (with a WAL
  * receiver each while PITR is enabled), their base backups and retention on cron schedules,
- * health alerts, and the HTTP API. Restores join here as their module lands.
+ * health alerts, restores and branches run in the background, and the HTTP API.
  */
 import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { backupRoutes } from '../api/backups/index.js';
+import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
 import { createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore } from '../api/index.js';
 import { pitrRoutes } from '../api/pitr/index.js';
+import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
+import { errorMessage } from '../errors.js';
 import { openRepository, type Repository } from '../repository/index.js';
 import { createWebhookNotifier, type HealthThresholds } from '../retention/index.js';
 import { createObjectStore, signFsUrl } from '../storage/index.js';
 import { BackupManager } from './backups.js';
+import { BranchManager } from './branches.js';
 import { HealthMonitor } from './health.js';
+import { RepositoryIdempotencyStore } from './idempotency-store.js';
 import { DatabaseManager } from './manager.js';
-import { registerAlertMetrics, registerBackupMetrics, registerReceiverMetrics } from './metrics.js';
+import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
 import { registerObjectRoute } from './object-route.js';
 import { RecoveryWindows } from './window.js';
+import { RestoreManager } from './restores.js';
 import { DatabaseRegistryStore } from './registry.js';
 
 export interface StartDaemonOptions {
@@ -39,6 +46,11 @@ export interface StartDaemonOptions {
   healthIntervalMs?: number;
   /** Alert thresholds (default DEFAULT_THRESHOLDS in ./health.ts). */
   healthThresholds?: HealthThresholds;
+  /**
+   * The only directory tree restores and branches are written to (a request's target_dir must
+   * lie inside it). Default: `restores` next to spool_dir (pitrd-data/restores).
+   */
+  restoreRoot?: string;
 }
 
 export interface Daemon {
@@ -49,6 +61,8 @@ export interface Daemon {
   databases: DatabaseManager;
   backups: BackupManager;
   health: HealthMonitor;
+  restores: RestoreManager;
+  branches: BranchManager;
   /** Graceful: stop accepting requests, finish in-flight ones, stop receivers (flush + report). */
   stop(): Promise<void>;
 }
@@ -62,6 +76,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   let manager: DatabaseManager | null = null;
   let backups: BackupManager | null = null;
   let app: FastifyInstance | null = null;
+  let branches: BranchManager | null = null;
   try {
     const repo = await openRepository(store, repositoryOptions(config));
     logger.info({ repository: store.location, created: repo.created, encrypted: config.encryption.enabled }, 'repository opened');
@@ -72,9 +87,21 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const projects = new ObjectStoreProjectStore(store);
     const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true });
     backups = b;
-    const windows = new RecoveryWindows(repo);
+    const windows = new RecoveryWindows(repo, logger);
     manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries) });
     await manager.start();
+    const mgr = manager;
+    const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
+    const restoreRoot = resolve(opts.restoreRoot ?? join(dirname(config.spool_dir), 'restores'));
+    const restores = new RestoreManager({ repo, lookup, root: restoreRoot, logger: logger.child({ component: 'restores' }) });
+    const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
+    branches = br;
+    await restores.stopLeftRunning();
+    await br.start();
+    mgr.setRemoveGuard((projectId, name) => {
+      br.assertNone(projectId, name);
+      restores.assertIdle(name);
+    });
 
     const metrics = new MetricsRegistry();
     const m = manager;
@@ -85,10 +112,12 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       lastBackups: async () => new Map((await b.observe()).map((d) => [d.name, d.lastCompletedAt])),
       notifier: opts.alertWebhookUrl ? createWebhookNotifier({ url: opts.alertWebhookUrl, logger }) : null,
       logger,
+      archiveGap: (e) => windows.archiveGap(e.name),
       ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
       ...(opts.healthThresholds !== undefined ? { thresholds: opts.healthThresholds } : {}),
     });
     registerAlertMetrics(metrics, () => health.alerts());
+    registerHealthMetrics(metrics, () => health.measurements());
 
     let auth: TokenVerifier = noTokens;
     if (config.api.tokens_file !== undefined) auth = new FileTokenStore(config.api.tokens_file);
@@ -101,12 +130,18 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       logger,
       metrics,
       metricsTokenHashes: config.api.token_hashes,
+      // In the repository: a retry after a daemon restart still gets the first answer.
+      idempotency: new RepositoryIdempotencyStore(store, config.encryption.key, undefined, (err) =>
+        logger.warn({ err: errorMessage(err) }, 'could not store an idempotency record; a retry of that request will run it again'),
+      ),
       // The config's rate_limit sets the free tier; pro tokens keep the reference's pro tier.
       rateLimits: { free: limit },
       routes: [
         ...databaseRoutes({ projects, databases: manager }),
         ...pitrRoutes({ projects, databases: manager, pitr: manager, health, windows: manager }),
         ...backupRoutes({ projects, databases: manager, backups: b }),
+        ...restoreRoutes({ projects, databases: manager, restores }),
+        ...branchRoutes({ projects, databases: manager, branches: br }),
       ],
     });
     // Signed fs URLs are only as durable as this process: a restart invalidates them (1 h anyway).
@@ -137,12 +172,14 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       databases: manager,
       backups: b,
       health,
+      restores,
+      branches: br,
       stop() {
         stopping ??= (async () => {
           logger.info('shutting down');
-          // Running backups are aborted (recorded as interrupted) at once, not after the HTTP
-          // drain, and before the receivers stop.
-          await Promise.all([a.close(), health.stop(), b.stop()]);
+          // Running backups and restores are aborted (recorded as interrupted) at once, not
+          // after the HTTP drain, and before the receivers stop; branch servers are stopped.
+          await Promise.all([a.close(), health.stop(), b.stop(), restores.stop(), br.stop()]);
           await m.stop();
           await windows.stop();
           await store.close();
@@ -154,6 +191,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   } catch (err) {
     await app?.close().catch(() => undefined);
     await backups?.stop().catch(() => undefined);
+    await branches?.stop().catch(() => undefined);
     await manager?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

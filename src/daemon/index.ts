@@ -6,3 +6,7 @@ export type { RegisteredDatabase } from './registry.js';
 export { BackupManager, DOWNLOAD_URL_TTL_S } from './backups.js';
 export type { UrlSigner } from './backups.js';
 export { HealthMonitor, DEFAULT_THRESHOLDS } from './health.js';
+export { RestoreManager, INTERRUPTED_MESSAGE } from './restores.js';
+export { BranchManager } from './branches.js';
+export { resolveUnderRoot } from './restore-root.js';
+export { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } from './idempotency-store.js';

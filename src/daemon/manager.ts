@@ -37,6 +37,8 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   /** Mutations (register, enable, disable, delete) run one at a time: no interleaved start/stop. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly now: () => Date;
+  /** Refuses a delete while something depends on the database (its branches, a running restore). */
+  private removeGuard: ((projectId: string, name: string) => void) | null = null;
 
   constructor(private readonly opts: DatabaseManagerOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -84,6 +86,15 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   /** Every protected database (for base backups and health). */
   listEntries(): DatabaseEntry[] {
     return [...this.entries.values()];
+  }
+
+  setRemoveGuard(guard: (projectId: string, name: string) => void): void {
+    this.removeGuard = guard;
+  }
+
+  /** The database, or DATABASE_NOT_FOUND (for restores and branches). */
+  lookup(projectId: string, name: string): DatabaseEntry {
+    return this.entry(projectId, name);
   }
 
   /** Running receivers, for metrics. */
@@ -155,6 +166,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
           context: { project_id: projectId, name },
         });
       }
+      this.removeGuard?.(projectId, name);
       await this.stopReceiver(e);
       try {
         if (await dropReplicationSlot(e)) this.opts.logger.info({ database: name, slot: e.slotName }, 'replication slot dropped');

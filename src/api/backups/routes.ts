@@ -4,12 +4,12 @@
  * is taken, so there is no separate snapshot route.
  */
 import { z } from 'zod';
-import { assertProjectVisible, dbParams, noQuery } from '../databases/common.js';
-import { DATABASE_ROUTE_POLICY } from '../databases/routes.js';
+import { dbParams, noQuery } from '../databases/common.js';
+import { projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
-import { defineRoute, type RouteDef } from '../route.js';
+import type { RouteDef } from '../route.js';
 import type { BackupService } from './types.js';
 
 export const backupIdParam = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z_-]{1,100}$/, { error: 'expected a backup id like bkp_20260125T143000Z_1a2b3c4d' });
@@ -54,28 +54,25 @@ const retentionSchema = z.object({
 });
 
 export function backupRoutes(deps: { projects: ProjectStore; databases: DatabaseService; backups: BackupService }): RouteDef[] {
-  const { projects, databases, backups } = deps;
+  const { backups } = deps;
+  const route = projectRouteFactory(deps, 'backups');
   const base = '/projects/:project_id/databases/:name/backups';
-  const common = { tags: ['backups'], policy: DATABASE_ROUTE_POLICY };
   return [
-    defineRoute({
-      ...common,
+    route({
       method: 'GET',
       url: base,
       summary: 'Base backups of a database, newest first',
       params: dbParams,
       query: pageQuery,
       response: z.object({ backups: z.array(backupSchema), next_cursor: z.string().nullable(), total_count: z.number().int() }),
-      async handler({ params, query, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, query }) {
         const all = await backups.list(params.project_id, params.name);
         // Negated time: paginate sorts ascending, the list is newest first; the id breaks ties.
         const page = paginate(all, (b) => [-Date.parse(b.created_at), b.id], 2, query);
         return { backups: page.items, next_cursor: page.next_cursor, total_count: all.length };
       },
     }),
-    defineRoute({
-      ...common,
+    route({
       method: 'POST',
       url: base,
       summary: 'Start a manual base backup; answers at once with the pending backup (BACKUP_IN_PROGRESS while one runs)',
@@ -84,60 +81,51 @@ export function backupRoutes(deps: { projects: ProjectStore; databases: Database
       status: 202,
       idempotent: true,
       response: backupSchema,
-      async handler({ params, body, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, body }) {
         return backups.create(params.project_id, params.name, body?.label ?? null);
       },
     }),
-    defineRoute({
-      ...common,
+    route({
       method: 'GET',
       url: `${base}/:backup_id`,
       summary: 'One base backup, with its progress while it runs',
       params: backupParams,
       query: noQuery,
       response: backupSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return backups.get(params.project_id, params.name, params.backup_id);
       },
     }),
-    defineRoute({
-      ...common,
+    route({
       method: 'GET',
       url: `${base}/:backup_id/download`,
       summary: 'Signed, expiring URLs of the stored backup objects (base.tar first)',
       params: backupParams,
       query: noQuery,
       response: downloadSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return backups.download(params.project_id, params.name, params.backup_id);
       },
     }),
-    defineRoute({
-      ...common,
+    route({
       method: 'DELETE',
       url: `${base}/:backup_id`,
       summary: 'Delete a base backup (not a running one; a pinned one only with ?force=true)',
       params: backupParams,
       query: z.strictObject({ force: trueFalse.describe('also delete a pinned backup; default false') }),
       response: z.object({ id: z.string(), deleted: z.literal(true) }),
-      async handler({ params, query, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, query }) {
         return backups.remove(params.project_id, params.name, params.backup_id, query.force === 'true');
       },
     }),
-    defineRoute({
-      ...common,
+    route({
       method: 'POST',
       url: '/projects/:project_id/databases/:name/retention/run',
       summary: 'Apply the retention policy now; ?dry_run=true only reports what would be deleted',
       params: dbParams,
       query: z.strictObject({ dry_run: trueFalse.describe('report, delete nothing; default false') }),
       response: retentionSchema,
-      async handler({ params, query, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, query }) {
         return backups.runRetention(params.project_id, params.name, query.dry_run === 'true');
       },
     }),

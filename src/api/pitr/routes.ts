@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { assertProjectVisible, dbParams, noQuery } from '../databases/common.js';
-import { DATABASE_ROUTE_POLICY } from '../databases/routes.js';
+import { dbParams, noQuery } from '../databases/common.js';
+import { projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService, PitrService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
-import { defineRoute, type RouteDef } from '../route.js';
+import type { RouteDef } from '../route.js';
 
 const pitrConfigSchema = z.object({
   enabled: z.boolean(),
@@ -68,46 +68,44 @@ const recoveryWindowSchema = z.object({
 });
 
 export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseService; pitr: PitrService; health?: HealthService; windows?: RecoveryWindowService }): RouteDef[] {
-  const { projects, databases, pitr, health, windows } = deps;
+  const { databases, pitr, health, windows } = deps;
+  const route = projectRouteFactory(deps, 'pitr');
   const base = '/projects/:project_id/databases/:name/pitr';
-  const common = { tags: ['pitr'], policy: DATABASE_ROUTE_POLICY, params: dbParams };
+  const common = { params: dbParams };
   return [
-    defineRoute({
+    route({
       ...common,
       method: 'GET',
       url: `${base}/config`,
       summary: 'PITR configuration and state of a database',
       query: noQuery,
       response: pitrConfigSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return pitr.config(params.project_id, params.name);
       },
     }),
-    defineRoute({
+    route({
       ...common,
       method: 'POST',
       url: `${base}/enable`,
       summary: 'Enable PITR: start streaming WAL into the repository',
       body: z.strictObject({ retention_days: retentionDays.optional() }),
       response: pitrConfigSchema,
-      async handler({ params, body, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, body }) {
         return pitr.enable(params.project_id, params.name, body.retention_days);
       },
     }),
-    defineRoute({
+    route({
       ...common,
       method: 'POST',
       url: `${base}/disable`,
       summary: 'Disable PITR: stop the WAL receiver (archived WAL is kept)',
       response: pitrConfigSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return pitr.disable(params.project_id, params.name);
       },
     }),
-    defineRoute({
+    route({
       ...common,
       method: 'GET',
       url: `${base}/wal`,
@@ -119,8 +117,7 @@ export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseSe
         total_count: z.number().int(),
         total_size_bytes: z.number().int(),
       }),
-      async handler({ params, query, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params, query }) {
         const all = await pitr.listWal(params.project_id, params.name);
         // The segment name starts with the timeline, so it alone orders segments by LSN within a
         // timeline; the timeline first keeps the order right across timeline switches.
@@ -133,40 +130,37 @@ export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseSe
         };
       },
     }),
-    defineRoute({
+    route({
       ...common,
       method: 'GET',
       url: `${base}/receiver-status`,
       summary: 'Status of the WAL receiver (PITR_NOT_ENABLED when PITR is off)',
       query: noQuery,
       response: receiverStatusSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return pitr.receiverStatus(params.project_id, params.name);
       },
     }),
-    defineRoute({
+    route({
       ...common,
       method: 'POST',
       url: `${base}/restart-receiver`,
       summary: 'End the receiver\'s replication session cleanly and start a new one',
       response: receiverStatusSchema,
-      async handler({ params, principal }) {
-        await assertProjectVisible(projects, databases, principal, params.project_id);
+      async handler({ params }) {
         return pitr.restartReceiver(params.project_id, params.name);
       },
     }),
     ...(windows
       ? [
-          defineRoute({
+          route({
             ...common,
             method: 'GET',
             url: `${base}/recovery-window`,
             summary: 'The times a restore can reach: from the base backup\'s consistency point to the last archived commit',
             query: noQuery,
             response: recoveryWindowSchema,
-            async handler({ params, principal }) {
-              await assertProjectVisible(projects, databases, principal, params.project_id);
+            async handler({ params }) {
               return windows.recoveryWindow(params.project_id, params.name);
             },
           }),
@@ -174,20 +168,17 @@ export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseSe
       : []),
     ...(health
       ? [
-          defineRoute({
+          route({
             method: 'GET',
             url: '/projects/:project_id/databases/:name/health',
             summary: 'Active health alerts of a database (evaluated on request)',
-            tags: ['pitr'],
-            policy: DATABASE_ROUTE_POLICY,
             params: dbParams,
             query: noQuery,
             response: z.object({
               healthy: z.boolean(),
               alerts: z.array(z.object({ kind: z.string(), severity: z.enum(['warning', 'critical']), message: z.string(), since: z.string() })),
             }),
-            async handler({ params, principal }) {
-              await assertProjectVisible(projects, databases, principal, params.project_id);
+            async handler({ params }) {
               await databases.get(params.project_id, params.name);
               await health.evaluate();
               const alerts = health.alerts(params.name).map((a) => ({ kind: a.kind, severity: a.severity, message: a.message, since: new Date(a.since).toISOString() }));

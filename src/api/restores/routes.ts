@@ -1,0 +1,109 @@
+/**
+ * Restores over HTTP (seed 004): POST …/pitr/restore, GET …/pitr/restores (cursor pages),
+ * GET …/pitr/restores/:restore_id, and POST …/backups/:backup_id/restore (to that backup's
+ * consistency point unless a target is given). A restore answers 202 once its target is checked
+ * and restores/{id}.json exists; it runs in the background, its status is polled.
+ */
+import { z } from 'zod';
+import { backupIdParam } from '../backups/routes.js';
+import { dbParams, noQuery } from '../databases/common.js';
+import { projectRouteFactory } from '../databases/db-route.js';
+import type { DatabaseService } from '../databases/types.js';
+import { paginate, pageQuery } from '../pagination.js';
+import type { ProjectStore } from '../projects/index.js';
+import type { RouteDef } from '../route.js';
+import { recoveryOptions, restoreIdParam, restoreSchema, targetFields, targetOf, type TargetBody } from './schemas.js';
+import type { RestoreRequest, RestoreService, RestoreTargetInput } from './types.js';
+
+const restoreFields = {
+  ...targetFields,
+  mode: z
+    .enum(['stopped', 'running'], { error: 'expected "stopped" or "running"' })
+    .optional()
+    .describe('"stopped" (default): a ready-to-start data directory; "running": leave the restored server up and return its connection_uri'),
+  target_dir: z
+    .string({ error: 'expected a directory path' })
+    .min(1, { error: 'expected a directory path' })
+    .max(1024, { error: 'at most 1024 characters' })
+    .optional()
+    .describe("where to restore: a path relative to the daemon's restore root (or absolute inside it); default a new directory there"),
+};
+
+const pitrRestoreBody = z.strictObject({
+  ...restoreFields,
+  backup_id: backupIdParam.optional().describe('restore from this base backup (default: the newest that reaches the target)'),
+});
+const backupRestoreBody = z.strictObject(restoreFields);
+
+const acceptedSchema = restoreSchema.extend({ restore_id: z.string() });
+
+function request(body: TargetBody & { mode?: 'stopped' | 'running' | undefined; target_dir?: string | undefined }, fallback: RestoreTargetInput | null, backupId: string | undefined): RestoreRequest {
+  const target = targetOf(body, fallback);
+  return {
+    target,
+    ...recoveryOptions(body, target),
+    mode: body.mode ?? 'stopped',
+    ...(body.target_dir !== undefined ? { targetDir: body.target_dir } : {}),
+    ...(backupId !== undefined ? { backupId } : {}),
+  };
+}
+
+export function restoreRoutes(deps: { projects: ProjectStore; databases: DatabaseService; restores: RestoreService }): RouteDef[] {
+  const { restores } = deps;
+  const route = projectRouteFactory(deps, 'pitr');
+  const base = '/projects/:project_id/databases/:name';
+  return [
+    route({
+      method: 'POST',
+      url: `${base}/pitr/restore`,
+      summary: 'Restore to a point in time (target_time / target_lsn / target_xid / target_name / target); 202, then poll the restore',
+      params: dbParams,
+      body: pitrRestoreBody,
+      status: 202,
+      idempotent: true,
+      response: acceptedSchema,
+      async handler({ params, body }) {
+        const v = await restores.start(params.project_id, params.name, request(body, null, body.backup_id));
+        return { restore_id: v.id, ...v };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: `${base}/pitr/restores`,
+      summary: 'Restores of a database, newest first',
+      params: dbParams,
+      query: pageQuery,
+      response: z.object({ restores: z.array(restoreSchema), next_cursor: z.string().nullable(), total_count: z.number().int() }),
+      async handler({ params, query }) {
+        const all = await restores.list(params.project_id, params.name);
+        const page = paginate(all, (r) => [-Date.parse(r.started_at), r.id], 2, query);
+        return { restores: page.items, next_cursor: page.next_cursor, total_count: all.length };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: `${base}/pitr/restores/:restore_id`,
+      summary: 'Status of one restore',
+      params: dbParams.extend({ restore_id: restoreIdParam }),
+      query: noQuery,
+      response: restoreSchema,
+      async handler({ params }) {
+        return restores.get(params.project_id, params.name, params.restore_id);
+      },
+    }),
+    route({
+      method: 'POST',
+      url: `${base}/backups/:backup_id/restore`,
+      summary: "Restore a base backup: to its consistency point, or to a later target reachable from it; 202, then poll the restore",
+      params: dbParams.extend({ backup_id: backupIdParam }),
+      body: backupRestoreBody,
+      status: 202,
+      idempotent: true,
+      response: acceptedSchema,
+      async handler({ params, body }) {
+        const v = await restores.start(params.project_id, params.name, request(body, { kind: 'immediate' }, params.backup_id));
+        return { restore_id: v.id, ...v };
+      },
+    }),
+  ];
+}

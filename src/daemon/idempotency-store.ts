@@ -1,0 +1,78 @@
+/**
+ * Idempotency records in the repository (`api/idempotency/{sha256}.json`), so a client retrying a
+ * creating POST after a daemon restart gets the first answer instead of a second restore, backup
+ * or registration. Written through a CodecStore: encrypted at rest when the repository is.
+ * The object name is the sha256 of "token id:key": idempotency keys are treated as secrets
+ * (they are redacted from logs) and never appear in the bucket.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { IdempotencyRecord, IdempotencyStore } from '../api/index.js';
+import { isPitrdError } from '../errors.js';
+import { createCodecStore, type CodecStore, type ObjectStore } from '../storage/index.js';
+
+export const IDEMPOTENCY_PREFIX = 'api/idempotency/';
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+
+const RecordSchema = z.object({
+  fingerprint: z.string(),
+  status: z.number().int(),
+  body: z.unknown(),
+  createdAtMs: z.number(),
+  expiresAtMs: z.number(),
+});
+
+export class RepositoryIdempotencyStore implements IdempotencyStore {
+  private readonly codec: CodecStore;
+  private lastSweepMs = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    key?: Buffer,
+    private readonly ttlMs = 24 * 60 * 60 * 1000,
+    /** A failed write is reported here, not thrown: the work is done, its answer must still reach the client. */
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {
+    this.codec = createCodecStore(store, { compression: 'none', ...(key ? { key } : {}) });
+  }
+
+  private objectKey(scopeKey: string): string {
+    return `${IDEMPOTENCY_PREFIX}${createHash('sha256').update(scopeKey, 'utf8').digest('hex')}.json`;
+  }
+
+  async get(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | null> {
+    let buf: Buffer;
+    try {
+      buf = await this.codec.getBuffer(this.objectKey(scopeKey));
+    } catch (err) {
+      if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
+      throw err;
+    }
+    const rec = RecordSchema.safeParse(JSON.parse(buf.toString('utf8')));
+    // An unreadable record is as good as none: the request runs (it cannot be replayed anyway).
+    if (!rec.success || rec.data.expiresAtMs <= nowMs) return null;
+    return rec.data as IdempotencyRecord;
+  }
+
+  async put(scopeKey: string, record: IdempotencyRecord): Promise<void> {
+    try {
+      await this.codec.put(this.objectKey(scopeKey), Buffer.from(JSON.stringify(record)));
+    } catch (err) {
+      // Without the record a retry runs again (as after a restart with an in-memory store).
+      this.onError(err);
+      return;
+    }
+    if (record.createdAtMs - this.lastSweepMs >= SWEEP_EVERY_MS) {
+      this.lastSweepMs = record.createdAtMs;
+      void this.sweep(record.createdAtMs).catch((err: unknown) => this.onError(err));
+    }
+  }
+
+  /** Delete records older than the TTL (by the object's time: no need to read them). */
+  async sweep(nowMs: number): Promise<number> {
+    const old: string[] = [];
+    for await (const o of this.store.listAll(IDEMPOTENCY_PREFIX)) if (o.lastModified.getTime() + this.ttlMs < nowMs) old.push(o.key);
+    for (let i = 0; i < old.length; i += 1000) await this.store.delete(old.slice(i, i + 1000));
+    return old.length;
+  }
+}

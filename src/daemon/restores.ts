@@ -1,0 +1,327 @@
+/**
+ * Restores run by the daemon (the API's RestoreService): each one is src/restore's runRestore in
+ * the background, into a directory under the daemon's restore root, recorded in the repository's
+ * restores/{id}.json. The request is answered once runRestore has checked the target (recovery
+ * window, WAL continuity, backup, empty target directory: refused before anything is written)
+ * and written the record. On shutdown a running restore is stopped and recorded as interrupted.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
+import { errorMessage, isPitrdError, PitrdError } from '../errors.js';
+import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
+import { runRestore, type RestoreResult } from '../restore/index.js';
+import type { DatabaseEntry } from './entry.js';
+import { pgIsRunning, pgStop } from './pg-ctl.js';
+import { defaultRestoreDir, ensureOwnedDir, resolveUnderRoot } from './restore-root.js';
+
+export interface RestoreManagerOptions {
+  repo: Repository;
+  /** The database, or DATABASE_NOT_FOUND (DatabaseManager.lookup). */
+  lookup: (projectId: string, name: string) => DatabaseEntry;
+  root: string;
+  logger: Logger;
+  /** How long shutdown waits for a restore to notice it was stopped (default 30 s). */
+  interruptWaitMs?: number;
+}
+
+/** A restore this process runs; kept while it runs, and while a 'running' restore's server is up. */
+interface Job {
+  id: string;
+  database: string;
+  mode: 'stopped' | 'running';
+  targetDir: string;
+  /** Settles when runRestore does; never rejects. */
+  done: Promise<void>;
+  settled: boolean;
+  result: RestoreResult | null;
+  /** A branch takes the result over; the manager forgets the job once it settles. */
+  forBranch: boolean;
+  interrupted: boolean;
+  connectionUri: string | null;
+  progress: RestoreProgressView | null;
+}
+
+/** Fold one src/restore progress event into what the API shows (counters persist across phases). */
+function foldProgress(prev: RestoreProgressView | null, ev: Record<string, unknown>): RestoreProgressView {
+  const num = (k: string, old: number | null) => (typeof ev[k] === 'number' ? (ev[k] as number) : old);
+  return {
+    phase: typeof ev.phase === 'string' ? ev.phase : (prev?.phase ?? 'plan'),
+    bytes_done: num('bytes_done', prev?.bytes_done ?? null),
+    bytes_total: num('bytes_total', prev?.bytes_total ?? null),
+    segments_applied: num('segments_applied', prev?.segments_applied ?? null),
+    segments_total: num('segments_total', prev?.segments_total ?? null),
+    replay_lsn: typeof ev.replay_lsn === 'string' ? ev.replay_lsn : (prev?.replay_lsn ?? null),
+  };
+}
+
+export interface LaunchedRestore {
+  record: RestoreRecord;
+  /** The result of the background run (the branch keeps the server); rejects when it fails. */
+  result: Promise<RestoreResult>;
+}
+
+/** A 'running' restore's server: its data directory and runRestore's work directory. */
+interface LeftRunning {
+  dir: string;
+  work_dir: string | null;
+}
+
+export const INTERRUPTED_MESSAGE = 'interrupted: the daemon stopped while this restore ran; its partial data directory was removed';
+
+/**
+ * `db` with a hook on restores.save: runRestore creates its record id itself, and the first save
+ * is the moment the restore has passed its checks. Extra fields (mode, target directory) ride
+ * along in every save (restores/{id}.json is a loose object).
+ */
+function hookRecords(db: DatabaseRepository, extra: Record<string, unknown>, onFirst: (rec: RestoreRecord) => void): DatabaseRepository {
+  const real = db.restores;
+  let first = true;
+  const restores = {
+    async save(input: Parameters<typeof real.save>[0]) {
+      const rec = await real.save({ ...input, ...extra });
+      if (first) {
+        first = false;
+        onFirst(rec);
+      }
+      return rec;
+    },
+    get: (id: string) => real.get(id),
+    list: () => real.list(),
+  };
+  return Object.create(db, { restores: { value: restores, enumerable: true } }) as DatabaseRepository;
+}
+
+export class RestoreManager implements RestoreService {
+  private readonly jobs = new Map<string, Job>();
+  /** Target directories of restores from the request on (before their job exists) to their end. */
+  private readonly reserved = new Set<string>();
+  private stopping = false;
+
+  constructor(private readonly opts: RestoreManagerOptions) {}
+
+  get root(): string {
+    return this.opts.root;
+  }
+
+  /**
+   * Servers of 'running' restores are this process's children in all but name: a daemon that
+   * crashed left them up with nothing to stop them. Stop those recorded in the root's list
+   * (called once when the daemon starts).
+   */
+  async stopLeftRunning(): Promise<void> {
+    for (const { dir, work_dir } of this.readLeftRunning()) {
+      if (await pgIsRunning(dir)) {
+        await pgStop(dir);
+        this.opts.logger.warn({ target_dir: dir }, 'stopped the server of a restore a previous daemon left running (its data directory is kept)');
+      }
+      // Its log and socket directory: runRestore's stopServer would have removed it.
+      if (work_dir !== null) rmSync(work_dir, { recursive: true, force: true });
+    }
+    this.writeLeftRunning([]);
+  }
+
+  async start(projectId: string, name: string, req: RestoreRequest): Promise<RestoreView> {
+    const e = this.opts.lookup(projectId, name);
+    const targetDir = req.targetDir !== undefined ? resolveUnderRoot(this.opts.root, req.targetDir) : defaultRestoreDir(this.opts.root, e.name);
+    const { record } = await this.launch(e, req, targetDir, false);
+    return this.view(record);
+  }
+
+  /**
+   * Check and start a restore; resolves with its first record, or rejects with why it was
+   * refused (nothing written then). Used by the restore routes and by branches.
+   */
+  async launch(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+    if (this.stopping) throw new PitrdError('CONFLICT', 'the daemon is shutting down; restore again once it is back', { context: { database: e.name } });
+    // Two requests naming one directory would both find it empty and extract into it together.
+    if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using ${targetDir}; choose another target_dir`, { context: { target_dir: targetDir } });
+    this.reserved.add(targetDir);
+    try {
+      return await this.launchReserved(e, req, targetDir, forBranch);
+    } catch (err) {
+      this.reserved.delete(targetDir);
+      throw err;
+    }
+  }
+
+  private async launchReserved(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+    ensureOwnedDir(this.opts.root);
+    const db = this.opts.repo.database(e.name);
+    let onFirst!: (rec: RestoreRecord) => void;
+    const recorded = new Promise<RestoreRecord>((r) => (onFirst = r));
+    const job: Job = { id: '', database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
+    const run = runRestore({
+      db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project }, onFirst),
+      repo: this.opts.repo,
+      targetDir,
+      target: req.target,
+      mode: req.mode,
+      onProgress: (ev) => {
+        job.progress = foldProgress(job.progress, ev as unknown as Record<string, unknown>);
+      },
+      ...(req.inclusive !== undefined ? { inclusive: req.inclusive } : {}),
+      ...(req.timeline !== undefined ? { timeline: req.timeline } : {}),
+      ...(req.backupId !== undefined ? { backupId: req.backupId } : {}),
+    });
+    let record: RestoreRecord;
+    try {
+      record = await Promise.race([recorded, run.then(() => recorded)]);
+    } catch (err) {
+      throw this.refusal(e, err);
+    }
+    job.id = record.id;
+    job.done = run.then(
+      (res) => {
+        job.result = res;
+        if (res.port !== undefined) job.connectionUri = `postgresql://${encodeURIComponent(e.user)}@127.0.0.1:${res.port}/${encodeURIComponent(e.dbname)}`;
+        if (res.stopServer && !forBranch) this.writeLeftRunning([...this.readLeftRunning(), { dir: targetDir, work_dir: res.workDir }]);
+        this.opts.logger.info({ database: e.name, restore: record.id, target_dir: targetDir, mode: req.mode, wal_files_applied: res.record.wal_files_applied }, 'restore completed');
+      },
+      (err: unknown) => this.opts.logger.warn({ database: e.name, restore: record.id, err: errorMessage(err) }, job.interrupted ? 'restore interrupted' : 'restore failed'),
+    ).finally(() => {
+      job.settled = true;
+      // A 'running' restore's directory stays in use while its server runs.
+      if (!job.result?.stopServer) this.reserved.delete(targetDir);
+      // Kept only while there is something to stop later: a 'running' restore's server.
+      if (forBranch || !job.result?.stopServer) this.jobs.delete(job.id);
+    });
+    this.jobs.set(record.id, job);
+    this.opts.logger.info({ database: e.name, restore: record.id, target: req.target, backup: record.backup_id, target_dir: targetDir, mode: req.mode }, 'restore started');
+    return { record, result: run };
+  }
+
+  /** CONFLICT while a restore of the database runs (deleting its data would break it). */
+  assertIdle(name: string): void {
+    const running = [...this.jobs.values()].filter((j) => j.database === name && !j.settled);
+    if (running.length) {
+      throw new PitrdError('CONFLICT', `restore ${running.map((j) => j.id).join(', ')} of database "${name}" is running; wait for it to finish`, {
+        context: { name, restores: running.map((j) => j.id) },
+      });
+    }
+  }
+
+  async list(projectId: string, name: string): Promise<RestoreView[]> {
+    const e = this.opts.lookup(projectId, name);
+    return (await this.opts.repo.database(e.name).restores.list()).map((r) => this.view(r));
+  }
+
+  async get(projectId: string, name: string, restoreId: string): Promise<RestoreView> {
+    const e = this.opts.lookup(projectId, name);
+    const rec = await this.opts.repo.database(e.name).restores.get(restoreId);
+    if (!rec) throw new PitrdError('RESTORE_NOT_FOUND', `restore ${restoreId} of database "${e.name}" not found`, { context: { name: e.name, restore_id: restoreId } });
+    return this.view(rec);
+  }
+
+  /**
+   * Shutdown: refuse new restores; stop the server of each running one (runRestore then fails
+   * and removes its partial directory) and record it as interrupted; stop the servers of
+   * 'running' restores that completed (their data directories stay, ready to start).
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.jobs.values()].map((j) => this.interrupt(j)));
+  }
+
+  private async interrupt(j: Job): Promise<void> {
+    if (!j.settled) {
+      j.interrupted = true;
+      const deadline = Date.now() + (this.opts.interruptWaitMs ?? 30_000);
+      // runRestore has no abort: while it extracts there is nothing to stop; as soon as its
+      // server is up, stopping it ends the recovery (runRestore then cleans up and fails).
+      while (!j.settled && Date.now() < deadline) {
+        await pgStop(j.targetDir).catch(() => undefined);
+        await Promise.race([j.done, new Promise((r) => setTimeout(r, 200))]);
+      }
+      if (!j.result) {
+        await this.markInterrupted(j);
+        return;
+      }
+    }
+    if (j.result?.stopServer && !j.forBranch) {
+      await j.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: j.id, err: errorMessage(err) }, 'could not stop the restored server'));
+      this.writeLeftRunning(this.readLeftRunning().filter((d) => d.dir !== j.targetDir));
+      this.reserved.delete(j.targetDir);
+      this.opts.logger.info({ restore: j.id, target_dir: j.targetDir }, 'restored server stopped (its data directory is kept)');
+    }
+    this.jobs.delete(j.id);
+  }
+
+  private async markInterrupted(j: Job): Promise<void> {
+    const store = this.opts.repo.database(j.database).restores;
+    try {
+      const rec = await store.get(j.id);
+      if (rec) await store.save({ ...rec, status: 'failed', interrupted: true, error: INTERRUPTED_MESSAGE, completed_at: new Date().toISOString() });
+      // Still extracting at the deadline: the process is going away; leave no partial cluster.
+      if (!j.settled && existsSync(j.targetDir)) rmSync(j.targetDir, { recursive: true, force: true });
+      this.opts.logger.warn({ database: j.database, restore: j.id }, 'restore recorded as interrupted');
+    } catch (err) {
+      this.opts.logger.error({ database: j.database, restore: j.id, err: errorMessage(err) }, 'could not record the restore as interrupted');
+    }
+    this.jobs.delete(j.id);
+  }
+
+  private get leftRunningFile(): string {
+    return join(this.opts.root, 'running-restores.json');
+  }
+
+  private readLeftRunning(): LeftRunning[] {
+    try {
+      const v: unknown = JSON.parse(readFileSync(this.leftRunningFile, 'utf8'));
+      if (!Array.isArray(v)) return [];
+      return v.flatMap((d: { dir?: unknown; work_dir?: unknown }) => (typeof d?.dir === 'string' ? [{ dir: d.dir, work_dir: typeof d.work_dir === 'string' ? d.work_dir : null }] : []));
+    } catch {
+      return [];
+    }
+  }
+
+  private writeLeftRunning(dirs: LeftRunning[]): void {
+    try {
+      if (dirs.length === 0 && !existsSync(this.leftRunningFile)) return;
+      const tmp = `${this.leftRunningFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(dirs), { mode: 0o600 });
+      renameSync(tmp, this.leftRunningFile);
+    } catch (err) {
+      this.opts.logger.error({ err: errorMessage(err) }, 'could not record the running restored servers');
+    }
+  }
+
+  /** A database with nothing archived yet has no window: say so in the restore's vocabulary. */
+  private refusal(e: DatabaseEntry, err: unknown): unknown {
+    if (isPitrdError(err, 'DATABASE_NOT_FOUND')) {
+      return new PitrdError('TARGET_TIME_INVALID', `database "${e.name}" has nothing archived yet (no WAL, no base backup): there is no recovery window to restore into`, {
+        cause: err,
+        context: { database: e.name },
+      });
+    }
+    return err;
+  }
+
+  view(r: RestoreRecord): RestoreView {
+    const raw = r as Record<string, unknown>;
+    const t = (raw.target ?? null) as { kind?: string; xid?: string } | null;
+    const kind = (t?.kind ?? (r.target_lsn ? 'lsn' : r.target_name ? 'name' : r.target_time === 'latest' ? 'latest' : r.target_time ? 'time' : null)) as RestoreView['target_kind'];
+    const job = this.jobs.get(r.id);
+    const mode = raw.mode === 'running' || raw.mode === 'stopped' ? raw.mode : null;
+    return {
+      id: r.id,
+      database: r.database,
+      status: raw.interrupted === true ? 'interrupted' : r.status,
+      target_kind: kind,
+      target_time: r.target_time,
+      target_lsn: r.target_lsn,
+      target_xid: typeof t?.xid === 'string' ? t.xid : null,
+      target_name: r.target_name,
+      backup_id: r.backup_id,
+      mode,
+      target_dir: typeof raw.target_dir === 'string' ? raw.target_dir : null,
+      connection_uri: job && !job.forBranch && r.status === 'completed' ? job.connectionUri : null,
+      wal_files_applied: r.wal_files_applied,
+      progress: job && r.status === 'running' ? job.progress : null,
+      started_at: r.started_at,
+      completed_at: r.completed_at,
+      error: r.error,
+    };
+  }
+}

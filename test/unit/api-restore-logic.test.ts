@@ -1,0 +1,88 @@
+/** Pure parts of the restore and branch routes: one target per body, paths kept under the restore root. */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { recoveryOptions, targetOf } from '../../src/api/restores/index.js';
+import { resolveUnderRoot } from '../../src/daemon/index.js';
+import { isPitrdError } from '../../src/errors.js';
+
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    return isPitrdError(err) ? `${err.code}: ${err.message}` : String(err);
+  }
+  return 'no error';
+};
+
+describe('targetOf', () => {
+  it('maps each field to its recovery target kind', () => {
+    expect(targetOf({ target_time: '2026-01-25T14:30:00Z' }, null)).toEqual({ kind: 'time', time: '2026-01-25T14:30:00Z' });
+    expect(targetOf({ target_time: 'latest' }, null)).toEqual({ kind: 'latest' });
+    expect(targetOf({ target_lsn: '0/1a2b3c' }, null)).toEqual({ kind: 'lsn', lsn: '0/1A2B3C' });
+    expect(targetOf({ target_xid: 1234 }, null)).toEqual({ kind: 'xid', xid: '1234' });
+    expect(targetOf({ target_name: 'before_migration' }, null)).toEqual({ kind: 'name', name: 'before_migration' });
+    expect(targetOf({ target: 'immediate' }, null)).toEqual({ kind: 'immediate' });
+  });
+
+  it('uses the fallback when no target is given, refuses none without one, and refuses several', () => {
+    expect(targetOf({}, { kind: 'immediate' })).toEqual({ kind: 'immediate' });
+    expect(code(() => targetOf({}, null))).toMatch(/^VALIDATION_ERROR: body: a recovery target is required/);
+    expect(code(() => targetOf({ target: 'latest', target_xid: '7' }, { kind: 'latest' }))).toBe('VALIDATION_ERROR: body: give one recovery target, not several (body.target_xid, body.target)');
+  });
+
+  it('inclusive only with time, LSN or xid targets', () => {
+    expect(recoveryOptions({ inclusive: false, timeline: 2 }, { kind: 'lsn', lsn: '0/1' })).toEqual({ inclusive: false, timeline: 2 });
+    expect(code(() => recoveryOptions({ inclusive: true }, { kind: 'name', name: 'x' }))).toMatch(/^VALIDATION_ERROR: body.inclusive: only applies/);
+  });
+});
+
+describe('resolveUnderRoot', () => {
+  const base = mkdtempSync(join(tmpdir(), 'pitrd-root-logic-'));
+  const root = join(base, 'restores');
+  mkdirSync(root);
+  symlinkSync(base, join(root, 'up'));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it('takes relative paths from the root and absolute ones inside it', () => {
+    expect(resolveUnderRoot(root, 'a/b')).toBe(join(root, 'a', 'b'));
+    expect(resolveUnderRoot(root, join(root, 'x'))).toBe(join(root, 'x'));
+    expect(resolveUnderRoot(root, 'a/../c')).toBe(join(root, 'c'));
+  });
+
+  it('refuses the root itself, escapes, prefixes of the root name and symlinks out of it', () => {
+    for (const p of ['.', '..', '../restores-evil', `${root}-evil/x`, '/etc', 'a/../../x']) {
+      expect(code(() => resolveUnderRoot(root, p))).toMatch(/^VALIDATION_ERROR: body.target_dir: .* outside the daemon's restore root/);
+    }
+    expect(code(() => resolveUnderRoot(root, 'up/data'))).toMatch(/^VALIDATION_ERROR: body.target_dir: .* through a symbolic link/);
+    expect(code(() => resolveUnderRoot(root, 'a\0b'))).toMatch(/NUL/);
+  });
+});
+
+describe('RepositoryIdempotencyStore', () => {
+  it('keeps records (encrypted with the repository key) until they expire; the sweep deletes old ones', async () => {
+    const { createObjectStore } = await import('../../src/storage/index.js');
+    const { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } = await import('../../src/daemon/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pitrd-idem-'));
+    const store = createObjectStore({ type: 'fs', path: dir });
+    try {
+      const s = new RepositoryIdempotencyStore(store, Buffer.alloc(32, 7), 1000);
+      const rec = { fingerprint: 'f', status: 202, body: { success: true, data: { id: 'rstr_secret-ish' } }, createdAtMs: 1_000, expiresAtMs: 2_000 };
+      await s.put('tok:key-1', rec);
+      expect(await s.get('tok:key-1', 1_500)).toEqual(rec);
+      expect(await s.get('tok:key-1', 2_000)).toBeNull();
+      expect(await s.get('tok:other', 1_500)).toBeNull();
+      const keys: string[] = [];
+      for await (const o of store.listAll(IDEMPOTENCY_PREFIX)) keys.push(o.key);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).not.toContain('key-1');
+      expect((await store.getBuffer(keys[0]!)).toString('latin1')).not.toContain('rstr_secret-ish');
+      expect(await s.sweep(Date.now() + 5_000)).toBe(1);
+      expect(await s.get('tok:key-1', 1_500)).toBeNull();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
