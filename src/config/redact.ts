@@ -17,6 +17,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
       ...(config.encryption.enabled ? { key: REDACTED } : {}),
     },
     spool_dir: config.spool_dir,
+    ...(config.restore_dir !== undefined ? { restore_dir: config.restore_dir } : {}),
     api: structuredClone(config.api),
     databases: config.databases.map((db) => {
       const copy = structuredClone(db) as { connection: Record<string, unknown> };

@@ -158,6 +158,8 @@ export const ConfigSchema = z
     compression: compression.default({ algorithm: 'gzip' }),
     encryption,
     spool_dir: nonEmpty('a directory path').default('pitrd-data/spool'),
+    /** Where API restores and branches write their data directories; default: `restores` beside spool_dir. */
+    restore_dir: nonEmpty('a directory path').optional(),
     api,
     databases: z.array(database, { error: 'expected a list of databases' }).default([]),
   })

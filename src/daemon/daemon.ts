@@ -48,7 +48,7 @@ export interface StartDaemonOptions {
   healthThresholds?: HealthThresholds;
   /**
    * The only directory tree restores and branches are written to (a request's target_dir must
-   * lie inside it). Default: `restores` next to spool_dir (pitrd-data/restores).
+   * lie inside it). Default: config `restore_dir`, else `restores` next to spool_dir.
    */
   restoreRoot?: string;
 }
@@ -92,7 +92,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await manager.start();
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
-    const restoreRoot = resolve(opts.restoreRoot ?? join(dirname(config.spool_dir), 'restores'));
+    const restoreRoot = resolve(opts.restoreRoot ?? config.restore_dir ?? join(dirname(config.spool_dir), 'restores'));
     const restores = new RestoreManager({ repo, lookup, root: restoreRoot, logger: logger.child({ component: 'restores' }) });
     const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
     branches = br;

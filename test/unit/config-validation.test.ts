@@ -24,6 +24,12 @@ describe('config validation names every offending key', () => {
     expect(cfg.spool_dir).toBe('/etc/pitrd/pitrd-data/spool');
     expect(cfg.api.listen).toEqual({ host: '127.0.0.1', port: 7432 });
     expect(cfg.databases).toEqual([]);
+    expect(cfg.restore_dir).toBeUndefined();
+  });
+
+  it('resolves restore_dir against the config file and refuses an empty one', () => {
+    expect(parseConfigText('restore_dir: restores-here', { env: {}, baseDir: '/etc/pitrd' }).restore_dir).toBe('/etc/pitrd/restores-here');
+    expect(() => parseConfigText("restore_dir: ''", { env: {} })).toThrow(/restore_dir/);
   });
 
   it('fills database defaults and derives the slot name', () => {
