@@ -24,6 +24,7 @@ import { BackupManager } from './backups.js';
 import { BranchManager } from './branches.js';
 import { HealthMonitor } from './health.js';
 import { RepositoryIdempotencyStore } from './idempotency-store.js';
+import { loadUrlSigningSecret } from './url-signing-secret.js';
 import { DatabaseManager } from './manager.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
 import { registerObjectRoute } from './object-route.js';
@@ -144,8 +145,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         ...branchRoutes({ projects, databases: manager, branches: br }),
       ],
     });
-    // Signed fs URLs are only as durable as this process: a restart invalidates them (1 h anyway).
-    const signingSecret = randomBytes(32);
+    // Kept in the repository, so URLs handed out before a restart still work until they expire.
+    const signingSecret = store.kind === 'fs' ? await loadUrlSigningSecret(store, config.encryption.key) : randomBytes(32);
     registerObjectRoute(app, store, signingSecret);
     const host = config.api.listen.host;
     await app.listen({ host, port: opts.port ?? config.api.listen.port });
