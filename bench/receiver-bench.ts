@@ -2,20 +2,26 @@
  * Receiver benchmark (not a test). Run:
  *   npx tsc -p tsconfig.build.json && BENCH_WAL_MB=1024 npx tsx bench/receiver-bench.ts
  * Options: BENCH_RUNS (pairs, default 3), BENCH_HOLD_UPLOADS=1, BENCH_REPO_DIR, BENCH_PGBENCH_SECONDS,
- * BENCH_DIST, BENCH_NODE_FLAGS (default "--max-old-space-size=128 --max-semi-space-size=2").
+ * BENCH_DIST, BENCH_BASELINE_DIST, BENCH_NODE_FLAGS (default "--max-old-space-size=128 --max-semi-space-size=2").
  *
  * The receiver runs the way a user runs it: in its own process, on the built JS (`node`, no
  * tsx), so its RSS (/proc/<pid>/status VmRSS, VmHWM) and CPU (/proc/<pid>/stat) are its own and
  * not the harness's.
  *
- * 1. Ingest: ~BENCH_WAL_MB of WAL (16 MiB segments) is generated while 2×BENCH_RUNS physical
- *    slots hold it; then pg_receivewal (A) and pitrd (B) catch up from their own slot to the same
- *    end LSN, alternated A B A B… in this one invocation. Both are timed from process spawn:
+ * 1. Ingest: ~BENCH_WAL_MB of WAL (16 MiB segments) is generated while 2×BENCH_RUNS (3× with a
+ *    baseline) physical slots hold it; then pg_receivewal (A) and pitrd (B) catch up from their
+ *    own slot to the same end LSN, alternated A B, B A, A B… in this one invocation (the
+ *    server's WAL is read once beforehand, so neither tool pays for a cold page cache). Both are
+ *    timed from process spawn:
  *    pg_receivewal to its exit (-E endpos), pitrd to its first status with the flush position
  *    (what it confirms to the server) at the end LSN, and on to "archived in the fs repository".
- *    The median of the per-pair ratios is reported.
+ *    The median of the per-pair ratios is reported, and the CPU time each tool used (pg_receivewal's
+ *    from the shell's `times`, pitrd's from process.cpuUsage at the flushed event): CPU per GB is
+ *    far less noisy than wall time on a shared machine. With BENCH_BASELINE_DIST (another build of
+ *    src/, e.g. the previous commit's), that build runs as a third contestant in every round.
  * 2. Flush lag under `pgbench -c 8`: pg_stat_replication.flush_lag of a pitrd child, sampled
- *    every 100 ms, p50/p99.
+ *    every 100 ms, p50/p99, after a `sync` (the GBs the ingest runs left dirty in the page cache
+ *    would otherwise be written back under it and stall every fsync on the disk).
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -23,7 +29,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseLsn } from '../src/wal/lsn.js';
-import { makeTempDir, startPostgres } from '../test/harness/index.js';
+import { PG_BIN, asPostgres, makeTempDir, startPostgres } from '../test/harness/index.js';
 import { switchWal, waitFor } from '../test/harness/receiver.js';
 
 const WAL_MB = Number(process.env.BENCH_WAL_MB ?? 1024);
@@ -33,15 +39,16 @@ const MB = 1024 * 1024;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 // BENCH_DIST: another build of src/ (e.g. the previous commit's) to compare against.
 const DIST = process.env.BENCH_DIST ?? join(ROOT, 'dist');
+const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
 
 /**
  * The child: plain ESM on dist/. It prints one JSON line when the flush position reaches
  * `target`, one when the upload position does, and its status every 100 ms.
  */
-const CHILD_SOURCE = `
-import { createReceiver } from ${JSON.stringify(pathToFileURL(join(DIST, 'receiver/index.js')).href)};
-import { openRepository } from ${JSON.stringify(pathToFileURL(join(DIST, 'repository/index.js')).href)};
-import { createObjectStore } from ${JSON.stringify(pathToFileURL(join(DIST, 'storage/index.js')).href)};
+const childSource = (dist: string) => `
+import { createReceiver } from ${JSON.stringify(pathToFileURL(join(dist, 'receiver/index.js')).href)};
+import { openRepository } from ${JSON.stringify(pathToFileURL(join(dist, 'repository/index.js')).href)};
+import { createObjectStore } from ${JSON.stringify(pathToFileURL(join(dist, 'storage/index.js')).href)};
 const cfg = JSON.parse(process.env.PITRD_BENCH_CHILD);
 const store = createObjectStore({ type: 'fs', path: cfg.repoDir });
 const repo = await openRepository(store, { compression: 'none' });
@@ -108,9 +115,9 @@ function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function spawnPitrd(cfg: object): PitrdChild {
+function spawnPitrd(cfg: object, dist = DIST): PitrdChild {
   const t0 = performance.now();
-  const proc: ResultPromise = execa(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', CHILD_SOURCE], {
+  const proc: ResultPromise = execa(process.execPath, [...NODE_FLAGS, '--input-type=module', '-e', childSource(dist)], {
     env: { ...process.env, PITRD_BENCH_CHILD: JSON.stringify(cfg) },
     reject: false,
     buffer: false,
@@ -178,7 +185,9 @@ function ensureBuilt(): void {
 
 async function main(): Promise<void> {
   if (!process.env.BENCH_DIST) ensureBuilt();
-  const cluster = await startPostgres({ settings: { max_wal_size: "'8GB'", checkpoint_timeout: "'30min'", shared_buffers: "'128MB'" } });
+  const cluster = await startPostgres({
+    settings: { max_wal_size: "'8GB'", checkpoint_timeout: "'30min'", shared_buffers: "'128MB'", max_replication_slots: 3 * RUNS + 4, max_wal_senders: 10 },
+  });
   const dirs: string[] = [];
   const tmp = (t: string) => {
     const d = makeTempDir(t);
@@ -188,7 +197,7 @@ async function main(): Promise<void> {
   const children: PitrdChild[] = [];
   try {
     for (let i = 0; i < RUNS; i++) {
-      for (const s of [`bench_ref${i}`, `pitrd_bench${i}`]) await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [s]);
+      for (const s of [`bench_ref${i}`, `pitrd_bench${i}`, ...(BASELINE_DIST ? [`pitrd_base${i}`] : [])]) await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [s]);
     }
     const [{ start } = { start: '' }] = await cluster.query<{ start: string }>('SELECT pg_current_wal_lsn()::text AS start');
     await cluster.query('CREATE TABLE big (id bigint, pad text)');
@@ -200,21 +209,32 @@ async function main(): Promise<void> {
     }
     const { lsn: endpos } = await switchWal(cluster);
     await cluster.query('CHECKPOINT');
+    // Read the server's WAL once, so the first run does not pay for a cold page cache.
+    await execa('sh', ['-c', `cat "${cluster.dataDir}"/pg_wal/0* > /dev/null`]);
     const walBytes = Number(parseLsn(endpos) - parseLsn(start));
     console.log(`WAL to ingest: ${(walBytes / MB).toFixed(0)} MB, end LSN ${endpos}, ${RUNS} alternated pairs`);
 
-    const runRef = async (slot: string): Promise<number> => {
+    const runRef = async (slot: string): Promise<{ s: number; cpu: number }> => {
       const dir = tmp('ref');
       await execa('sync');
       const t0 = performance.now();
-      await cluster.exec('pg_receivewal', ['-D', dir, '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-S', slot, '-E', endpos, '--no-loop', '--no-password']);
+      // Through a shell for its `times` (user and system CPU of its children): pg_receivewal's CPU.
+      const res = await execa(
+        'sh',
+        ['-c', `"${join(PG_BIN, 'pg_receivewal')}" -D "${dir}" -h 127.0.0.1 -p ${cluster.port} -U postgres -S ${slot} -E ${endpos} --no-loop --no-password && times`],
+        asPostgres({ env: { ...process.env, PGPASSWORD: cluster.connection.password } }),
+      );
       const s = (performance.now() - t0) / 1000;
       rmSync(dir, { recursive: true, force: true });
-      return s;
+      const cpu = (String(res.stdout).trim().split('\n').pop() ?? '')
+        .split(/\s+/)
+        .map((t) => /^(\d+)m([\d.]+)s$/.exec(t))
+        .reduce((sum, m) => sum + (m ? Number(m[1]) * 60 + Number(m[2]) : 0), 0);
+      return { s, cpu };
     };
 
-    interface PitrdRun { flush: number; archive: number; loaded: number; cpuFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
-    const runPitrd = async (slot: string): Promise<PitrdRun> => {
+    interface PitrdRun { flush: number; archive: number; loaded: number; cpuLoaded: number; cpuFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
+    const runPitrd = async (slot: string, dist = DIST): Promise<PitrdRun> => {
       const spoolDir = tmp('spool');
       // BENCH_REPO_DIR=/dev/shm keeps the repository off the spool's disk (as S3 would be).
       const repoDir = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
@@ -228,7 +248,7 @@ async function main(): Promise<void> {
         slotName: slot,
         target: String(parseLsn(endpos)),
         holdUploads: Boolean(process.env.BENCH_HOLD_UPLOADS),
-      });
+      }, dist);
       children.push(child);
       try {
         await waitFor('pitrd archived to the end LSN', () => child.seen.get('uploaded'), 900_000, 20).catch((err: unknown) => {
@@ -244,6 +264,7 @@ async function main(): Promise<void> {
           flush: f.at / 1000,
           archive: u.at / 1000,
           loaded: l.at / 1000,
+          cpuLoaded: l.ev.cpu!,
           cpuFlush: f.ev.cpu!,
           cpuArchive: u.ev.cpu!,
           rssPeakMb: child.rss.peakKb / 1024,
@@ -257,22 +278,38 @@ async function main(): Promise<void> {
     };
 
     const refs: number[] = [];
+    const refCpu: number[] = [];
     const ours: PitrdRun[] = [];
+    const base: PitrdRun[] = [];
     const loads: string[] = [];
+    const describe = (name: string, r: PitrdRun, a: number) =>
+      `${name} flushed ${r.flush.toFixed(2)} s (${(a / r.flush).toFixed(2)}x), archived ${r.archive.toFixed(2)} s (${(a / r.archive).toFixed(2)}x), node loaded at ${r.loaded.toFixed(2)} s, CPU ${r.cpuFlush.toFixed(2)}/${r.cpuArchive.toFixed(2)} s, RSS peak ${r.rssPeakMb.toFixed(0)} MB, VmHWM ${r.hwmMb.toFixed(0)} MB`;
     for (let i = 0; i < RUNS; i++) {
-      const a = await runRef(`bench_ref${i}`);
+      // Alternate who goes first, so neither tool always runs right after the other's disk writes.
+      const order: Array<'ref' | 'pitrd' | 'base'> = ['ref', 'pitrd', ...(BASELINE_DIST ? (['base'] as const) : [])];
+      if (i % 2 === 1) order.reverse();
+      let a = 0;
+      let b: PitrdRun | null = null;
+      let c: PitrdRun | null = null;
+      for (const who of order) {
+        if (who === 'ref') {
+          const r = await runRef(`bench_ref${i}`);
+          a = r.s;
+          refCpu.push(r.cpu);
+        } else if (who === 'pitrd') b = await runPitrd(`pitrd_bench${i}`);
+        else c = await runPitrd(`pitrd_base${i}`, BASELINE_DIST);
+      }
       refs.push(a);
-      const b = await runPitrd(`pitrd_bench${i}`);
-      ours.push(b);
+      ours.push(b!);
+      if (c) base.push(c);
       loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
-      console.log(
-        `pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s | pitrd flushed ${b.flush.toFixed(2)} s (${(a / b.flush).toFixed(2)}x), archived ${b.archive.toFixed(2)} s (${(a / b.archive).toFixed(2)}x), node loaded at ${b.loaded.toFixed(2)} s, CPU ${b.cpuFlush.toFixed(2)}/${b.cpuArchive.toFixed(2)} s, RSS peak ${b.rssPeakMb.toFixed(0)} MB, VmHWM ${b.hwmMb.toFixed(0)} MB | loadavg ${loads[i]}`,
-      );
+      console.log(`pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s, CPU ${refCpu[i]!.toFixed(2)} s | ${describe('pitrd', b!, a)}${c ? ` | ${describe('baseline', c, a)}` : ''} | loadavg ${loads[i]}`);
     }
 
     // Flush lag under pgbench -c 8, with a fresh pitrd child that follows the server live.
     const bench = (args: string[]) => cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', ...args, 'postgres']);
     await bench(['-i', '-s', '10', '-q']);
+    await execa('sync');
     await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', ['pitrd_lag']);
     const lagRepo = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
     dirs.push(lagRepo);
@@ -296,20 +333,28 @@ async function main(): Promise<void> {
     const lagHwm = lagChild.hwmKb() / 1024;
     await lagChild.stop();
 
-    const flushRatios = ours.map((o, i) => refs[i]! / o.flush);
-    const sustainedRatios = ours.map((o, i) => refs[i]! / (o.flush - o.loaded));
-    const archiveRatios = ours.map((o, i) => refs[i]! / o.archive);
     const f2 = (n: number) => n.toFixed(2);
+    const gb = walBytes / (1024 * MB);
+    const summary = (name: string, runs: PitrdRun[]) => {
+      const flushRatios = runs.map((o, i) => refs[i]! / o.flush);
+      const sustainedRatios = runs.map((o, i) => refs[i]! / (o.flush - o.loaded));
+      const archiveRatios = runs.map((o, i) => refs[i]! / o.archive);
+      const cpuRatios = runs.map((o, i) => refCpu[i]! / o.cpuFlush);
+      console.log(`${name} to flushed (spawn):   median ${f2(median(runs.map((o) => o.flush)))} s; runs ${runs.map((o) => f2(o.flush)).join(', ')}`);
+      console.log(`${name} to archived (spawn):  median ${f2(median(runs.map((o) => o.archive)))} s; runs ${runs.map((o) => f2(o.archive)).join(', ')}`);
+      console.log(`${name}: ratio pg_receivewal/${name}, flushed, from spawn:          median ${f2(median(flushRatios))}x (pairs ${flushRatios.map(f2).join(', ')})`);
+      console.log(`${name}: ratio, flushed, from node loaded (sustained ingest):     median ${f2(median(sustainedRatios))}x (pairs ${sustainedRatios.map(f2).join(', ')})`);
+      console.log(`${name}: ratio, archived in the repository, from spawn:           median ${f2(median(archiveRatios))}x (pairs ${archiveRatios.map(f2).join(', ')})`);
+      console.log(`${name}: CPU to flushed / to archived: ${runs.map((o) => `${f2(o.cpuFlush)}/${f2(o.cpuArchive)}`).join(', ')} s; median ${f2(median(runs.map((o) => o.cpuFlush - o.cpuLoaded)) / gb)} s per GB to flushed once node loaded; CPU ratio pg_receivewal/${name} median ${f2(median(cpuRatios))}x`);
+      console.log(`${name}: RSS during ingest (VmRSS peak sampled every 50 ms / VmHWM): ${runs.map((o) => `${o.rssPeakMb.toFixed(0)}/${o.hwmMb.toFixed(0)}`).join(', ')} MB`);
+    };
     console.log('\n=== results ===');
-    console.log(`WAL ingested: ${(walBytes / MB).toFixed(0)} MB (16 MiB segments), ${RUNS} alternated pairs (pg_receivewal, pitrd), uploads ${process.env.BENCH_HOLD_UPLOADS ? 'HELD until the end LSN was flushed' : 'running concurrently'}, fs repository, pitrd child: node ${NODE_FLAGS.join(' ')} on dist/`);
-    console.log(`pg_receivewal:              median ${f2(median(refs))} s (${(walBytes / MB / median(refs)).toFixed(0)} MB/s); runs ${refs.map(f2).join(', ')}`);
-    console.log(`pitrd to flushed (spawn):   median ${f2(median(ours.map((o) => o.flush)))} s; runs ${ours.map((o) => f2(o.flush)).join(', ')}`);
-    console.log(`pitrd to archived (spawn):  median ${f2(median(ours.map((o) => o.archive)))} s; runs ${ours.map((o) => f2(o.archive)).join(', ')}`);
-    console.log(`ratio pg_receivewal/pitrd, flushed, from spawn:          median ${f2(median(flushRatios))}x (pairs ${flushRatios.map(f2).join(', ')})`);
-    console.log(`ratio, flushed, from node loaded (sustained ingest):     median ${f2(median(sustainedRatios))}x (pairs ${sustainedRatios.map(f2).join(', ')})`);
-    console.log(`ratio, archived in the repository, from spawn:           median ${f2(median(archiveRatios))}x (pairs ${archiveRatios.map(f2).join(', ')})`);
-    console.log(`pitrd CPU to flushed / to archived: ${ours.map((o) => `${f2(o.cpuFlush)}/${f2(o.cpuArchive)}`).join(', ')} s`);
-    console.log(`pitrd RSS during ingest (VmRSS peak sampled every 50 ms / VmHWM): ${ours.map((o) => `${o.rssPeakMb.toFixed(0)}/${o.hwmMb.toFixed(0)}`).join(', ')} MB`);
+    console.log(
+      `WAL ingested: ${(walBytes / MB).toFixed(0)} MB (16 MiB segments), ${RUNS} alternated rounds (pg_receivewal, pitrd${BASELINE_DIST ? `, baseline = ${BASELINE_DIST}` : ''}), uploads ${process.env.BENCH_HOLD_UPLOADS ? 'HELD until the end LSN was flushed' : 'running concurrently (deferred while catching up until the spool holds 256 MiB)'}, fs repository, pitrd child: node ${NODE_FLAGS.join(' ')} on ${DIST}`,
+    );
+    console.log(`pg_receivewal:              median ${f2(median(refs))} s (${(walBytes / MB / median(refs)).toFixed(0)} MB/s); runs ${refs.map(f2).join(', ')}; CPU median ${f2(median(refCpu) / gb)} s per GB`);
+    summary('pitrd', ours);
+    if (base.length) summary('baseline', base);
     console.log(`flush lag under pgbench -c 8 (${tps} tps, ${lags.length} samples): p50 ${(pct(lags, 50) * 1000).toFixed(1)} ms, p99 ${(pct(lags, 99) * 1000).toFixed(1)} ms, max ${(Math.max(...lags) * 1000).toFixed(1)} ms; pitrd RSS peak ${lagRss.toFixed(0)} MB, VmHWM ${lagHwm.toFixed(0)} MB`);
     console.log(`load average after each pair: ${loads.join(' | ')}; at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {

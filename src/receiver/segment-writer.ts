@@ -1,12 +1,14 @@
 /**
  * Assembles the XLogData stream into segment files in the spool.
  *
- * `append()` is synchronous (it runs inside pg's data callback and copies the bytes); a single
- * background pump writes queued chunks. fsync is paced: with `fsyncIntervalMs` 0 (synchronous
- * mode) after every batch, so while one fsync runs the next messages pile up and share the
- * following one (group commit); otherwise at most every `fsyncIntervalMs` and at each segment end,
- * which keeps throughput at pg_receivewal's level. `flushed` only moves after the fsync that
- * covers it returned: it is what may be reported to the server.
+ * `append()` is synchronous (it runs inside the socket's read callback): it queues the bytes as
+ * views into the receive slab they arrived in, retaining the slab until they are written (or
+ * copies them, when they come from pg's own buffer). A single background pump writes queued
+ * chunks. fsync is paced: with `fsyncIntervalMs` 0 (synchronous mode) after every batch, so while
+ * one fsync runs the next messages pile up and share the following one (group commit);
+ * otherwise at most every `fsyncIntervalMs` and at each segment end. A full segment's fsync and
+ * rename run while the pump goes on with the next segment. `flushed` only moves after the fsync
+ * that covers it, and every byte before it, returned: it is what may be reported to the server.
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { PitrdError } from '../errors.js';
 import type { Lsn } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { segmentName, segmentOffset, segnoOf } from '../wal/segment.js';
+import type { SlabHold } from './protocol/recv-slabs.js';
 import { SlabPool, type SlabRef } from './slab-pool.js';
 import { PARTIAL_SUFFIX, fsyncDir, removeDurable } from './spool.js';
 
@@ -52,8 +55,13 @@ export class SegmentWriter {
   /** End of the bytes handed to the OS (written, maybe not yet durable). */
   private written: Lsn = 0n;
   private lastSync = 0;
+  /** flush() asked for an fsync now. */
   private syncRequested = false;
+  /** The pacing timer fired (or a segment completed): see whether an fsync is due. */
+  private syncDue = false;
   private syncTimer: NodeJS.Timeout | null = null;
+  /** The fsync + rename of the last full segment, while it runs (never rejects). */
+  private completing: Promise<void> | null = null;
   private readonly slabs = new SlabPool();
 
   constructor(private readonly opts: SegmentWriterOptions) {}
@@ -88,8 +96,11 @@ export class SegmentWriter {
     this.written = start;
   }
 
-  /** Accept the bytes of one XLogData message. Copies `data`. */
-  append(walStart: Lsn, data: Buffer): void {
+  /**
+   * Accept the bytes of one XLogData message. With `hold` (the receive slab `data` lies in),
+   * `data` is queued as is and the slab retained until it is written; without, it is copied.
+   */
+  append(walStart: Lsn, data: Buffer, hold: SlabHold | null = null): void {
     if (this.failure) throw this.failure;
     if (walStart !== this.received) {
       throw new PitrdError(
@@ -105,10 +116,15 @@ export class SegmentWriter {
       const segno = pos / seg;
       const inSeg = Number(pos % seg);
       const n = Math.min(data.length - off, this.opts.segSize - inSeg);
-      // Copy: pg reuses its receive buffer once this callback returns.
-      const { data: copy, ref } = this.slabs.copy(data, off, off + n);
       pos += BigInt(n);
-      this.queue.push({ segno, offset: inSeg, data: copy, ref, end: pos });
+      if (hold) {
+        hold.retain();
+        this.queue.push({ segno, offset: inSeg, data: off === 0 && n === data.length ? data : data.subarray(off, off + n), ref: hold, end: pos });
+      } else {
+        // Copy: pg reuses its receive buffer once this callback returns.
+        const { data: copy, ref } = this.slabs.copy(data, off, off + n);
+        this.queue.push({ segno, offset: inSeg, data: copy, ref, end: pos });
+      }
       off += n;
     }
     this.pendingBytes += data.length;
@@ -117,35 +133,46 @@ export class SegmentWriter {
   }
 
   private kick(): void {
-    if (this.pump === null && (this.queue.length > 0 || this.syncRequested) && !this.failure) {
+    if (this.pump === null && (this.queue.length > 0 || this.syncRequested || this.syncDue) && !this.failure) {
       this.pump = this.run().finally(() => {
         this.pump = null;
-        if ((this.queue.length > 0 || this.syncRequested) && !this.failure) this.kick();
+        if ((this.queue.length > 0 || this.syncRequested || this.syncDue) && !this.failure) this.kick();
       });
     }
   }
 
-  /** fsync now if it is due, else make sure a timer will do it. */
+  /**
+   * fsync now if it is due, else make sure a timer will do it. Due: always in synchronous mode
+   * (interval 0) and on flush(); otherwise once `fsyncIntervalMs` passed since the last one, and
+   * not while a full segment is being completed (that moves the flush position itself, and its
+   * end starts the pacing again).
+   */
   private async maybeSync(): Promise<void> {
     const interval = this.opts.fsyncIntervalMs ?? 0;
-    const due = this.syncRequested || interval === 0 || Date.now() - this.lastSync >= interval;
-    if (!due) {
-      if (this.syncTimer === null) {
-        this.syncTimer = setTimeout(() => {
+    this.syncDue = false;
+    if (!this.syncRequested && interval > 0) {
+      if (this.completing !== null) return;
+      const wait = interval - (Date.now() - this.lastSync);
+      if (wait > 0) {
+        this.syncTimer ??= setTimeout(() => {
           this.syncTimer = null;
-          this.syncRequested = true;
+          this.syncDue = true;
           this.kick();
-        }, Math.max(1, interval - (Date.now() - this.lastSync)));
+        }, wait);
+        return;
       }
-      return;
     }
     this.syncRequested = false;
+    // The pump is the only writer and it is waiting here: `written` cannot move meanwhile.
+    const upTo = this.written;
+    if (this.completing) await this.completing;
+    if (this.failure) return;
     if (this.fh && this.dirty) {
       await this.fh.sync();
       this.dirty = false;
     }
     this.lastSync = Date.now();
-    this.markDurable(this.written);
+    this.markDurable(upTo);
   }
 
   private markDurable(lsn: Lsn): void {
@@ -180,23 +207,22 @@ export class SegmentWriter {
           }
           this.pendingBytes -= bytes;
           this.written = batch[j - 1]!.end;
-          if (expect === this.opts.segSize) {
-            // completeSegment fsyncs the file: everything up to the segment end is durable.
-            await this.completeSegment();
-            this.markDurable(this.written);
-          }
+          if (expect === this.opts.segSize) await this.completeSegment();
           i = j;
         }
         await this.maybeSync();
       }
       this.opts.onDrained?.();
     } catch (err) {
-      this.failure =
-        err instanceof PitrdError
-          ? err
-          : new PitrdError('INTERNAL_ERROR', `writing WAL to the spool ${this.opts.dir} failed: ${(err as Error).message}`, { cause: err, retryable: true, context: { spool: this.opts.dir } });
+      this.failure ??= this.spoolError(err);
       this.opts.onDrained?.();
     }
+  }
+
+  private spoolError(err: unknown): PitrdError {
+    return err instanceof PitrdError
+      ? err
+      : new PitrdError('INTERNAL_ERROR', `writing WAL to the spool ${this.opts.dir} failed: ${(err as Error).message}`, { cause: err, retryable: true, context: { spool: this.opts.dir } });
   }
 
   private async fileFor(segno: bigint, offset: number): Promise<FileHandle> {
@@ -210,23 +236,52 @@ export class SegmentWriter {
     return this.fh;
   }
 
+  /**
+   * The segment in `fh` is full. Its fsync, rename and directory fsync run while the pump goes on
+   * writing the next segment (the disk flush overlaps with receiving, where pg_receivewal stops
+   * for it); the flush position moves to the segment end only once that is done. One completion
+   * at a time, so segments become complete, and the position moves, in order.
+   */
   private async completeSegment(): Promise<void> {
+    if (this.completing) await this.completing;
+    if (this.failure) throw this.failure;
     const fh = this.fh!;
     const segno = this.fhSegno;
-    await fh.sync();
-    await fh.close();
+    const end = this.written;
     this.fh = null;
     this.fhSegno = -1n;
     this.dirty = false;
     const name = segmentName(this.timeline, segno, this.opts.segSize);
-    await rename(join(this.opts.dir, name + PARTIAL_SUFFIX), join(this.opts.dir, name));
-    await fsyncDir(this.opts.dir);
-    this.opts.onSegmentComplete(this.timeline, name, (segno + 1n) * BigInt(this.opts.segSize));
+    const done = (async () => {
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+      await rename(join(this.opts.dir, name + PARTIAL_SUFFIX), join(this.opts.dir, name));
+      await fsyncDir(this.opts.dir);
+    })().then(
+      () => {
+        this.completing = null;
+        this.lastSync = Date.now();
+        this.opts.onSegmentComplete(this.timeline, name, (segno + 1n) * BigInt(this.opts.segSize));
+        this.markDurable(end);
+        // Bytes of the next segment may be waiting for their (paced) fsync.
+        this.syncDue = true;
+        this.kick();
+      },
+      (err: unknown) => {
+        this.completing = null;
+        this.failure ??= this.spoolError(err);
+        this.opts.onDrained?.();
+      },
+    );
+    this.completing = done;
   }
 
   /** Wait until everything appended so far is durable (or the writer failed). */
   async flush(): Promise<void> {
-    while (this.pump !== null) await this.pump;
+    while (this.pump !== null || this.completing !== null) await (this.pump ?? this.completing);
     if (this.failure) throw this.failure;
     if (this.durable < this.written) {
       this.syncRequested = true;
@@ -242,12 +297,14 @@ export class SegmentWriter {
    */
   async close(dropPartial = false): Promise<void> {
     await this.flush().catch(() => undefined);
+    while (this.completing !== null) await this.completing;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = null;
     const fh = this.fh;
     const segno = this.fhSegno;
     this.fh = null;
     this.fhSegno = -1n;
+    for (const c of this.queue) c.ref.release();
     this.queue = [];
     this.pendingBytes = 0;
     if (fh) {

@@ -10,6 +10,7 @@ import { historyFileName } from '../wal/segment.js';
 import type { Logger } from './logger.js';
 import { ReplicationConnection, type ReplicationConnectionOptions } from './protocol/connection.js';
 import { decodeMessage, encodeStatusUpdate } from './protocol/messages.js';
+import type { SlabHold } from './protocol/recv-slabs.js';
 import { SegmentWriter } from './segment-writer.js';
 import { checkSpoolIdentity, scanSpool, writeFileDurable } from './spool.js';
 import { chooseStartPoint, floorToSegment, type NamedSegment, type StartPoint } from './start-point.js';
@@ -125,7 +126,7 @@ export class Session {
         this.timeline = tli;
         let end;
         try {
-          end = await conn.stream(h.slotName, pos, tli, (buf) => this.onCopyData(buf));
+          end = await conn.stream(h.slotName, pos, tli, (buf, slab) => this.onCopyData(buf, slab));
         } catch (err) {
           throw this.failure ?? err;
         }
@@ -153,13 +154,13 @@ export class Session {
     this.host.historySpooled(tli, content.length);
   }
 
-  private onCopyData(buf: Buffer): void {
+  private onCopyData(buf: Buffer, slab: SlabHold | null): void {
     if (this.failure) return;
     try {
       const msg = decodeMessage(buf);
       if (msg.walEnd > this.serverWalEnd) this.serverWalEnd = msg.walEnd;
       if (msg.kind === 'xlogdata') {
-        this.writer!.append(msg.walStart, msg.data);
+        this.writer!.append(msg.walStart, msg.data, slab);
         this.bytes += msg.data.length;
         this.streamed = true;
         if (!this.paused && this.writer!.pending > this.host.maxPendingBytes) {

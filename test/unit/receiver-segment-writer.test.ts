@@ -96,4 +96,50 @@ describe('SegmentWriter', () => {
     expect(flushes[flushes.length - 1]).toBe(BigInt(SEG) + 10n);
     await w.close();
   });
+
+  it('moves the flush position in order, only over segments already complete under their final name', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pitrd-segw-'));
+    dirs.push(dir);
+    const seen: Array<{ lsn: bigint; files: string[] }> = [];
+    const completed: string[] = [];
+    const w = new SegmentWriter({
+      dir,
+      segSize: SEG,
+      fsyncIntervalMs: 5,
+      onSegmentComplete: (_t, name) => completed.push(name),
+      onFlushed: (l) => seen.push({ lsn: l, files: readdirSync(dir).sort() }),
+    });
+    w.begin(1, 0n);
+    const total = 6 * SEG + 777;
+    for (let off = 0; off < total; off += 131_000) w.append(BigInt(off), pattern(off, Math.min(131_000, total - off)));
+    await w.flush();
+    expect(w.flushedLsn).toBe(BigInt(total));
+    expect(completed).toEqual([1, 2, 3, 4, 5, 6].map((n) => `00000001000000000000000${n - 1}`));
+    for (let i = 0; i < seen.length; i++) {
+      if (i > 0) expect(seen[i]!.lsn).toBeGreaterThan(seen[i - 1]!.lsn);
+      const fullSegments = Number(seen[i]!.lsn / BigInt(SEG));
+      for (let n = 0; n < fullSegments; n++) expect(seen[i]!.files).toContain(`00000001000000000000000${n}`);
+    }
+    for (let n = 0; n < 6; n++) expect(readFileSync(join(dir, `00000001000000000000000${n}`)).equals(pattern(n * SEG, SEG))).toBe(true);
+    await w.close();
+  });
+
+  it('writes receive-slab views without copying and releases each hold once written', async () => {
+    const { dir, w } = setup();
+    let holds = 0;
+    let releases = 0;
+    const slab = Buffer.alloc(3 * SEG);
+    for (let i = 0; i < slab.length; i++) slab[i] = i % 251;
+    const hold = { retain: () => void holds++, release: () => void releases++ };
+    w.begin(1, 0n);
+    // One message straddling the first segment boundary: two queued pieces, two holds.
+    w.append(0n, slab.subarray(0, SEG - 10), hold);
+    w.append(BigInt(SEG - 10), slab.subarray(SEG - 10, SEG + 500), hold);
+    await w.flush();
+    expect(holds).toBe(3);
+    expect(releases).toBe(3);
+    expect(readFileSync(join(dir, '000000010000000000000000')).equals(pattern(0, SEG))).toBe(true);
+    expect(readFileSync(join(dir, '000000010000000000000001.partial')).equals(pattern(SEG, 500))).toBe(true);
+    await w.close();
+  });
 });

@@ -1,16 +1,21 @@
 /**
  * The one place that touches `pg` internals for physical replication: a `pg.Client` opened with
- * `replication: true` runs replication commands through `client.query`; the CopyBoth stream of
- * START_REPLICATION arrives as `copyData` events on `client.connection`, and we answer with
- * `sendCopyFromChunk` / `endCopyFrom`. None of that is in pg's type definitions, so the shape we
- * rely on is declared here (PgWire) and checked once at connect time. pg is pinned in package.json.
+ * `replication: true` runs replication commands through `client.query`; we answer the CopyBoth
+ * stream of START_REPLICATION with `sendCopyFromChunk` / `endCopyFrom`. pg runs on a socket we
+ * give it (`stream`), which reads into our receive slabs (`onread`): CopyBothReader frames the
+ * bytes, hands CopyData to us without copies and everything else to pg. None of that is in pg's
+ * type definitions, so the shape we rely on is declared here (PgWire) and checked once at
+ * connect time; a pg that ignored our socket still streams, through its own `copyData` events.
+ * pg is pinned in package.json.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { PitrdError } from '../../errors.js';
 import type { Lsn, TimelineId } from '../../types.js';
 import { parseLsn } from '../../wal/lsn.js';
 import { formatLsn } from '../../wal/lsn.js';
-import { CopyBothTap } from './copy-tap.js';
+import { CopyBothReader } from './copy-tap.js';
+import type { SlabHold } from './recv-slabs.js';
 import { classifyPgError } from './pg-errors.js';
 
 export interface ReplicationConnectionOptions {
@@ -34,9 +39,6 @@ interface PgWire {
   stream: {
     pause(): void;
     resume(): void;
-    listeners(event: 'data'): Array<(chunk: Buffer) => void>;
-    removeAllListeners(event: 'data'): void;
-    on(event: 'data', cb: (chunk: Buffer) => void): void;
   };
 }
 
@@ -66,8 +68,8 @@ export class ReplicationConnection {
   private closed = false;
   private copyDoneSent = false;
   private readonly closeListeners: Array<(err?: Error) => void> = [];
-  /** Receives CopyData payloads framed by the tap while streaming. */
-  private copySink: ((payload: Buffer) => void) | null = null;
+  /** Receives CopyData payloads framed by the reader while streaming. */
+  private copySink: ((payload: Buffer, slab: SlabHold | null) => void) | null = null;
 
   private constructor(
     private readonly client: pg.Client,
@@ -75,27 +77,29 @@ export class ReplicationConnection {
   ) {
     client.on('error', (err) => this.emitClose(err));
     client.on('end', () => this.emitClose());
-    this.installTap();
-  }
-
-  /**
-   * Put CopyBothTap between the socket and pg's parser (pg-protocol registers exactly one 'data'
-   * listener). Without it everything still works through pg's 'copyData' events, only slower.
-   */
-  private installTap(): void {
-    const sock = this.wire.stream;
-    const pgListeners = sock.listeners('data');
-    if (pgListeners.length !== 1) return;
-    const toPg = pgListeners[0]!;
-    sock.removeAllListeners('data');
-    const tap = new CopyBothTap(
-      (bytes) => toPg.call(sock, bytes),
-      (payload) => this.copySink?.(payload),
-    );
-    sock.on('data', (chunk) => tap.push(chunk));
   }
 
   static async open(opts: ReplicationConnectionOptions): Promise<ReplicationConnection> {
+    // The socket reads straight into receive slabs (onread) and our reader frames the bytes; pg
+    // gets whole frames (copies) through 'data' events, all of them except CopyData while copying.
+    let conn: ReplicationConnection | null = null;
+    let socket: net.Socket | null = null;
+    const reader = new CopyBothReader(
+      (frames) => socket!.emit('data', frames),
+      (payload, slab) => conn?.copySink?.(payload, slab),
+      (err) => socket!.destroy(err),
+    );
+    // `onread` is honoured by the Socket constructor (Node ≥ 12); @types/node lists it for connect() only.
+    // Plain TCP only: TLS (not offered by these options) would have to read the raw socket itself.
+    socket = new net.Socket({
+      onread: {
+        buffer: () => reader.nextBuffer(),
+        callback: (n: number) => {
+          reader.onRead(n);
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
     const client = new pg.Client({
       host: opts.host,
       port: opts.port,
@@ -106,6 +110,7 @@ export class ReplicationConnection {
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
       // Physical replication (no database): `replication: true` sends replication=true.
       replication: true,
+      stream: () => socket,
     } as pg.ClientConfig);
     // Errors before connect() resolves are reported through connect's rejection.
     client.on('error', () => undefined);
@@ -120,7 +125,9 @@ export class ReplicationConnection {
       await client.end().catch(() => undefined);
       throw new PitrdError('INTERNAL_ERROR', 'the installed pg client lacks the CopyBoth internals pitrd relies on (pg 8.x pinned)');
     }
-    return new ReplicationConnection(client, wire);
+    // A pg that did not take our socket still works, through its own 'copyData' events (slower).
+    conn = new ReplicationConnection(client, wire);
+    return conn;
   }
 
   private async run(text: string, raw = false): Promise<Row[]> {
@@ -176,11 +183,12 @@ export class ReplicationConnection {
 
   /**
    * START_REPLICATION and pump the CopyBoth stream into `onMessage` (called synchronously per
-   * CopyData; the buffer is reused by pg afterwards, so copy what you keep). Resolves when the
+   * CopyData). The buffer is reused afterwards: keep it only by retaining `slab` (released once
+   * done with it), or copy it when `slab` is null (pg's own buffer). Resolves when the
    * stream ends: with the next timeline when the server ended this one, null when we ended it.
    */
-  async stream(slot: string | null, start: Lsn, timeline: TimelineId, onMessage: (buf: Buffer) => void): Promise<TimelineEnd | null> {
-    const onData = (msg: { chunk: Buffer }) => onMessage(msg.chunk);
+  async stream(slot: string | null, start: Lsn, timeline: TimelineId, onMessage: (buf: Buffer, slab: SlabHold | null) => void): Promise<TimelineEnd | null> {
+    const onData = (msg: { chunk: Buffer }) => onMessage(msg.chunk, null);
     this.copySink = onMessage;
     // The server ended the copy (end of timeline): answer with our CopyDone so it can report the next one.
     const onCopyDone = () => this.endCopy();

@@ -1,105 +1,110 @@
 /**
- * Frames the backend's byte stream ahead of pg's parser so CopyData payloads of a CopyBoth
- * stream reach us without pg's per-message buffer merging (which copies a 128 KB XLogData
- * message two or three times and allocates a fresh buffer for most of them: the main CPU and GC
- * cost of the receive path in profiles).
+ * Frames the backend's byte stream ourselves, ahead of pg's parser, so CopyData payloads of a
+ * CopyBoth stream reach us as views into the memory the socket read into (see recv-slabs.ts):
+ * pg's parser would copy a 128 KB XLogData message two or three times and allocate a fresh
+ * buffer for most of them, the main CPU and GC cost of the receive path in profiles.
  *
- * Everything up to and including CopyBothResponse ('W') is forwarded to pg untouched. After it,
- * CopyData ('d') frames are delivered here: a view into the socket chunk when the frame lies in
- * one chunk, else assembled once in a reused buffer (so: valid only during the callback). The
- * first frame of any other type (CopyDone, ErrorResponse, …) ends copy mode and it and all that
- * follows goes to pg again, which therefore always sees whole frames at the mode switches. Pure.
+ * The socket reads into `nextBuffer()`; `onRead(n)` then parses what arrived. Frames are kept
+ * contiguous: when a slab runs out, the unfinished frame at its end is carried to the start of
+ * the next slab, so every frame is parsed (and every payload handed on) from one piece of memory.
+ *
+ * Everything up to and including CopyBothResponse ('W') goes to pg (as copies, in whole frames).
+ * After it, CopyData ('d') payloads go to `onCopyData` with the slab holding them; whoever keeps
+ * a payload beyond the callback must `retain()` the slab and `release()` it when done. The first
+ * frame of any other type (CopyDone, ErrorResponse, …) ends copy mode: it and all that follows go
+ * to pg again. Pure (no I/O).
  */
+import { RecvSlabPool, type RecvSlab, type SlabHold } from './recv-slabs.js';
+
 const TYPE_COPY_DATA = 0x64; // 'd'
 const TYPE_COPY_BOTH = 0x57; // 'W'
+/** Never offer the socket less room than this: small reads cost a syscall each. */
+const MIN_READ = 256 * 1024;
 
-export class CopyBothTap {
+export interface CopyBothReaderOptions {
+  pool?: RecvSlabPool;
+  minRead?: number;
+}
+
+export class CopyBothReader {
   private copying = false;
-  private readonly hdr = Buffer.alloc(5);
-  private hdrHave = 0;
-  private inFrame = false;
-  private type = 0;
-  private bodyLeft = 0;
-  private asm: Buffer = Buffer.alloc(0);
-  private asmHave = 0;
+  private slab: RecvSlab;
+  /** End of the bytes read into the slab. */
+  private readEnd = 0;
+  /** Start of the first frame not yet parsed (complete or not). */
+  private parsePos = 0;
+  private readonly pool: RecvSlabPool;
+  private readonly minRead: number;
 
   constructor(
-    private readonly forward: (bytes: Buffer) => void,
-    private readonly onCopyData: (payload: Buffer) => void,
-  ) {}
+    private readonly forward: (frames: Buffer) => void,
+    private readonly onCopyData: (payload: Buffer, slab: SlabHold) => void,
+    private readonly onProtocolError: (err: Error) => void,
+    opts: CopyBothReaderOptions = {},
+  ) {
+    this.pool = opts.pool ?? new RecvSlabPool();
+    this.minRead = opts.minRead ?? MIN_READ;
+    this.slab = this.pool.acquire();
+  }
 
   get inCopyMode(): boolean {
     return this.copying;
   }
 
-  push(chunk: Buffer): void {
-    let pos = 0;
-    // Start (in this chunk) of the bytes owed to pg; -1 while in copy mode.
-    let fwd = this.copying ? -1 : 0;
-    while (pos < chunk.length) {
-      if (!this.inFrame) {
-        const n = Math.min(5 - this.hdrHave, chunk.length - pos);
-        chunk.copy(this.hdr, this.hdrHave, pos, pos + n);
-        this.hdrHave += n;
-        pos += n;
-        if (this.hdrHave < 5) break;
-        this.hdrHave = 0;
-        this.inFrame = true;
-        this.type = this.hdr[0]!;
-        this.bodyLeft = this.hdr.readInt32BE(1) - 4;
-        if (this.copying && this.type !== TYPE_COPY_DATA) {
-          this.copying = false;
-          if (pos >= 5) fwd = pos - 5;
-          else {
-            // The header began in an earlier chunk: hand pg those bytes first.
-            this.forward(Buffer.from(this.hdr));
-            fwd = pos;
-          }
-        }
-      }
-      if (this.copying) {
-        const avail = chunk.length - pos;
-        if (this.asmHave === 0 && avail >= this.bodyLeft) {
-          const body = chunk.subarray(pos, pos + this.bodyLeft);
-          pos += this.bodyLeft;
-          this.endFrame();
-          this.onCopyData(body);
-          continue;
-        }
-        if (this.asmHave === 0) {
-          const total = this.bodyLeft;
-          if (this.asm.length < total) this.asm = Buffer.allocUnsafe(Math.max(total, 256 * 1024));
-        }
-        const n = Math.min(avail, this.bodyLeft);
-        chunk.copy(this.asm, this.asmHave, pos, pos + n);
-        this.asmHave += n;
-        this.bodyLeft -= n;
-        pos += n;
-        if (this.bodyLeft === 0) {
-          const body = this.asm.subarray(0, this.asmHave);
-          this.asmHave = 0;
-          this.endFrame();
-          this.onCopyData(body);
-        }
-      } else {
-        const n = Math.min(this.bodyLeft, chunk.length - pos);
-        pos += n;
-        this.bodyLeft -= n;
-        if (this.bodyLeft === 0) {
-          this.endFrame();
-          if (this.type === TYPE_COPY_BOTH) {
-            this.forward(chunk.subarray(fwd, pos));
-            fwd = -1;
-            this.copying = true;
-          }
-        }
-      }
+  /** Where the next socket read goes. */
+  nextBuffer(): Buffer {
+    const buf = this.slab.buf;
+    if (this.parsePos === this.readEnd && this.slab.exclusive) {
+      // Everything parsed and nothing queued refers to this slab: start over at its beginning.
+      this.parsePos = this.readEnd = 0;
     }
-    if (fwd >= 0 && fwd < chunk.length) this.forward(fwd === 0 ? chunk : chunk.subarray(fwd));
+    if (buf.length - this.readEnd >= this.minRead) return buf.subarray(this.readEnd);
+    // Move on to a fresh slab, carrying the unfinished frame so it stays contiguous.
+    const carry = this.readEnd - this.parsePos;
+    let need = carry + this.minRead;
+    if (carry >= 5) need = Math.max(need, 1 + buf.readInt32BE(this.parsePos + 1) + this.minRead);
+    const next = this.pool.acquire(need);
+    buf.copy(next.buf, 0, this.parsePos, this.readEnd);
+    this.slab.release();
+    this.slab = next;
+    this.parsePos = 0;
+    this.readEnd = carry;
+    return next.buf.subarray(carry);
   }
 
-  private endFrame(): void {
-    this.inFrame = false;
-    this.bodyLeft = 0;
+  /** `n` bytes were read into the buffer last returned by nextBuffer(). */
+  onRead(n: number): void {
+    this.readEnd += n;
+    const buf = this.slab.buf;
+    let pos = this.parsePos;
+    // Start of a run of consecutive frames owed to pg (forwarded as one copy); -1 when none.
+    let fwd = -1;
+    while (this.readEnd - pos >= 5) {
+      const type = buf[pos]!;
+      const len = buf.readInt32BE(pos + 1);
+      if (len < 4) {
+        this.parsePos = this.readEnd;
+        this.onProtocolError(new Error(`malformed message from the server: type 0x${type.toString(16)} with length ${len}`));
+        return;
+      }
+      const end = pos + 1 + len;
+      if (end > this.readEnd) break;
+      if (this.copying && type === TYPE_COPY_DATA) {
+        this.parsePos = end;
+        this.onCopyData(buf.subarray(pos + 5, end), this.slab);
+      } else {
+        this.copying = false;
+        if (fwd < 0) fwd = pos;
+        if (type === TYPE_COPY_BOTH) {
+          // pg must see the CopyBothResponse before the first CopyData reaches onCopyData.
+          this.forward(Buffer.from(buf.subarray(fwd, end)));
+          fwd = -1;
+          this.copying = true;
+        }
+      }
+      pos = end;
+    }
+    this.parsePos = pos;
+    if (fwd >= 0) this.forward(Buffer.from(buf.subarray(fwd, pos)));
   }
 }
