@@ -238,6 +238,9 @@ function interrupted(id: string, cause?: unknown): PitrdError {
  * marker when the server left it out (its archives end after the last member). */
 function tarBody(scanner: TarScanner): Transform {
   return new Transform({
+    // Room for a few of the protocol reader's 1 MiB batches, so the socket is not paused and
+    // resumed for every batch while the stages downstream catch up.
+    writableHighWaterMark: 4 * 1024 * 1024,
     transform(chunk: Buffer, _enc, cb) {
       try {
         scanner.push(chunk);

@@ -1,7 +1,8 @@
-import { constants, createGunzip, createGzip } from 'node:zlib';
+import { constants, createGunzip } from 'node:zlib';
 import { PassThrough, type Transform } from 'node:stream';
 import { PitrdError } from '../../errors.js';
 import type { CodecOptions } from '../types.js';
+import { ParallelGzip } from './parallel-gzip.js';
 
 /**
  * Compression algorithms this build supports. zstd and lz4 are part of the CodecOptions type
@@ -28,8 +29,10 @@ export function compressionExtension(compression: CodecOptions['compression']): 
 export function createCompressor(codec: Pick<CodecOptions, 'compression' | 'level'>): Transform {
   assertCompressionSupported(codec.compression);
   if (codec.compression === 'none') return new PassThrough();
-  // Level 6 is zlib's balance point; WAL compresses well even at low levels.
-  return createGzip({ level: codec.level ?? 6, chunkSize: 64 * 1024 });
+  // Level 6 is zlib's balance point; WAL compresses well even at low levels. Multi-member gzip
+  // compressed on the threadpool (see parallel-gzip.ts); createDecompressor reads it, and the
+  // single-member objects written before, alike.
+  return new ParallelGzip({ level: codec.level ?? 6 });
 }
 
 export function createDecompressor(codec: Pick<CodecOptions, 'compression'>): Transform {
