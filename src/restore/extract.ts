@@ -1,10 +1,11 @@
 import { rmSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync, lchownSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository } from '../repository/index.js';
 import { streamToBuffer } from '../storage/index.js';
+import { feedChild } from './feed.js';
+import type { RestoreProgressListener } from './progress.js';
 
 export interface ExtractOptions {
   db: DatabaseRepository;
@@ -16,6 +17,8 @@ export interface ExtractOptions {
   pgBin: string;
   /** Filled with the tablespace directories this call creates (for cleanup after a failure). */
   created?: string[];
+  /** `extract` events: decoded bytes unpacked so far of the backup's archives. */
+  onProgress?: RestoreProgressListener;
 }
 
 interface TablespaceMeta {
@@ -55,6 +58,7 @@ export async function extractBackup(o: ExtractOptions): Promise<void> {
   const tablespaces = ((o.backup as Record<string, unknown>).tablespaces as TablespaceMeta[] | undefined) ?? [];
   const links: Array<{ oid: string; dir: string }> = [];
   let manifest: string | null = null;
+  const bytes = { done: 0, total: o.backup.files.filter((f) => ARCHIVE_RE.test(f.name)).reduce((n, f) => n + f.size, 0) };
   for (const f of o.backup.files) {
     if (f.name.startsWith('backup_manifest')) {
       manifest = f.name;
@@ -73,7 +77,7 @@ export async function extractBackup(o: ExtractOptions): Promise<void> {
       if (first !== undefined) o.created?.push(first);
       links.push({ oid, dir });
     }
-    await untar(o, f.name, f.sha256, dir);
+    await untar(o, f.name, f.sha256, dir, bytes);
   }
   for (const l of links) {
     const p = join(o.targetDir, 'pg_tblspc', l.oid);
@@ -103,12 +107,21 @@ export function asOwner(owner?: { uid: number; gid: number }): { uid?: number; g
   return owner ? { uid: owner.uid, gid: owner.gid, env: { ...env, HOME: '/tmp', USER: 'postgres' } } : { env };
 }
 
-async function untar(o: ExtractOptions, name: string, sha256: string, dir: string): Promise<void> {
+async function untar(o: ExtractOptions, name: string, sha256: string, dir: string, bytes: { done: number; total: number }): Promise<void> {
   const body = await o.db.backups.getData(o.backup.id, name, { sha256 });
   const tar = execa('tar', ['-xf', '-', '-C', dir], { ...asOwner(o.owner), stdin: 'pipe', reject: false });
   let streamErr: unknown = null;
+  const emit = o.onProgress;
+  if (emit) {
+    emit({ phase: 'extract', file: name, bytes_done: bytes.done, bytes_total: bytes.total });
+    // Counts decoded bytes on their way to tar (a second reader of the same chunks).
+    body.on('data', (chunk: Buffer) => {
+      bytes.done += chunk.length;
+      emit({ phase: 'extract', file: name, bytes_done: bytes.done, bytes_total: bytes.total });
+    });
+  }
   try {
-    await pipeline(body, tar.stdin!);
+    await feedChild(body, tar.stdin!);
   } catch (err) {
     // A checksum/decrypt failure ends the decoded stream with an error: stop tar, report that.
     streamErr = err;
@@ -117,6 +130,7 @@ async function untar(o: ExtractOptions, name: string, sha256: string, dir: strin
   const r = await tar;
   if (streamErr) throw streamErr;
   if (r.exitCode !== 0) {
-    throw new PitrdError('RESTORE_FAILED', `tar failed extracting ${name} of backup ${o.backup.id} into ${dir}: ${String(r.stderr).trim()}`, { context: { backup: o.backup.id, name } });
+    const how = r.exitCode === undefined || r.exitCode === null ? `was killed (${r.signal ?? 'signal'})` : `exited ${r.exitCode}`;
+    throw new PitrdError('RESTORE_FAILED', `tar ${how} extracting ${name} of backup ${o.backup.id} into ${dir}: ${String(r.stderr).trim()}`, { context: { backup: o.backup.id, name } });
   }
 }

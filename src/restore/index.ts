@@ -5,6 +5,7 @@
  */
 export { runRestore } from './run.js';
 export type { RunRestoreOptions, RestoreResult } from './run.js';
+export type { RestoreProgress, RestoreProgressListener } from './progress.js';
 export { planRestore } from './plan.js';
 export type { RestorePlan } from './plan.js';
 export { selectBackup } from './select-backup.js';

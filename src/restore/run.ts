@@ -11,6 +11,7 @@ import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
 import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer } from './server.js';
 import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
 import { freePort } from './port.js';
+import { appliedCount, watchReplay, type RestoreProgressListener } from './progress.js';
 
 export interface RunRestoreOptions extends RecoveryOptions {
   db: DatabaseRepository;
@@ -22,9 +23,18 @@ export interface RunRestoreOptions extends RecoveryOptions {
   mode?: 'stopped' | 'running';
   tablespaceMap?: Record<string, string>;
   prefetchDepth?: number;
+  /** WAL segments downloaded at the same time by the prefetcher (default 2). */
+  prefetchConcurrency?: number;
   pgBin?: string;
   port?: number;
   timeoutMs?: number;
+  /** Progress (plan, extract bytes, WAL replay, target reached), e.g. for the CLI's progress display. */
+  onProgress?: RestoreProgressListener;
+  /**
+   * A command (already shell-quoted) put in front of the restore_command, which it must run with
+   * its arguments and whose exit status it must keep: e.g. a timing wrapper for benchmarks.
+   */
+  restoreCommandPrefix?: string;
 }
 
 export interface RestoreResult {
@@ -67,6 +77,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   let server: RecoveryServer | null = null;
   let prefetcher: Prefetcher | null = null;
   let keep = false;
+  let stopWatch: (() => Promise<string | null>) | null = null;
   const targetExisted = existsSync(targetDir);
   const createdDirs: string[] = [];
   try {
@@ -82,16 +93,20 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     if (owner) chownSync(appliedLog, owner.uid, owner.gid);
     const pgBin = o.pgBin ?? DEFAULT_PG_BIN;
 
-    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}) });
-
     const all = [];
     for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
     const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
-    prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(owner ? { owner } : {}) });
+    o.onProgress?.({ phase: 'plan', backup_id: plan.backup.id, backup_start_lsn: plan.backup.start_lsn ?? null, target_timeline: plan.targetTimeline, segments_total: segments.length });
+
+    // The first segments download while the base backup extracts: replay starts with them staged.
+    prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(o.prefetchConcurrency !== undefined ? { concurrency: o.prefetchConcurrency } : {}), ...(owner ? { owner } : {}) });
     prefetcher.start();
+
+    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+
     const script = join(workDir, 'restore_command.sh');
     writeFileSync(script, restoreCommandScript(stageDir, appliedLog), { mode: 0o755 });
-    const command = `'${script}' '%f' '%p'`;
+    const command = `${o.restoreCommandPrefix ? `${o.restoreCommandPrefix} ` : ''}'${script}' '%f' '%p'`;
     const settings = recoverySettings(o, command);
     appendFileSync(join(targetDir, 'postgresql.auto.conf'), `\n# pitrd restore ${record.id}\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
     writeFileSync(join(targetDir, 'recovery.signal'), '');
@@ -99,6 +114,8 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
 
     server = { dataDir: targetDir, port: o.port ?? (await freePort()), socketDir, logFile: join(workDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
     const action = o.target.kind === 'latest' ? 'promote' : (o.action ?? 'promote');
+    const progress = o.onProgress;
+    stopWatch = progress ? watchReplay(server, appliedLog, segments.length, progress) : null;
     try {
       await pgCtlStart(server);
     } catch (err) {
@@ -108,10 +125,13 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
       }
     }
     const outcome = await waitRecoveryEnd(server, action, o.timeoutMs ?? 600_000);
+    const replayLsn = stopWatch ? await stopWatch() : null;
+    stopWatch = null;
     const log = readLog(server.logFile);
     if (!targetReachedPattern(o.target).test(log) || (outcome === 'stopped' && action !== 'shutdown')) {
       throw new PitrdError('RESTORE_FAILED', `recovery of ${targetDir} did not reach the target ${describeTarget(o)}: ${logTail(server.logFile)}`, { context: { restore: record.id, target_dir: targetDir } });
     }
+    progress?.({ phase: 'target_reached', outcome, segments_applied: appliedCount(appliedLog), replay_lsn: replayLsn });
     // A paused server left running still replays (after pg_wal_replay_resume) through the
     // prefetcher: it stays up until stopServer().
     const keepPrefetching = outcome === 'paused' && (o.mode ?? 'stopped') === 'running';
@@ -138,6 +158,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
       ...(keep ? { connectionString, port: srv.port, stopServer: async () => { await pgCtlStop(srv); await pf.stop(); rmSync(workDir, { recursive: true, force: true }); } } : {}),
     };
   } catch (err) {
+    await stopWatch?.();
     await prefetcher?.stop();
     if (server && isRunning(server)) await pgCtlStop(server);
     const message = err instanceof Error ? err.message : String(err);

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chown, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { isPitrdError } from '../errors.js';
-import type { DatabaseRepository } from '../repository/index.js';
+import type { DatabaseRepository, StoredWalSegment } from '../repository/index.js';
 import { isSegmentName, parseHistoryFileName } from '../wal/index.js';
 
 export type WalFetchOutcome = 'fetched' | 'missing';
@@ -26,6 +28,24 @@ export async function fetchWalFile(db: DatabaseRepository, file: string, dest: s
     throw err;
   }
   return 'fetched';
+}
+
+/**
+ * A segment found by listSegments() streamed into `dest`: one GET (no lookup), decoded and
+ * written as it arrives (decompression on the threadpool, sha256 on the hash thread, nothing
+ * buffered whole and no blocking write on the event loop), renamed into place only once the
+ * checksum matched. What the prefetcher uses for the many segments of a replay.
+ */
+export async function fetchListedSegment(db: DatabaseRepository, seg: StoredWalSegment, dest: string, owner?: { uid: number; gid: number }): Promise<void> {
+  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await pipeline(await db.wal.readListedSegment(seg), createWriteStream(tmp, { mode: 0o600 }));
+    if (owner) await chown(tmp, owner.uid, owner.gid);
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 export async function readWalFile(db: DatabaseRepository, file: string): Promise<Buffer | null> {

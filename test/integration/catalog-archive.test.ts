@@ -4,52 +4,36 @@
  * verify` are checked against pg_waldump and against damage done to the stored objects.
  */
 import { execa } from 'execa';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupService } from '../../src/basebackup/index.js';
 import { ArchiveSummarizer, recoveryWindow, summarizeArchive, verifyDatabase } from '../../src/catalog/index.js';
-import { createReceiver, type Receiver } from '../../src/receiver/index.js';
-import { openRepository, type BackupRecord, type Repository, type StoredWalSegment } from '../../src/repository/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { makeTempDir, PG_BIN, startPostgres, type PgCluster } from '../harness/index.js';
-import { waitFor } from '../harness/receiver.js';
+import type { BackupRecord, Repository, StoredWalSegment } from '../../src/repository/index.js';
+import type { ObjectStore } from '../../src/storage/index.js';
+import { PG_BIN, type PgCluster } from '../harness/index.js';
+import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 import { parseWaldump } from './wal-waldump.js';
 
+let fx: ArchiveFixture;
 let pg: PgCluster;
 let store: ObjectStore;
 let repo: Repository;
 let repoDir: string;
-let receiver: Receiver | null = null;
-const dirs: string[] = [];
 
 beforeAll(async () => {
   // No autovacuum: its ANALYZE commits would land after "the last commit we made".
-  pg = await startPostgres({ walSegmentSizeMB: 1, settings: { autovacuum: 'off' } });
-  repoDir = makeTempDir('catalog-repo');
-  dirs.push(repoDir);
-  store = createObjectStore({ type: 'fs', path: repoDir });
   // Uncompressed and unencrypted, so a test can flip a byte of a stored segment.
-  repo = await openRepository(store, { compression: 'none' });
-  const spool = makeTempDir('catalog-spool');
-  dirs.push(spool);
-  receiver = createReceiver({ database: 'main', connection: { ...pg.connection }, repository: repo.database('main'), spoolDir: spool });
-  await receiver.start();
+  fx = await startArchiveFixture({ tag: 'catalog', settings: { autovacuum: 'off' }, compression: 'none' });
+  ({ source: pg, store, repo, repoDir } = fx);
 }, 60_000);
 
 afterAll(async () => {
-  await receiver?.stop().catch(() => undefined);
-  await store?.close();
-  await pg?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await fx?.destroy();
 });
 
 /** Switch WAL and wait until the segment holding everything so far is archived. */
 async function switchAndWait(): Promise<string> {
-  const [row] = await pg.query<{ f: string }>(`SELECT pg_walfile_name(pg_switch_wal()) AS f`);
-  const db = repo.database('main');
-  await waitFor(`segment ${row!.f} archived`, () => db.wal.hasSegment(1, row!.f), 60_000);
-  return row!.f;
+  return fx.switchAndWait(60_000);
 }
 
 async function listed(): Promise<StoredWalSegment[]> {
@@ -60,8 +44,7 @@ async function listed(): Promise<StoredWalSegment[]> {
 
 /** pg_waldump's commits over archived segments [first..last] (copied out of the repository). */
 async function waldumpCommits(segs: readonly StoredWalSegment[]): Promise<{ time: string; lsn: string }[]> {
-  const dir = makeTempDir('catalog-dump');
-  dirs.push(dir);
+  const dir = fx.tempDir('dump');
   for (const s of segs) writeFileSync(join(dir, s.name), await repo.database('main').wal.getSegment(s.timeline, s.name));
   const r = await execa(join(PG_BIN, 'pg_waldump'), ['-p', dir, segs[0]!.name, segs[segs.length - 1]!.name], { reject: false });
   return parseWaldump(r.stdout).xacts.filter((x) => x.kind === 'commit');
@@ -91,9 +74,7 @@ describe('catalog on a real archive', () => {
     expect(again.read).toBe(0);
     expect(again.alreadySummarized).toBe(r1.read);
 
-    const service = createBackupService({ repository: repo, databases: { main: { connection: { ...pg.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
-    backup = await service.run('main', { label: 'catalog' });
-    await service.stop();
+    backup = await fx.backup('catalog');
     expect(backup.status).toBe('completed');
 
     await writeSomeWal(3000);
@@ -151,10 +132,7 @@ describe('catalog on a real archive', () => {
       expect(report.problems).toHaveLength(1);
       expect(report.problems[0]).toMatchObject({ kind: 'wal_gap', timeline: 1, segments: [victim.name] });
 
-      const cfgDir = makeTempDir('catalog-cfg');
-      dirs.push(cfgDir);
-      const cfg = join(cfgDir, 'pitrd.yaml');
-      writeFileSync(cfg, `storage:\n  type: fs\n  path: ${repoDir}\ncompression: none\n`);
+      const cfg = fx.configFile();
       const cli = await execa('npx', ['tsx', 'src/cli/main.ts', 'verify', '-c', cfg], { reject: false, cwd: process.cwd() });
       expect(cli.exitCode).toBe(1);
       expect(cli.stdout).toContain(victim.name);

@@ -6,27 +6,17 @@
  * the commit records themselves (track_commit_timestamp + pg_xact_commit_timestamp(xmin)):
  * exactly what recovery_target_time compares, to the microsecond.
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupService } from '../../src/basebackup/index.js';
-import { createReceiver, type Receiver } from '../../src/receiver/index.js';
-import { openRepository, type DatabaseRepository } from '../../src/repository/index.js';
-import { runRestore, type RecoveryTarget } from '../../src/restore/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
-import { waitFor } from '../harness/receiver.js';
+import type { RecoveryTarget } from '../../src/restore/index.js';
+import type { PgCluster } from '../harness/index.js';
+import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
 const ROWS = 14;
 const RANDOM_TARGETS = 10;
 const SEED = Number(process.env.PITRD_GOLDEN_SEED ?? Date.now() % 2 ** 31);
 
+let fx: ArchiveFixture;
 let source: PgCluster;
-let store: ObjectStore;
-let db: DatabaseRepository;
-let receiver: Receiver | null = null;
-const dirs: string[] = [];
 /** Marker rows in commit order, with their commit time in microseconds since the Unix epoch. */
 const rows: Array<{ id: number; commitMicros: bigint }> = [];
 const lsnAfterRow = { row: 0, lsn: '' };
@@ -55,19 +45,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   console.log(`restore-golden seed ${SEED} (replay with PITRD_GOLDEN_SEED=${SEED})`);
-  source = await startPostgres({ walSegmentSizeMB: 1, settings: { track_commit_timestamp: 'on' } });
+  fx = await startArchiveFixture({ tag: 'gold', settings: { track_commit_timestamp: 'on' }, compression: 'gzip' });
+  source = fx.source;
   await source.query(`CREATE TABLE marker (id integer PRIMARY KEY)`);
-  const repoDir = makeTempDir('gold-repo');
-  const spool = makeTempDir('gold-spool');
-  dirs.push(repoDir, spool);
-  store = createObjectStore({ type: 'fs', path: repoDir });
-  const repo = await openRepository(store, { compression: 'gzip' });
-  db = repo.database('main');
-  receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: db, spoolDir: spool });
-  await receiver.start();
-  const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
-  const rec = await service.run('main', { label: 'golden' });
-  await service.stop();
+  const rec = await fx.backup('golden');
   expect(rec.status).toBe('completed');
 
   const rand = prng(SEED ^ 0x5eed);
@@ -87,36 +68,19 @@ beforeAll(async () => {
   }
   // A commit after the last row, so recovery to `latest` and time targets have records past them.
   await source.query(`CREATE TABLE tail ()`);
-  const last = (await source.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
-  await source.query(`SELECT pg_switch_wal()`);
-  await waitFor(`segment ${last} archived`, () => db.wal.hasSegment(1, last), 60_000);
+  await fx.switchAndWait();
 }, 180_000);
 
 afterAll(async () => {
-  await receiver?.stop().catch(() => undefined);
-  await store?.close();
-  await source?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await fx?.destroy();
 });
 
 async function restoredIds(target: RecoveryTarget): Promise<number[]> {
-  const root = makeTempDir('gold-target');
-  dirs.push(root);
   // 'running' costs one server start; 'stopped' would need a second start to read the rows.
-  const r = await runRestore({ db, target, targetDir: join(root, 'data'), mode: 'running', prefetchDepth: 4 });
-  try {
+  return fx.restoreRunning({ target, prefetchDepth: 4 }, async (r) => {
     expect(r.record.status).toBe('completed');
-    const c = new pg.Client({ host: '127.0.0.1', port: r.port!, user: 'postgres', database: 'postgres', password: source.connection.password });
-    await c.connect();
-    try {
-      return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((x) => x.id);
-    } finally {
-      await c.end();
-    }
-  } finally {
-    await r.stopServer!();
-    rmSync(root, { recursive: true, force: true });
-  }
+    return fx.markerIds(r.port!);
+  });
 }
 
 describe('golden point-in-time exactness', () => {

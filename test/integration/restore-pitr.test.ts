@@ -4,63 +4,37 @@
  * and `latest` (the library and the CLI). Each restored cluster must hold exactly the marker
  * rows committed at or before its target.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupService } from '../../src/basebackup/index.js';
 import { isPitrdError } from '../../src/errors.js';
-import { createReceiver, type Receiver } from '../../src/receiver/index.js';
-import { openRepository, type DatabaseRepository } from '../../src/repository/index.js';
+import type { DatabaseRepository } from '../../src/repository/index.js';
 import { runRestore, type RecoveryTarget } from '../../src/restore/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
-import { waitFor } from '../harness/receiver.js';
+import { startPostgres, type PgCluster } from '../harness/index.js';
+import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
-
+let fx: ArchiveFixture;
 let source: PgCluster;
-let store: ObjectStore;
 let db: DatabaseRepository;
-let receiver: Receiver | null = null;
-let configFile: string;
 let backupStop: string;
-const dirs: string[] = [];
 /** Marker rows in commit order. */
 const rows: Array<{ id: number; committed_at: Date }> = [];
 let lsnAfter2 = '';
 let lastSegment = '';
-let repoDir = '';
-const repoDirOf = () => repoDir;
 
-const cli = (args: string[]) => execa(TSX, [MAIN, '-c', configFile, ...args], { reject: false, cwd: ROOT });
+const cli = (args: string[]) => fx.cli(args);
 const between = (a: Date, b: Date) => new Date((a.getTime() + b.getTime()) / 2).toISOString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  source = await startPostgres({ walSegmentSizeMB: 1 });
+  fx = await startArchiveFixture({ tag: 'rst', compression: 'gzip' });
+  ({ source, db } = fx);
   // The marker table lives in a tablespace: every restore also proves tablespace extraction.
-  const tsDir = makeTempDir('rst-tblspc');
-  dirs.push(tsDir);
+  const tsDir = fx.tempDir('tblspc');
   await source.query(`CREATE TABLESPACE ts LOCATION '${tsDir}'`);
   await source.query(`CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp()) TABLESPACE ts`);
-  repoDir = makeTempDir('rst-repo');
-  const spool = makeTempDir('rst-spool');
-  const cfgDir = makeTempDir('rst-cfg');
-  dirs.push(repoDir, spool, cfgDir);
-  store = createObjectStore({ type: 'fs', path: repoDir });
-  const repo = await openRepository(store, { compression: 'gzip' });
-  db = repo.database('main');
-  configFile = join(cfgDir, 'pitrd.yaml');
-  writeFileSync(configFile, `storage:\n  type: fs\n  path: ${repoDir}\ncompression: gzip\n`, { mode: 0o644 });
-  receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: db, spoolDir: spool });
-  await receiver.start();
-  const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
-  const rec = await service.run('main', { label: 'restore-test' });
-  await service.stop();
+  const rec = await fx.backup('restore-test');
   expect(rec.status).toBe('completed');
   backupStop = rec.stop_time!;
 
@@ -73,40 +47,22 @@ beforeAll(async () => {
     await source.query(`SELECT pg_switch_wal()`);
   }
   // A commit after the last row so that time targets after row 4 have a record to stop at.
-  lastSegment = (await source.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
-  await source.query(`SELECT pg_switch_wal()`);
-  await waitFor(`segment ${lastSegment} archived`, () => db.wal.hasSegment(1, lastSegment), 60_000);
+  lastSegment = await fx.switchAndWait();
 }, 180_000);
 
 afterAll(async () => {
-  await receiver?.stop().catch(() => undefined);
-  await store?.close();
-  await source?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await fx?.destroy();
 });
 
-async function markerIds(port: number): Promise<number[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password: source.connection.password });
-  await c.connect();
-  try {
-    return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((r) => r.id);
-  } finally {
-    await c.end();
-  }
-}
+const markerIds = (port: number) => fx.markerIds(port);
 
 async function restoreAndRead(target: RecoveryTarget): Promise<{ ids: number[]; applied: number }> {
-  const root = makeTempDir('rst-target');
-  dirs.push(root);
-  const r = await runRestore({ db, target, targetDir: join(root, 'data'), mode: 'running', prefetchDepth: 2 });
-  try {
+  return fx.restoreRunning({ target, prefetchDepth: 2 }, async (r) => {
     expect(r.record.status).toBe('completed');
     expect(r.connectionString).toBe(`postgresql://postgres@127.0.0.1:${r.port}/postgres`);
     expect((await db.restores.get(r.record.id))?.status).toBe('completed');
     return { ids: await markerIds(r.port!), applied: r.record.wal_files_applied };
-  } finally {
-    await r.stopServer!();
-  }
+  });
 }
 
 describe('restore to a point in time', () => {
@@ -133,10 +89,7 @@ describe('restore to a point in time', () => {
   }, 120_000);
 
   it('pauses at the target with action pause: readable, still in recovery', async () => {
-    const root = makeTempDir('rst-pause');
-    dirs.push(root);
-    const r = await runRestore({ db, target: { kind: 'lsn', lsn: lsnAfter2 }, action: 'pause', targetDir: join(root, 'data'), mode: 'running' });
-    try {
+    await fx.restoreRunning({ target: { kind: 'lsn', lsn: lsnAfter2 }, action: 'pause' }, async (r) => {
       expect(await markerIds(r.port!)).toEqual([1, 2]);
       const c = new pg.Client({ host: '127.0.0.1', port: r.port!, user: 'postgres', database: 'postgres', password: source.connection.password });
       await c.connect();
@@ -145,9 +98,7 @@ describe('restore to a point in time', () => {
       } finally {
         await c.end();
       }
-    } finally {
-      await r.stopServer!();
-    }
+    });
   }, 120_000);
 
   it('restores to latest: every archived row', async () => {
@@ -155,8 +106,7 @@ describe('restore to a point in time', () => {
   }, 120_000);
 
   it('pitrd restore (CLI) leaves a stopped, ready-to-start data directory', async () => {
-    const root = makeTempDir('rst-cli');
-    dirs.push(root);
+    const root = fx.tempDir('cli');
     const dataDir = join(root, 'data');
     const res = await cli(['restore', '--to-time', between(rows[2]!.committed_at, rows[3]!.committed_at), '--target-dir', dataDir, '--json']);
     expect(res.stderr).toBe('');
@@ -177,8 +127,7 @@ describe('restore to a point in time', () => {
 
 describe('refusals', () => {
   it('a target after the last archived commit is refused before anything is written or recorded', async () => {
-    const root = makeTempDir('rst-late');
-    dirs.push(root);
+    const root = fx.tempDir('late');
     const before = (await db.restores.list()).length;
     const late = new Date(Date.now() + 3600_000).toISOString();
     const err = await runRestore({ db, target: { kind: 'time', time: late }, targetDir: join(root, 'data') }).catch((e: unknown) => e);
@@ -190,8 +139,7 @@ describe('refusals', () => {
   }, 120_000);
 
   it('rejects a target before the oldest backup with TARGET_TIME_INVALID and leaves nothing behind', async () => {
-    const root = makeTempDir('rst-early');
-    dirs.push(root);
+    const root = fx.tempDir('early');
     const dataDir = join(root, 'data');
     const before = (await db.restores.list()).length;
     const early = new Date(Date.parse(backupStop) - 60_000).toISOString();
@@ -205,8 +153,7 @@ describe('refusals', () => {
   });
 
   it('refuses a non-empty target directory and leaves it untouched', async () => {
-    const root = makeTempDir('rst-busy');
-    dirs.push(root);
+    const root = fx.tempDir('busy');
     mkdirSync(join(root, 'data'));
     writeFileSync(join(root, 'data', 'keep.txt'), 'precious');
     const err = await runRestore({ db, target: { kind: 'latest' }, targetDir: join(root, 'data') }).catch((e: unknown) => e);
@@ -218,8 +165,7 @@ describe('refusals', () => {
 
 describe('pitrd wal-fetch', () => {
   it('exits 1 without output for a file not in the archive', async () => {
-    const dir = makeTempDir('rst-wf');
-    dirs.push(dir);
+    const dir = fx.tempDir('wf');
     for (const f of ['00000002.history', '000000010000000100000000']) {
       const res = await cli(['wal-fetch', f, join(dir, 'x')]);
       expect(res.exitCode).toBe(1);
@@ -230,8 +176,7 @@ describe('pitrd wal-fetch', () => {
   });
 
   it('writes a byte-identical copy of an archived segment', async () => {
-    const dir = makeTempDir('rst-wf2');
-    dirs.push(dir);
+    const dir = fx.tempDir('wf2');
     const res = await cli(['wal-fetch', lastSegment, join(dir, 'seg')]);
     expect(res.stderr).toBe('');
     expect(res.exitCode).toBe(0);
@@ -240,11 +185,10 @@ describe('pitrd wal-fetch', () => {
   });
 
   it('fails loudly (exit 2, message) when the archived segment is corrupt', async () => {
-    const dir = makeTempDir('rst-wf3');
-    dirs.push(dir);
+    const dir = fx.tempDir('wf3');
     // Runs last: damages the stored object of the last segment in place.
     const seg = (await (async () => { for await (const s of db.wal.listSegments(1)) if (s.name === lastSegment) return s; return null; })())!;
-    const file = join(repoDirOf(), seg.key!);
+    const file = join(fx.repoDir, seg.key!);
     const bytes = readFileSync(file);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     writeFileSync(file, bytes);

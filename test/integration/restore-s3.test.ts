@@ -4,82 +4,44 @@
  * `pitrd wal-fetch` reading through decryption.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupService } from '../../src/basebackup/index.js';
-import { createReceiver, type Receiver } from '../../src/receiver/index.js';
-import { openRepository, type DatabaseRepository } from '../../src/repository/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
-import { waitFor } from '../harness/receiver.js';
-import { startS3, type S3Server } from '../harness/s3.js';
+import type { DatabaseRepository } from '../../src/repository/index.js';
+import { startPostgres, type PgCluster } from '../harness/index.js';
+import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const KEY = randomBytes(32);
 
+let fx: ArchiveFixture;
 let source: PgCluster;
-let s3: S3Server;
-let store: ObjectStore;
 let db: DatabaseRepository;
-let receiver: Receiver | null = null;
-let configFile: string;
 let lastSegment = '';
-const dirs: string[] = [];
 const rows: Array<{ id: number; committed_at: Date }> = [];
 
-const cli = (args: string[]) => execa(TSX, [MAIN, '-c', configFile, ...args], { reject: false, cwd: ROOT });
+const cli = (args: string[]) => fx.cli(args);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  [source, s3] = await Promise.all([startPostgres({ walSegmentSizeMB: 1 }), startS3()]);
+  fx = await startArchiveFixture({ tag: 'rs3', storage: 's3', key: KEY, compression: 'gzip' });
+  ({ source, db } = fx);
   await source.query(`CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-  const spool = makeTempDir('rs3-spool');
-  const cfgDir = makeTempDir('rs3-cfg');
-  dirs.push(spool, cfgDir);
-  store = createObjectStore({ type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: 'pitrd', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
-  const repo = await openRepository(store, { compression: 'gzip', key: KEY });
-  db = repo.database('main');
-  configFile = join(cfgDir, 'pitrd.yaml');
-  writeFileSync(
-    configFile,
-    [
-      'storage:', '  type: s3', `  endpoint: ${s3.endpoint}`, `  region: ${s3.region}`, `  bucket: ${s3.bucket}`, '  prefix: pitrd',
-      `  access_key_id: ${s3.accessKeyId}`, `  secret_access_key: ${s3.secretAccessKey}`, '  force_path_style: true',
-      'compression: gzip', 'encryption:', `  key: ${KEY.toString('hex')}`, '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: db, spoolDir: spool });
-  await receiver.start();
-  const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
-  const rec = await service.run('main', { label: 'restore-s3' });
-  await service.stop();
+  const rec = await fx.backup('restore-s3');
   expect(rec.status).toBe('completed');
   for (let i = 1; i <= 3; i++) {
     await sleep(250);
     rows.push((await source.query<{ id: number; committed_at: Date }>(`INSERT INTO marker DEFAULT VALUES RETURNING id, committed_at`))[0]!);
     await source.query(`SELECT pg_switch_wal()`);
   }
-  lastSegment = (await source.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
-  await source.query(`SELECT pg_switch_wal()`);
-  await waitFor(`segment ${lastSegment} archived`, () => db.wal.hasSegment(1, lastSegment), 60_000);
+  lastSegment = await fx.switchAndWait();
 }, 180_000);
 
 afterAll(async () => {
-  await receiver?.stop().catch(() => undefined);
-  await store?.close();
-  await source?.destroy();
-  await s3?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await fx?.destroy();
 });
 
 async function restoredIds(args: string[]): Promise<number[]> {
-  const root = makeTempDir('rs3-target');
-  dirs.push(root);
+  const root = fx.tempDir('target');
   const dataDir = join(root, 'data');
   const res = await cli(['restore', ...args, '--target-dir', dataDir, '--json']);
   // (The AWS SDK may print its Node-version notice; no pitrd error may appear.)
@@ -108,8 +70,7 @@ describe('restore from an encrypted S3 repository with only the config', () => {
   }, 120_000);
 
   it('wal-fetch decrypts a segment byte-identically and exits 1 for a missing one', async () => {
-    const dir = makeTempDir('rs3-wf');
-    dirs.push(dir);
+    const dir = fx.tempDir('wf');
     const ok = await cli(['wal-fetch', lastSegment, join(dir, 'seg')]);
     expect(ok.stderr).toBe('');
     expect(ok.exitCode).toBe(0);

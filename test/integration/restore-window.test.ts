@@ -5,26 +5,22 @@
  * restore record); a restore point picks the backup consistent before it; a target inside the
  * window restores exactly the rows committed by then.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupService } from '../../src/basebackup/index.js';
 import { isPitrdError } from '../../src/errors.js';
-import { createReceiver, type Receiver } from '../../src/receiver/index.js';
-import { openRepository, type BackupRecord, type DatabaseRepository, type Repository } from '../../src/repository/index.js';
+import type { BackupRecord, DatabaseRepository, Repository } from '../../src/repository/index.js';
 import { runRestore, type RecoveryTarget } from '../../src/restore/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
-import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
-import { waitFor } from '../harness/receiver.js';
+import type { ObjectStore } from '../../src/storage/index.js';
+import type { PgCluster } from '../harness/index.js';
+import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
+let fx: ArchiveFixture;
 let source: PgCluster;
 let store: ObjectStore;
 let repo: Repository;
 let db: DatabaseRepository;
 let repoDir = '';
-let receiver: Receiver | null = null;
-const dirs: string[] = [];
 let backup1: BackupRecord;
 let backup2: BackupRecord;
 /** Marker rows in commit order, with the segment each commit went into. */
@@ -43,70 +39,39 @@ async function marker(): Promise<void> {
 
 beforeAll(async () => {
   // No autovacuum: its commits would move the end of the window while the tests run.
-  source = await startPostgres({ walSegmentSizeMB: 1, settings: { autovacuum: 'off' } });
-  await source.query(`CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
-  repoDir = makeTempDir('rwin-repo');
-  const spool = makeTempDir('rwin-spool');
-  dirs.push(repoDir, spool);
-  store = createObjectStore({ type: 'fs', path: repoDir });
   // Uncompressed: a test removes a stored segment and puts its bytes back.
-  repo = await openRepository(store, { compression: 'none' });
-  db = repo.database('main');
-  receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: db, spoolDir: spool });
-  await receiver.start();
-  const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
-  try {
-    backup1 = await service.run('main', { label: 'window-1' });
-    await marker();
-    await marker();
-    await source.query(`SELECT pg_create_restore_point('before_backup2')`);
-    backup2 = await service.run('main', { label: 'window-2' });
-    await marker();
-    await source.query(`SELECT pg_create_restore_point('after_backup2')`);
-    await marker();
-    await marker();
-  } finally {
-    await service.stop();
-  }
+  fx = await startArchiveFixture({ tag: 'rwin', settings: { autovacuum: 'off' }, compression: 'none' });
+  ({ source, store, repo, db, repoDir } = fx);
+  await source.query(`CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
+  backup1 = await fx.backup('window-1');
+  await marker();
+  await marker();
+  await source.query(`SELECT pg_create_restore_point('before_backup2')`);
+  backup2 = await fx.backup('window-2');
+  await marker();
+  await source.query(`SELECT pg_create_restore_point('after_backup2')`);
+  await marker();
+  await marker();
   expect([backup1.status, backup2.status]).toEqual(['completed', 'completed']);
-  const last = (await source.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
-  await source.query(`SELECT pg_switch_wal()`);
-  await waitFor(`segment ${last} archived`, () => db.wal.hasSegment(1, last), 60_000);
+  await fx.switchAndWait();
 }, 240_000);
 
 afterAll(async () => {
-  await receiver?.stop().catch(() => undefined);
-  await store?.close();
-  await source?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await fx?.destroy();
 });
 
-async function markerIds(port: number): Promise<number[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password: source.connection.password });
-  await c.connect();
-  try {
-    return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((r) => r.id);
-  } finally {
-    await c.end();
-  }
-}
+const markerIds = (port: number) => fx.markerIds(port);
 
 async function restoreAndRead(target: RecoveryTarget): Promise<{ ids: number[]; backup: string | null }> {
-  const root = makeTempDir('rwin-target');
-  dirs.push(root);
-  const r = await runRestore({ db, repo, target, targetDir: join(root, 'data'), mode: 'running', prefetchDepth: 2 });
-  try {
+  return fx.restoreRunning({ repo, target, prefetchDepth: 2 }, async (r) => {
     expect(r.record.status).toBe('completed');
     return { ids: await markerIds(r.port!), backup: r.record.backup_id };
-  } finally {
-    await r.stopServer!();
-  }
+  });
 }
 
 /** Run a restore expected to be refused by the plan; check nothing was left anywhere. */
 async function refused(target: RecoveryTarget): Promise<Error & { code: string }> {
-  const root = makeTempDir('rwin-refused');
-  dirs.push(root);
+  const root = fx.tempDir('refused');
   const dataDir = join(root, 'data');
   const before = (await db.restores.list()).length;
   const err = await runRestore({ db, repo, target, targetDir: dataDir }).catch((e: unknown) => e);
