@@ -69,3 +69,20 @@ export async function snapshot(store: ObjectStore): Promise<string[]> {
   for await (const o of store.listAll('')) out.push(`${o.key}:${o.size}`);
   return out.sort();
 }
+
+/**
+ * Both drivers for `for (const driver of lazyDrivers()) describe(...)`: the s3rver process starts
+ * only when a test first asks for a store, so a filtered run of the fs half starts none.
+ */
+export function lazyDrivers(): DriverFixture[] {
+  return ([['fs', fsDriver], ['s3', s3Driver]] as const).map(([name, make]) => {
+    let inner: Promise<DriverFixture> | undefined;
+    return {
+      name,
+      fresh: async () => (await (inner ??= make())).fresh(),
+      stop: async () => {
+        if (inner) await (await inner).stop();
+      },
+    };
+  });
+}

@@ -1,13 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRepository, type Repository } from '../../src/repository/index.js';
 import { DAY_MS, runExpiry, type ExpiryStep } from '../../src/retention/index.js';
-import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import type { ObjectStore } from '../../src/storage/index.js';
 import { formatLsn, segmentName } from '../../src/wal/index.js';
-import { startS3, type S3Server } from '../harness/s3.js';
+import { lazyDrivers } from './repository-drivers.js';
 
 const SEG = 16 * 1024 * 1024;
 const DB = 'app';
@@ -98,56 +95,7 @@ function assertExactlyExpired(before: Map<string, string>, after: Map<string, st
   expect(after.has(`${ROOT}retention/expiry-in-progress.json`)).toBe(false);
 }
 
-interface Driver {
-  name: string;
-  fresh(): Promise<ObjectStore>;
-  stop(): Promise<void>;
-}
-
-function fsDriver(): Driver {
-  const dirs: string[] = [];
-  const stores: ObjectStore[] = [];
-  return {
-    name: 'fs',
-    async fresh() {
-      const dir = mkdtempSync(join(tmpdir(), 'pitrd-retention-'));
-      dirs.push(dir);
-      const s = createObjectStore({ type: 'fs', path: dir });
-      stores.push(s);
-      return s;
-    },
-    async stop() {
-      for (const s of stores) await s.close();
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    },
-  };
-}
-
-function s3Driver(): Driver {
-  let s3: S3Server | undefined;
-  const stores: ObjectStore[] = [];
-  let n = 0;
-  return {
-    name: 's3',
-    async fresh() {
-      s3 ??= await startS3();
-      n += 1;
-      const s = createObjectStore({
-        type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: `retention-${n}`,
-        accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: s3.forcePathStyle,
-      });
-      stores.push(s);
-      return s;
-    },
-    async stop() {
-      for (const s of stores) await s.close();
-      await s3?.destroy();
-    },
-  };
-}
-
-for (const make of [fsDriver, s3Driver]) {
-  const driver = make();
+for (const driver of lazyDrivers()) {
   describe(`retention expiry on ${driver.name}`, () => {
     afterAll(async () => {
       await driver.stop();
