@@ -38,6 +38,12 @@ export interface BackupManagerOptions {
   logger: Logger;
   /** Start cron schedules (off in tests that drive backups by hand). */
   schedules?: boolean;
+  /**
+   * Called when the set of completed backups of a database may have changed (one finished, was
+   * deleted or expired): the daemon drops its cached recovery window, so the next status request
+   * shows it.
+   */
+  onCatalogChange?: (database: string) => void;
 }
 
 export class BackupManager implements BackupRoutesService {
@@ -121,7 +127,10 @@ export class BackupManager implements BackupRoutesService {
     }
     p.lastStarted = started;
     started.done.then(
-      (rec) => this.opts.logger.info({ database: name, backup: rec.id, stored_size: rec.stored_size }, 'base backup completed'),
+      (rec) => {
+        this.opts.onCatalogChange?.(name);
+        this.opts.logger.info({ database: name, backup: rec.id, stored_size: rec.stored_size }, 'base backup completed');
+      },
       (err: unknown) => this.opts.logger.warn({ database: name, backup: started.id, err: errorMessage(err) }, 'base backup failed'),
     );
     return this.pendingView(p, started.id, label);
@@ -130,6 +139,9 @@ export class BackupManager implements BackupRoutesService {
   async get(projectId: string, name: string, backupId: string): Promise<BackupView> {
     const p = this.protectedDb(projectId, name);
     const rec = await this.opts.repo.database(name).backups.get(backupId);
+    // backup.json turns completed a moment before the service's promise settles: a client that
+    // sees it completed here must not then read a window cached from before it.
+    if (rec?.status === 'completed') this.opts.onCatalogChange?.(name);
     if (rec) return this.view(p, rec);
     if (p.service.progress(name)?.backupId === backupId) return this.pendingView(p);
     throw notFound(name, backupId);
@@ -169,6 +181,7 @@ export class BackupManager implements BackupRoutesService {
     }
     // BackupStore.remove deletes backup.json first (un-commit), then the data objects.
     await backups.remove(backupId);
+    this.opts.onCatalogChange?.(name);
     this.opts.logger.info({ database: name, backup: backupId, forced: force && rec.pinned }, 'backup deleted');
     return { id: backupId, deleted: true };
   }
@@ -213,7 +226,9 @@ export class BackupManager implements BackupRoutesService {
       pitr: { ...(cfg?.pitr ?? { enabled: e.pitr.enabled, synchronous: false }), retention_days: e.pitr.retention_days },
       retention: cfg?.retention ?? { schedule: DEFAULT_RETENTION_SCHEDULE, min_full_backups: DEFAULT_MIN_FULL_BACKUPS },
     });
-    return runExpiry(this.opts.repo, e.name, policy, { dryRun });
+    const run = runExpiry(this.opts.repo, e.name, policy, { dryRun });
+    if (!dryRun) void run.finally(() => this.opts.onCatalogChange?.(e.name)).catch(() => undefined);
+    return run;
   }
 
   private build(e: DatabaseEntry): Protected {

@@ -86,9 +86,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     }
     const registry = new DatabaseRegistryStore(store, config.encryption.key);
     const projects = new ObjectStoreProjectStore(store);
-    const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true });
-    backups = b;
     const windows = new RecoveryWindows(repo, logger);
+    const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true, onCatalogChange: (name) => windows.invalidate(name) });
+    backups = b;
     manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries) });
     await manager.start();
     const mgr = manager;

@@ -191,7 +191,8 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     const e = this.entry(projectId, name);
     const w = this.opts.windows ? await this.opts.windows.current(e.name) : null;
     const window = w && w.status === 'ok' && w.from !== null && w.to !== null ? { from: w.from, to: w.to } : null;
-    return this.pitrView(e, await this.newestCompletedBackup(e.name), window);
+    const newest = this.opts.windows ? await this.opts.windows.newestCompletedBackup(e.name) : await this.newestCompletedBackup(e.name);
+    return this.pitrView(e, newest, window);
   }
 
   async recoveryWindow(projectId: string, name: string): Promise<RecoveryWindowResponse> {

@@ -164,6 +164,9 @@ export class RestoreManager implements RestoreService {
       ...(req.inclusive !== undefined ? { inclusive: req.inclusive } : {}),
       ...(req.timeline !== undefined ? { timeline: req.timeline } : {}),
       ...(req.backupId !== undefined ? { backupId: req.backupId } : {}),
+      // Restores and branches (which launch through here) to `latest` also replay what the
+      // receiver has flushed into its spool but not yet archived.
+      ...(req.target.kind === 'latest' && e.receiver ? { spoolDir: e.receiver.spoolDir } : {}),
     });
     let record: RestoreRecord;
     try {

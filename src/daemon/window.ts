@@ -10,9 +10,26 @@ import type { Repository } from '../repository/index.js';
 import { ArchiveGapMonitor, type ArchiveGapLogger, type ArchiveGapState } from './archive-gap.js';
 
 const DEFAULT_INTERVAL_MS = 10_000;
+/**
+ * How old a computed window may be when served. Computing one lists the archive and reads its
+ * summaries (tens of ms); dashboards poll status endpoints many times a second. One second of
+ * staleness is invisible next to the receiver's own lag, and a backup finishing, being deleted or
+ * expired invalidates the cache at once (invalidate()), so `from` never lags a catalog change.
+ */
+const WINDOW_FRESH_MS = 1_000;
+
+interface Cached {
+  /** The invalidation generation it was started in: a newer generation never joins an older run. */
+  generation: number;
+  startedAt: number;
+  result: Promise<unknown>;
+}
 
 export class RecoveryWindows {
   private readonly summarizers = new Map<string, ArchiveSummarizer>();
+  /** Keyed `${what}\0${database}`. */
+  private readonly cache = new Map<string, Cached>();
+  private readonly generations = new Map<string, number>();
   private readonly gaps: ArchiveGapMonitor;
   private intervalMs = DEFAULT_INTERVAL_MS;
 
@@ -59,8 +76,44 @@ export class RecoveryWindows {
     return this.gaps.current(name, this.intervalMs);
   }
 
-  /** The window to show, or null when nothing was ever archived for the database. */
-  async current(name: string): Promise<RecoveryWindowView | null> {
+  /** The backups of a database changed: the next request computes its window afresh. */
+  invalidate(name: string): void {
+    this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
+    for (const k of [...this.cache.keys()]) if (k.endsWith(`\0${name}`)) this.cache.delete(k);
+  }
+
+  /** The id of the newest completed base backup (pitr/config's base_backup_id), cached like the window. */
+  newestCompletedBackup(name: string): Promise<string | null> {
+    return this.memo('newest-backup', name, async () => {
+      const all = await this.repo.database(name).backups.list();
+      for (let i = all.length - 1; i >= 0; i--) if (all[i]!.status === 'completed') return all[i]!.id;
+      return null;
+    });
+  }
+
+  /**
+   * The window to show, or null when nothing was ever archived for the database. Concurrent
+   * requests share one computation; a result younger than WINDOW_FRESH_MS is served as is.
+   */
+  current(name: string): Promise<RecoveryWindowView | null> {
+    return this.memo('window', name, () => this.compute(name));
+  }
+
+  private memo<T>(what: string, name: string, compute: () => Promise<T>): Promise<T> {
+    const key = `${what}\0${name}`;
+    const generation = this.generations.get(name) ?? 0;
+    const hit = this.cache.get(key);
+    if (hit && hit.generation === generation && Date.now() - hit.startedAt < WINDOW_FRESH_MS) return hit.result as Promise<T>;
+    const entry: Cached = { generation, startedAt: Date.now(), result: compute() };
+    this.cache.set(key, entry);
+    // A failure is not cached: the next request tries again.
+    entry.result.catch(() => {
+      if (this.cache.get(key) === entry) this.cache.delete(key);
+    });
+    return entry.result as Promise<T>;
+  }
+
+  private async compute(name: string): Promise<RecoveryWindowView | null> {
     const s = this.summarizer(name);
     s.trigger();
     await s.idle();

@@ -67,6 +67,8 @@ export interface Receiver {
   /** Retry uploads now (e.g. storage is back). */
   retryUploads(): void;
   readonly slotName: string;
+  /** The spool directory (a `latest` restore on this host also replays its partial segment). */
+  readonly spoolDir: string;
 }
 
 export function createReceiver(opts: ReceiverOptions): Receiver {

@@ -81,6 +81,8 @@ export const RestoreRecordSchema = z.looseObject({
   target_name: z.string().nullable().default(null),
   backup_id: z.string().nullable().default(null),
   wal_files_applied: z.int().nonnegative().default(0),
+  /** A `latest` restore also replayed this segment from the receiver's spool (its .partial, zero-padded). */
+  partial_segment: z.string().optional(),
   started_at: isoTime,
   completed_at: isoTime.nullable().default(null),
   error: z.string().nullable().default(null),

@@ -17,3 +17,4 @@ export { recoverySettings, assertTarget, targetReachedPattern } from './target.j
 export type { RecoveryTarget, RecoveryOptions, TargetAction } from './target.js';
 export { postgresOsUser } from './os-user.js';
 export { openDatabaseForRestore } from './open.js';
+export { copyPaddedPartial, segmentAfterArchive, servableFromSpool, assertSpoolOf } from './spool-partial.js';

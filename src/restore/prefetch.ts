@@ -15,6 +15,11 @@ export interface PrefetcherOptions {
   concurrency?: number;
   owner?: { uid: number; gid: number };
   pollMs?: number;
+  /**
+   * Asked for a file the repository does not have: may stage it at `dest` from elsewhere (the
+   * receiver's spool, for `latest`) and return true, or return false (answered as missing).
+   */
+  fallback?: (file: string, dest: string) => boolean | Promise<boolean>;
 }
 
 /**
@@ -132,7 +137,8 @@ export class Prefetcher {
       file,
       (async () => {
         try {
-          const outcome = await fetchWalFile(this.opts.db, file, join(dir, file), this.opts.owner);
+          let outcome = await fetchWalFile(this.opts.db, file, join(dir, file), this.opts.owner);
+          if (outcome === 'missing' && this.opts.fallback && (await this.opts.fallback(file, join(dir, file)))) outcome = 'fetched';
           if (outcome === 'missing') this.reply(MISSING + file, '');
           else {
             this.fetched++;

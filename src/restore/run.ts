@@ -11,6 +11,7 @@ import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
 import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer } from './server.js';
 import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
 import { freePort } from './port.js';
+import { assertSpoolOf, copyPaddedPartial, segmentAfterArchive, servableFromSpool } from './spool-partial.js';
 import { appliedCount, watchReplay, type RestoreProgressListener } from './progress.js';
 
 export interface RunRestoreOptions extends RecoveryOptions {
@@ -35,6 +36,14 @@ export interface RunRestoreOptions extends RecoveryOptions {
    * its arguments and whose exit status it must keep: e.g. a timing wrapper for benchmarks.
    */
   restoreCommandPrefix?: string;
+  /**
+   * The receiver's spool directory of this database, when it is on this host. Used only for
+   * target `latest`: the WAL the spool holds beyond the last archived segment is served too
+   * (segments completed but not yet uploaded as they are, then `<segment>.partial` as a
+   * zero-padded copy), so the restore reaches everything this host holds. Other targets are checked against the recovery window, which is what the
+   * repository holds: serving unarchived WAL to them would replay past what the plan verified.
+   */
+  spoolDir?: string;
 }
 
 export interface RestoreResult {
@@ -59,6 +68,8 @@ const DEFAULT_PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   const targetDir = resolve(o.targetDir);
   const plan = await planRestore(o.db, { ...o, ...(o.backupId !== undefined ? { backupId: o.backupId } : {}) });
+  const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
+  if (spoolDir !== null) assertSpoolOf(spoolDir, (await o.db.info())?.system_identifier ?? null, plan.walSegmentSize);
   assertEmptyTarget(targetDir);
   const t = o.target;
   let record = await o.db.restores.save({
@@ -77,6 +88,8 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   let server: RecoveryServer | null = null;
   let prefetcher: Prefetcher | null = null;
   let keep = false;
+  /** The spool `.partial` served to PostgreSQL (a `latest` restore with spoolDir), if any. */
+  let partialServed: string | null = null;
   let stopWatch: (() => Promise<string | null>) | null = null;
   const targetExisted = existsSync(targetDir);
   const createdDirs: string[] = [];
@@ -98,8 +111,19 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
     o.onProgress?.({ phase: 'plan', backup_id: plan.backup.id, backup_start_lsn: plan.backup.start_lsn ?? null, target_timeline: plan.targetTimeline, segments_total: segments.length });
 
+    // Asked for only once replay has used every archived segment, so the spool is read late,
+    // when the receiver has flushed the most into it.
+    const firstFromSpool = spoolDir !== null ? segmentAfterArchive(segments, plan.targetTimeline, plan.walSegmentSize) : null;
+    const fallback = firstFromSpool === null ? {} : {
+      fallback: (file: string, dest: string) => {
+        if (!servableFromSpool(file, firstFromSpool, plan.walSegmentSize)) return false;
+        const kind = copyPaddedPartial(spoolDir!, file, dest, plan.walSegmentSize, owner);
+        if (kind === 'partial') partialServed = file;
+        return kind !== null;
+      },
+    };
     // The first segments download while the base backup extracts: replay starts with them staged.
-    prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(o.prefetchConcurrency !== undefined ? { concurrency: o.prefetchConcurrency } : {}), ...(owner ? { owner } : {}) });
+    prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(o.prefetchConcurrency !== undefined ? { concurrency: o.prefetchConcurrency } : {}), ...(owner ? { owner } : {}), ...fallback });
     prefetcher.start();
 
     await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
@@ -136,7 +160,9 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     // prefetcher: it stays up until stopServer().
     const keepPrefetching = outcome === 'paused' && (o.mode ?? 'stopped') === 'running';
     if (!keepPrefetching) await prefetcher.stop();
-    const applied = readLog(appliedLog).split('\n').filter((l) => l.trim() !== '').length;
+    const appliedFiles = readLog(appliedLog).split('\n').filter((l) => l.trim() !== '');
+    const applied = appliedFiles.length;
+    const partialSegment = partialServed !== null && appliedFiles.includes(partialServed) ? partialServed : null;
     let connectionString: string | undefined;
     if ((o.mode ?? 'stopped') === 'running' && outcome !== 'stopped') {
       keep = true;
@@ -147,7 +173,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     // A promoted cluster no longer needs our restore_command (its script is about to be deleted):
     // leave a data directory that starts cleanly on its own.
     if (outcome === 'promoted') dropRecoverySettings(join(targetDir, 'postgresql.auto.conf'), record.id, Object.keys(settings));
-    record = await o.db.restores.save({ ...record, status: 'completed', completed_at: new Date().toISOString(), wal_files_applied: applied });
+    record = await o.db.restores.save({ ...record, status: 'completed', completed_at: new Date().toISOString(), wal_files_applied: applied, ...(partialSegment !== null ? { partial_segment: partialSegment } : {}) });
     const srv = server;
     const pf = prefetcher;
     return {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
 import { openDatabaseForRestore, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
@@ -67,7 +69,7 @@ export function register(program: Command): void {
     .option('--to-lsn <lsn>', 'recovery target LSN')
     .option('--to-name <name>', 'restore point name (pg_create_restore_point)')
     .option('--to-xid <xid>', 'recovery target transaction id')
-    .option('--latest', 'replay all archived WAL')
+    .option('--latest', 'replay all archived WAL, and on the receiver host the WAL its spool holds beyond it')
     .option('--immediate', 'stop as soon as the backup is consistent')
     .requiredOption('--target-dir <dir>', 'new data directory (absent or empty)')
     .option('--backup <id>', 'restore from this backup instead of the newest that precedes the target')
@@ -83,19 +85,24 @@ export function register(program: Command): void {
       const tl = o.timeline === 'latest' || o.timeline === 'current' ? o.timeline : Number(o.timeline);
       if (typeof tl === 'number' && !(Number.isInteger(tl) && tl > 0)) throw new PitrdError('VALIDATION_ERROR', `--timeline: expected a number, latest or current, got "${o.timeline}"`);
       // repo lets the plan bring the WAL summaries up to date before checking the window.
-      const { db, store, repo } = await openDatabaseForRestore(loadCommandConfig(this), o.database);
+      const config = loadCommandConfig(this);
+      const { db, store, repo } = await openDatabaseForRestore(config, o.database);
+      // On the receiver's host, --latest also replays the WAL flushed into the spool but not yet
+      // archived (the receiver's spool of a database is <spool_dir>/<database>).
+      const spoolDir = join(config.spool_dir, db.name);
+      const spool = target.kind === 'latest' && existsSync(spoolDir) ? { spoolDir } : {};
       const progress = createProgress({ json: o.json === true });
       try {
         const r = await runRestore({
           db, repo, target, targetDir: o.targetDir, timeline: tl, action: (o.action ?? 'promote') as TargetAction,
-          mode: o.run ? 'running' : 'stopped',
+          mode: o.run ? 'running' : 'stopped', ...spool,
           ...(o.exclusive ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
           ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
         }).finally(() => progress.done());
         const summary = { restore: r.record, data_dir: r.dataDir, connection_string: r.connectionString ?? null };
         if (o.json) out(JSON.stringify(summary, null, 2));
         else {
-          out(`restore ${r.record.id} completed from backup ${r.plan.backup.id}: ${r.record.wal_files_applied} WAL files applied`);
+          out(`restore ${r.record.id} completed from backup ${r.plan.backup.id}: ${r.record.wal_files_applied} WAL files applied${r.record.partial_segment ? ` (the last, ${r.record.partial_segment}, from the spool's partial segment)` : ''}`);
           out(r.connectionString ? `running: ${r.connectionString}` : `data directory ready: ${r.dataDir}`);
         }
       } finally {
