@@ -12,6 +12,8 @@ import type { ArchiveGapState } from './archive-gap.js';
 import type { DatabaseEntry } from './entry.js';
 import { slotRetainedBytes } from './slot-retention.js';
 
+const SLOT_FRESH_MS = 2_000;
+
 /** What the last evaluation measured for one database (null: unknown / not applicable). */
 export interface HealthMeasurement {
   project: string;
@@ -50,6 +52,12 @@ export class HealthMonitor {
   private measured: HealthMeasurement[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<Alert[]> | null = null;
+  /**
+   * The slot answer per database for SLOT_FRESH_MS. Asking opens a connection and authenticates
+   * (SCRAM costs CPU on both ends): a dashboard polling /health many times a second must not become
+   * as many logins on the database pitrd protects. Slot retention moves over minutes, not ms.
+   */
+  private readonly slotAnswers = new Map<string, { at: number; bytes: number | null }>();
 
   constructor(private readonly opts: HealthMonitorOptions) {}
 
@@ -83,6 +91,15 @@ export class HealthMonitor {
     return this.running;
   }
 
+  private async slotRetainedRecent(e: DatabaseEntry, ask: (entry: DatabaseEntry) => Promise<number | null>, now: number): Promise<number | null> {
+    const key = `${e.name}\0${e.slotName}`;
+    const hit = this.slotAnswers.get(key);
+    if (hit && now - hit.at < SLOT_FRESH_MS) return hit.bytes;
+    const bytes = await ask(e);
+    this.slotAnswers.set(key, { at: now, bytes });
+    return bytes;
+  }
+
   private async once(): Promise<Alert[]> {
     const now = Date.now();
     const last = await this.opts.lastBackups();
@@ -92,7 +109,7 @@ export class HealthMonitor {
     for (const e of this.opts.entries()) {
       const status = e.receiver?.status() ?? null;
       // Only a PITR database has a slot to worry about (disable keeps it, but then receiver_down is moot).
-      const retained = e.pitr.enabled ? await slotRetained(e) : null;
+      const retained = e.pitr.enabled ? await this.slotRetainedRecent(e, slotRetained, now) : null;
       // Every database with an archive, PITR on or off: a restore may still need its WAL.
       let gap: ArchiveGapState | null = null;
       if (this.opts.archiveGap) {
