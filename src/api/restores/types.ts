@@ -4,13 +4,10 @@
  * repository's restores/{id}.json.
  */
 
-export type RestoreTargetInput =
-  | { kind: 'time'; time: string }
-  | { kind: 'lsn'; lsn: string }
-  | { kind: 'xid'; xid: string }
-  | { kind: 'name'; name: string }
-  | { kind: 'latest' }
-  | { kind: 'immediate' };
+import type { RecoveryTarget } from '../../restore/index.js';
+
+/** The engine's own target type: the API accepts exactly what a restore can stop at. */
+export type RestoreTargetInput = RecoveryTarget;
 
 export type RestoreMode = 'stopped' | 'running';
 
