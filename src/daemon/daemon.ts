@@ -180,7 +180,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
           logger.info('shutting down');
           // Running backups and restores are aborted (recorded as interrupted) at once, not
           // after the HTTP drain, and before the receivers stop; branch servers are stopped.
-          await Promise.all([a.close(), health.stop(), b.stop(), restores.stop(), br.stop()]);
+          await Promise.all([closeHttp(a), health.stop(), b.stop(), restores.stop(), br.stop()]);
           await m.stop();
           await windows.stop();
           await store.close();
@@ -196,5 +196,24 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await manager?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Close the API: stop accepting, let in-flight requests finish, then drop the connections.
+ * Node closes only the keep-alive connections idle at the moment close() is called; one whose
+ * response was still being written stays open until its keep-alive timeout (72 s in fastify), so
+ * a SIGTERM during a download would hang shutdown that long. Idle connections are closed again as
+ * they become idle, and after a grace period every connection is closed.
+ */
+async function closeHttp(app: { close(): Promise<unknown>; server: { closeIdleConnections(): void; closeAllConnections(): void } }, graceMs = 10_000): Promise<void> {
+  const closing = app.close();
+  const idle = setInterval(() => app.server.closeIdleConnections(), 100);
+  const hard = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await closing;
+  } finally {
+    clearInterval(idle);
+    clearTimeout(hard);
   }
 }
