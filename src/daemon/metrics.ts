@@ -1,10 +1,28 @@
-import type { Labels, MetricsRegistry } from '../api/index.js';
+import type { Gauge, Labels, MetricsRegistry } from '../api/index.js';
 import type { ReceiverStatus } from '../receiver/index.js';
 import { parseLsn } from '../wal/index.js';
 
 /** LSNs as plain numbers: exact up to 2^53 bytes (8 PiB of WAL), plenty for a gauge. */
 function lsnNumber(lsn: string | null): number {
   return lsn === null ? 0 : Number(parseLsn(lsn));
+}
+
+/**
+ * Removes the series of databases that were reported by the previous collection but not by this
+ * one (a receiver stopped, a database was unregistered), so no stale value is scraped. Call it
+ * once per collection with every label set just reported.
+ */
+function staleSeriesSweeper(gauges: readonly Gauge[]): (reported: readonly Labels[]) => void {
+  let previous = new Set<string>();
+  return (reported) => {
+    const seen = new Set(reported.map((l) => JSON.stringify(l)));
+    for (const k of previous) {
+      if (seen.has(k)) continue;
+      const l = JSON.parse(k) as Labels;
+      for (const g of gauges) g.remove(l);
+    }
+    previous = seen;
+  };
 }
 
 /**
@@ -24,12 +42,12 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
     segments: metrics.gauge('pitrd_receiver_segments_archived', 'WAL segments archived since the receiver started', labels),
     errors: metrics.gauge('pitrd_receiver_errors', 'Connection and upload failures since the receiver started', labels),
   };
-  let previous = new Set<string>();
+  const sweep = staleSeriesSweeper(Object.values(g));
   metrics.collect(() => {
-    const seen = new Set<string>();
+    const reported: Labels[] = [];
     for (const r of receivers()) {
       const l: Labels = { project: r.project, database: r.name };
-      seen.add(JSON.stringify(l));
+      reported.push(l);
       const s = r.status;
       g.up.set(l, s.status === 'running' ? 1 : 0);
       g.bytes.set(l, s.bytes_received);
@@ -41,12 +59,7 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
       g.segments.set(l, s.segments_archived);
       g.errors.set(l, s.errors);
     }
-    for (const k of previous) {
-      if (seen.has(k)) continue;
-      const l = JSON.parse(k) as Labels;
-      for (const m of Object.values(g)) m.remove(l);
-    }
-    previous = seen;
+    sweep(reported);
   });
 }
 
@@ -58,24 +71,18 @@ export function registerBackupMetrics(
   const labels = ['project', 'database'];
   const age = metrics.gauge('pitrd_last_backup_age_seconds', 'Seconds since the newest completed base backup reached consistency (absent: none yet)', labels);
   const running = metrics.gauge('pitrd_backup_running', '1 while a base backup of the database runs', labels);
-  let previous = new Set<string>();
+  const sweep = staleSeriesSweeper([age, running]);
   metrics.collect(async () => {
-    const seen = new Set<string>();
+    const reported: Labels[] = [];
     const now = Date.now();
     for (const d of await observe()) {
       const l: Labels = { project: d.project, database: d.name };
-      seen.add(JSON.stringify(l));
+      reported.push(l);
       running.set(l, d.running ? 1 : 0);
       if (d.lastCompletedAt === null) age.remove(l);
       else age.set(l, Math.max(0, (now - d.lastCompletedAt) / 1000));
     }
-    for (const k of previous) {
-      if (seen.has(k)) continue;
-      const l = JSON.parse(k) as Labels;
-      age.remove(l);
-      running.remove(l);
-    }
-    previous = seen;
+    sweep(reported);
   });
 }
 
@@ -102,23 +109,17 @@ export function registerHealthMetrics(
   const labels = ['project', 'database'];
   const retained = metrics.gauge('pitrd_slot_retained_bytes', 'Bytes of WAL the server retains for the replication slot (current WAL position - restart_lsn)', labels);
   const gap = metrics.gauge('pitrd_archive_gap_segments', 'WAL segments a restore needs that are missing from the archive (0: continuous)', labels);
-  let previous = new Set<string>();
+  const sweep = staleSeriesSweeper([retained, gap]);
   metrics.collect(() => {
-    const seen = new Set<string>();
+    const reported: Labels[] = [];
     for (const m of measurements()) {
       const l: Labels = { project: m.project, database: m.database };
-      seen.add(JSON.stringify(l));
+      reported.push(l);
       if (m.slotRetainedBytes === null) retained.remove(l);
       else retained.set(l, m.slotRetainedBytes);
       if (m.archiveGapSegments === null) gap.remove(l);
       else gap.set(l, m.archiveGapSegments);
     }
-    for (const k of previous) {
-      if (seen.has(k)) continue;
-      const l = JSON.parse(k) as Labels;
-      retained.remove(l);
-      gap.remove(l);
-    }
-    previous = seen;
+    sweep(reported);
   });
 }

@@ -1,48 +1,39 @@
 /**
  * pg_ctl for the PostgreSQL servers the daemon itself runs (restores left running, branches):
  * stop one by its data directory, ask whether one runs, start a branch again after a daemon
- * restart. Run as the postgres OS user when the daemon is root (PostgreSQL refuses root).
+ * restart. The commands are src/restore's (same options, same OS user): a branch restarted here
+ * must run exactly as the restore first ran it.
  */
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { PitrdError } from '../errors.js';
-import { postgresOsUser } from '../restore/index.js';
+import { asOwner, DEFAULT_PG_BIN, pgCtlStart, pgCtlStop, postgresOsUser, type RecoveryServer } from '../restore/index.js';
 
-export const PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export { freePort } from '../restore/index.js';
 
-function asOwner(): { uid?: number; gid?: number; env: NodeJS.ProcessEnv } {
+/** The server on a data directory, as src/restore's pg_ctl helpers take it. */
+function serverAt(dataDir: string, pgBin: string, port = 0, runDir = ''): RecoveryServer {
   const owner = postgresOsUser();
-  const env = { ...process.env, LC_ALL: 'C.UTF-8' };
-  return owner ? { uid: owner.uid, gid: owner.gid, env: { ...env, HOME: '/tmp', USER: 'postgres' } } : { env };
+  return { dataDir, port, socketDir: runDir, logFile: join(runDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
 }
 
 /** True while a postmaster runs on the data directory (pg_ctl status exits 0). */
-export async function pgIsRunning(dataDir: string, pgBin = PG_BIN): Promise<boolean> {
+export async function pgIsRunning(dataDir: string, pgBin = DEFAULT_PG_BIN): Promise<boolean> {
   if (!existsSync(join(dataDir, 'postmaster.pid'))) return false;
-  const r = await execa(join(pgBin, 'pg_ctl'), ['-D', dataDir, 'status'], { ...asOwner(), reject: false });
+  const r = await execa(join(pgBin, 'pg_ctl'), ['-D', dataDir, 'status'], { ...asOwner(postgresOsUser()), reject: false });
   return r.exitCode === 0;
 }
 
 /** Fast shutdown (active sessions are ended), waiting for it; a server already down is fine. */
-export async function pgStop(dataDir: string, pgBin = PG_BIN): Promise<void> {
+export async function pgStop(dataDir: string, pgBin = DEFAULT_PG_BIN): Promise<void> {
   if (!existsSync(join(dataDir, 'postmaster.pid'))) return;
-  await execa(join(pgBin, 'pg_ctl'), ['-D', dataDir, '-w', '-t', '120', '-m', 'fast', 'stop'], { ...asOwner(), reject: false });
+  await pgCtlStop(serverAt(dataDir, pgBin));
 }
 
-/**
- * Start a restored cluster again with the options the restore ran it with: our port and socket
- * directory, loopback only, and never archiving (its postgresql.conf is the source's: an
- * archive_command there would push the copy's WAL into the source's archive).
- */
+/** Start a restored cluster again on our port and socket directory (runDir), as the restore ran it. */
 export async function pgStart(o: { dataDir: string; port: number; runDir: string; pgBin?: string }): Promise<void> {
-  const opts = `-p ${o.port} -k ${o.runDir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c logging_collector=off`;
-  const log = join(o.runDir, 'postgres.log');
-  const r = await execa(join(o.pgBin ?? PG_BIN, 'pg_ctl'), ['-D', o.dataDir, '-l', log, '-w', '-t', '120', '-o', opts, 'start'], { ...asOwner(), reject: false });
-  if (r.exitCode !== 0) {
-    throw new PitrdError('RESTORE_FAILED', `PostgreSQL in ${o.dataDir} did not start on port ${o.port}: ${String(r.stderr || r.stdout).trim()}`, { context: { data_dir: o.dataDir, port: o.port } });
-  }
+  await pgCtlStart(serverAt(o.dataDir, o.pgBin ?? DEFAULT_PG_BIN, o.port, o.runDir));
 }
 
 /** Whether 127.0.0.1:port can be bound now. */
@@ -51,18 +42,5 @@ export function portIsFree(port: number): Promise<boolean> {
     const srv = createServer();
     srv.once('error', () => resolve(false));
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
   });
 }

@@ -5,7 +5,7 @@ import { createBackupService } from '../basebackup/index.js';
 import { PitrdError } from '../errors.js';
 import { createReceiver, type Logger, type Receiver } from '../receiver/index.js';
 import { openRepository } from '../repository/index.js';
-import { runRestore, type RestoreResult } from '../restore/index.js';
+import { DEFAULT_PG_BIN, runRestore, type RestoreResult } from '../restore/index.js';
 import { postgresOsUser } from '../restore/os-user.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { postmasterPid, startDemoCluster, type DemoCluster } from './postgres.js';
@@ -45,7 +45,7 @@ const STEPS = 3;
  */
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const began = Date.now();
-  const pgBin = o.pgBin ?? process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+  const pgBin = o.pgBin ?? DEFAULT_PG_BIN;
   const perStep = o.rowsPerStep ?? 100;
   const owner = postgresOsUser();
   const root = mkdtempSync(join(tmpdir(), 'pitrd-demo-'));

@@ -16,5 +16,8 @@ export { extractBackup, assertEmptyTarget } from './extract.js';
 export { recoverySettings, assertTarget, targetReachedPattern } from './target.js';
 export type { RecoveryTarget, RecoveryOptions, TargetAction } from './target.js';
 export { postgresOsUser } from './os-user.js';
+export { asOwner } from './extract.js';
+export { DEFAULT_PG_BIN, pgCtlStart, pgCtlStop, type RecoveryServer } from './server.js';
+export { freePort } from './port.js';
 export { openDatabaseForRestore } from './open.js';
 export { copyPaddedPartial, segmentAfterArchive, servableFromSpool, assertSpoolOf } from './spool-partial.js';

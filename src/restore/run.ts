@@ -8,7 +8,7 @@ import { assertEmptyTarget, extractBackup } from './extract.js';
 import { postgresOsUser } from './os-user.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
-import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer } from './server.js';
+import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer, DEFAULT_PG_BIN } from './server.js';
 import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
 import { freePort } from './port.js';
 import { assertSpoolOf, copyPaddedPartial, segmentAfterArchive, servableFromSpool } from './spool-partial.js';
@@ -58,7 +58,6 @@ export interface RestoreResult {
   stopServer?: () => Promise<void>;
 }
 
-const DEFAULT_PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /**
  * One restore, start to finish: plan (repository only, nothing written on refusal), record

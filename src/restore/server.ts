@@ -5,6 +5,9 @@ import pg from 'pg';
 import { PitrdError } from '../errors.js';
 import { asOwner } from './extract.js';
 
+/** Debian's PostgreSQL 15 binaries unless PITRD_PG_BIN says otherwise. */
+export const DEFAULT_PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
 export interface RecoveryServer {
   dataDir: string;
   port: number;
