@@ -7,10 +7,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PgCluster } from '../harness/index.js';
-import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
+import { markerIdsAt, queryUri, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Br4-branch-Secret-pw';
 let source: PgCluster;
@@ -20,17 +19,8 @@ const rows: Array<{ id: number; committed_at: Date }> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (a: Date, b: Date) => new Date((a.getTime() + b.getTime()) / 2).toISOString();
 
-async function sql<T extends Record<string, unknown>>(uri: string, text: string): Promise<T[]> {
-  const u = new URL(uri);
-  const c = new pg.Client({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)), password: PASSWORD });
-  await c.connect();
-  try {
-    return (await c.query<T>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-const ids = async (uri: string) => (await sql<{ id: number }>(uri, 'SELECT id FROM marker ORDER BY id')).map((r) => r.id);
+const sql = <T extends Record<string, unknown>>(uri: string, text: string) => queryUri<T>(uri, PASSWORD, text);
+const ids = (uri: string) => markerIdsAt(uri, PASSWORD);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- route JSON, asserted field by field
 async function untilRunning(id: string): Promise<any> {

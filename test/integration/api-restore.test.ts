@@ -9,10 +9,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PgCluster } from '../harness/index.js';
-import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
+import { markerIdsAt, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Rs7-restore-Secret-pw';
 let source: PgCluster;
@@ -39,16 +38,7 @@ async function untilFinished(id: string): Promise<any> {
   }, 180_000, 200);
 }
 
-async function markerIdsAt(uri: string): Promise<number[]> {
-  const u = new URL(uri);
-  const c = new pg.Client({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)), password: PASSWORD });
-  await c.connect();
-  try {
-    return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((r) => r.id);
-  } finally {
-    await c.end();
-  }
-}
+const markerIds = (uri: string) => markerIdsAt(uri, PASSWORD);
 
 beforeAll(async () => {
   source = await startPostgres({ walSegmentSizeMB: 1, password: PASSWORD });
@@ -138,7 +128,7 @@ describe('restores over HTTP', () => {
       expect(r.status, JSON.stringify(r.json)).toBe(202);
       const done = await untilFinished(r.json.data.restore_id);
       expect(done, JSON.stringify(body)).toMatchObject({ status: 'completed', mode: 'running' });
-      expect(await markerIdsAt(done.connection_uri), JSON.stringify(body)).toEqual(expected);
+      expect(await markerIds(done.connection_uri), JSON.stringify(body)).toEqual(expected);
     }
     const kinds = (await fx.call('GET', `${base}/pitr/restores?limit=4`)).json.data.restores.map((x: { target_kind: string; target_lsn: string | null; target_name: string | null; target_xid: string | null }) => [x.target_kind, x.target_lsn ?? x.target_name ?? x.target_xid]);
     expect(kinds).toEqual([
@@ -186,7 +176,7 @@ describe('restores over HTTP', () => {
     expect(done.status).toBe('completed');
     expect(done.connection_uri).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
     // The backup was taken before any marker row.
-    expect(await markerIdsAt(done.connection_uri)).toEqual([]);
+    expect(await markerIds(done.connection_uri)).toEqual([]);
   }, 240_000);
 
   it('lists restores newest first with cursor pages', async () => {
@@ -227,21 +217,21 @@ describe('restores over HTTP', () => {
     expect(stopped).toMatchObject({ status: 'completed', connection_uri: null });
     expect(existsSync(`${stopped.target_dir}/postmaster.pid`)).toBe(false);
     expect(existsSync(`${stopped.target_dir}/PG_VERSION`)).toBe(true);
-    await expect(markerIdsAt(live.connection_uri)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(markerIds(live.connection_uri)).rejects.toThrow(/ECONNREFUSED/);
   }, 240_000);
 
   it('after a daemon crash a restored server left running is stopped by the next start', async () => {
     const live = await fx.call('POST', `${base}/backups/${backup.id}/restore`, { mode: 'running' });
     expect(live.status).toBe(202);
     const done = await untilFinished(live.json.data.restore_id);
-    expect(await markerIdsAt(done.connection_uri)).toEqual([]);
+    expect(await markerIds(done.connection_uri)).toEqual([]);
     const workDir = (JSON.parse(readFileSync(join(fx.daemon.restores.root, 'running-restores.json'), 'utf8')) as Array<{ dir: string; work_dir: string }>).find((x) => x.dir === done.target_dir)!.work_dir;
     expect(existsSync(`${workDir}/postgres.log`)).toBe(true);
     // A crash: the daemon goes away without stopping its restores.
     fx.daemon.restores.stop = async () => undefined;
     await fx.restart();
     expect(fx.logs.some((l) => l.includes('stopped the server of a restore a previous daemon left running') && l.includes(done.target_dir))).toBe(true);
-    await expect(markerIdsAt(done.connection_uri)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(markerIds(done.connection_uri)).rejects.toThrow(/ECONNREFUSED/);
     expect(existsSync(`${done.target_dir}/PG_VERSION`)).toBe(true);
     // The work directory runRestore left for the server (log, socket) went with it.
     expect(existsSync(workDir)).toBe(false);

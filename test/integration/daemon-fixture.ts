@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import { createApiLogger } from '../../src/api/index.js';
 import { FileTokenStore } from '../../src/auth/index.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
@@ -98,3 +99,21 @@ export async function startDaemonFixture(rawConfig: Record<string, unknown> = {}
   };
   return fx;
 }
+
+/** Run SQL on a server the daemon started (a branch, a restore left running) through its connection URI. */
+export async function queryUri<T extends Record<string, unknown>>(uri: string, password: string, text: string): Promise<T[]> {
+  const u = new URL(uri);
+  const c = new pg.Client({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)), password });
+  await c.connect();
+  try {
+    return (await c.query<T>(text)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The ids in the restored copy's `marker` table, in order. */
+export async function markerIdsAt(uri: string, password: string): Promise<number[]> {
+  return (await queryUri<{ id: number }>(uri, password, 'SELECT id FROM marker ORDER BY id')).map((r) => r.id);
+}
+

@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { isPitrdError } from '../../src/errors.js';
 import type { DatabaseRepository } from '../../src/repository/index.js';
 import { assertSpoolOf, copyPaddedPartial, runRestore, segmentAfterArchive, servableFromSpool } from '../../src/restore/index.js';
@@ -18,7 +17,7 @@ import { parseLsn } from '../../src/wal/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 import { startPostgres, type PgCluster } from '../harness/index.js';
 import { waitFor } from '../harness/receiver.js';
-import { startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
+import { markerIdsAt, startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 
 const SEG = 1024 * 1024;
 let fx: ArchiveFixture;
@@ -220,16 +219,8 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
   let dfx: DaemonFixture;
   let base = '';
 
-  const idsAt = async (uri: string) => {
-    const u = new URL(uri);
-    const c = new pg.Client({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: decodeURIComponent(u.pathname.slice(1)), password: PASSWORD });
-    await c.connect();
-    try {
-      return (await c.query<{ id: number }>('SELECT id FROM marker ORDER BY id')).rows.map((r) => r.id);
-    } finally {
-      await c.end();
-    }
-  };
+  const idsAt = (uri: string) => markerIdsAt(uri, PASSWORD);
+
 
   beforeAll(async () => {
     source = await startPostgres({ walSegmentSizeMB: 1, password: PASSWORD });
