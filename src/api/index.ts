@@ -15,5 +15,5 @@ export type { RateLimit, RateDecision } from './rate-limit.js';
 export { createApiLogger, scrubSecrets, REDACT_PATHS } from './logger.js';
 export { buildOpenApi } from './openapi.js';
 export { MetricsRegistry } from './metrics/index.js';
-export type { Counter, Gauge, Histogram, Labels } from './metrics/index.js';
+export type { Counter, Gauge, Histogram, Labels, Summary } from './metrics/index.js';
 export * from './projects/index.js';

@@ -20,9 +20,14 @@ export class ArchiveSummarizer {
   private again = false;
   private st: SummarizerStatus = { state: 'idle', runs: 0, last_run_at: null, last_result: null, last_error: null };
 
+  /**
+   * `run` does one summarising pass (default: summarizeArchive on this thread); the daemon passes
+   * one that runs it on a worker thread, so decoding never blocks its event loop.
+   */
   constructor(
     private readonly repo: Repository,
     private readonly dbName: string,
+    private readonly run: (repo: Repository, dbName: string) => Promise<SummarizeResult> = summarizeArchive,
   ) {}
 
   /** Ask for a run; returns at once. */
@@ -50,7 +55,7 @@ export class ArchiveSummarizer {
       this.again = false;
       this.st.state = 'running';
       try {
-        const r = await summarizeArchive(this.repo, this.dbName);
+        const r = await this.run(this.repo, this.dbName);
         this.st.last_result = r;
         this.st.last_error = r.failed.length
           ? { code: r.failed[0]!.code, message: `${r.failed.length} segment(s) could not be summarised, first ${r.failed[0]!.segment}: ${r.failed[0]!.message}`, at: new Date().toISOString() }

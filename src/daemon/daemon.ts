@@ -24,8 +24,11 @@ import { BackupManager } from './backups.js';
 import { BranchManager } from './branches.js';
 import { HealthMonitor } from './health.js';
 import { RepositoryIdempotencyStore } from './idempotency-store.js';
+import { FileSignatureCachedVerifier } from './token-verifier.js';
 import { loadUrlSigningSecret } from './url-signing-secret.js';
 import { DatabaseManager } from './manager.js';
+import { CatalogThread } from './catalog-thread.js';
+import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
 import { registerObjectRoute } from './object-route.js';
 import { RecoveryWindows } from './window.js';
@@ -73,11 +76,15 @@ const noTokens: TokenVerifier = { verify: async () => null };
 
 export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
   const logger = opts.logger ?? createApiLogger();
+  // From the start: a slow start-up (receivers catching up, first summaries) shows too.
+  const loop = new EventLoopMonitor();
+  loop.start();
   const store = createObjectStore(storageOptions(config));
   let manager: DatabaseManager | null = null;
   let backups: BackupManager | null = null;
   let app: FastifyInstance | null = null;
   let branches: BranchManager | null = null;
+  let catalogThread: CatalogThread | null = null;
   try {
     const repo = await openRepository(store, repositoryOptions(config));
     logger.info({ repository: store.location, created: repo.created, encrypted: config.encryption.enabled }, 'repository opened');
@@ -86,10 +93,12 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     }
     const registry = new DatabaseRegistryStore(store, config.encryption.key);
     const projects = new ObjectStoreProjectStore(store);
-    const windows = new RecoveryWindows(repo, logger);
+    const catalog = new CatalogThread(config);
+    catalogThread = catalog;
+    const windows = new RecoveryWindows(repo, logger, catalog);
     const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true, onCatalogChange: (name) => windows.invalidate(name) });
     backups = b;
-    manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries) });
+    manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries), receiverThreads: true });
     await manager.start();
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
@@ -119,9 +128,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     });
     registerAlertMetrics(metrics, () => health.alerts());
     registerHealthMetrics(metrics, () => health.measurements());
+    registerEventLoopMetrics(metrics, loop);
 
     let auth: TokenVerifier = noTokens;
-    if (config.api.tokens_file !== undefined) auth = new FileTokenStore(config.api.tokens_file);
+    if (config.api.tokens_file !== undefined) auth = new FileSignatureCachedVerifier(config.api.tokens_file, new FileTokenStore(config.api.tokens_file));
     else logger.warn('api.tokens_file is not set: every API request except / and /openapi.json will be refused');
 
     const limit = { perMinute: config.api.rate_limit.requests_per_minute, burst: config.api.rate_limit.burst };
@@ -183,7 +193,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
           await Promise.all([closeHttp(a), health.stop(), b.stop(), restores.stop(), br.stop()]);
           await m.stop();
           await windows.stop();
+          await catalog.stop();
           await store.close();
+          loop.stop();
           logger.info('stopped');
         })();
         return stopping;
@@ -195,6 +207,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await branches?.stop().catch(() => undefined);
     await manager?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
+    await catalogThread?.stop().catch(() => undefined);
+    loop.stop();
     throw err;
   }
 }

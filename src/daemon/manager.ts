@@ -13,6 +13,7 @@ import { errorMessage, PitrdError } from '../errors.js';
 import { createReceiver, type ReceiverStatus } from '../receiver/index.js';
 import type { Repository } from '../repository/index.js';
 import { entryKey, type DatabaseEntry } from './entry.js';
+import { ReceiverThread } from './receiver-thread.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
 import { dropReplicationSlot } from './slot-drop.js';
 import type { RecoveryWindows } from './window.js';
@@ -27,6 +28,8 @@ export interface DatabaseManagerOptions {
   windows?: RecoveryWindows;
   /** Told the current databases after start and after every mutation (base backups follow them). */
   onChange?: (entries: DatabaseEntry[]) => Promise<void>;
+  /** Run each receiver on its own worker thread (./receiver-thread.ts; the daemon does), else in-process. */
+  receiverThreads?: boolean;
 }
 
 const DEFAULT_RETENTION_DAYS = 7;
@@ -303,16 +306,18 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   private async startReceiver(e: DatabaseEntry): Promise<void> {
     if (e.receiver) return;
     const password = e.password();
-    const receiver = createReceiver({
+    const options = {
       database: e.name,
       project: e.project,
       connection: { host: e.host, port: e.port, user: e.user, database: e.dbname, ...(password !== undefined ? { password } : {}) },
-      repository: this.opts.repo.database(e.name),
       spoolDir: join(this.opts.config.spool_dir, e.name),
       slotName: e.slotName,
       synchronous: e.synchronous,
-      logger: this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name }),
-    });
+    };
+    const logger = this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name });
+    const receiver = this.opts.receiverThreads
+      ? new ReceiverThread(this.opts.config, options, logger, this.opts.repo.repoJson)
+      : createReceiver({ ...options, repository: this.opts.repo.database(e.name), logger });
     await receiver.start();
     e.receiver = receiver;
     this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');

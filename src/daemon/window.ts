@@ -8,21 +8,31 @@ import { ArchiveSummarizer, recoveryWindow, type RecoveryWindowView } from '../c
 import { isPitrdError } from '../errors.js';
 import type { Repository } from '../repository/index.js';
 import { ArchiveGapMonitor, type ArchiveGapLogger, type ArchiveGapState } from './archive-gap.js';
+import type { CatalogThread } from './catalog-thread.js';
 
 const DEFAULT_INTERVAL_MS = 10_000;
 /**
- * How old a computed window may be when served. Computing one lists the archive and reads its
- * summaries (tens of ms); dashboards poll status endpoints many times a second. One second of
- * staleness is invisible next to the receiver's own lag, and a backup finishing, being deleted or
- * expired invalidates the cache at once (invalidate()), so `from` never lags a catalog change.
+ * How old a computed window may be when served as is. Computing one lists the archive and reads
+ * its summaries (tens of ms), after summarising newly archived WAL (hundreds of ms per segment on
+ * a busy machine); dashboards poll status endpoints many times a second. One second of staleness
+ * is invisible next to the receiver's own lag, and a backup finishing, being deleted or expired
+ * invalidates the cache at once (invalidate()), so `from` never lags a catalog change.
  */
 const WINDOW_FRESH_MS = 1_000;
+/**
+ * Past WINDOW_FRESH_MS a new computation starts, but until it is done requests are answered from
+ * the previous result (same invalidation generation) if it is younger than this: a poll does not
+ * wait for segments to be decoded. Older than this (e.g. the computation is stuck on storage),
+ * requests wait for the new one.
+ */
+const WINDOW_STALE_MS = 30_000;
 
 interface Cached {
   /** The invalidation generation it was started in: a newer generation never joins an older run. */
   generation: number;
   startedAt: number;
   result: Promise<unknown>;
+  running: boolean;
 }
 
 export class RecoveryWindows {
@@ -30,12 +40,16 @@ export class RecoveryWindows {
   /** Keyed `${what}\0${database}`. */
   private readonly cache = new Map<string, Cached>();
   private readonly generations = new Map<string, number>();
+  /** The last successful result per cache key, and when its computation started. */
+  private readonly lastGood = new Map<string, { generation: number; at: number; value: unknown }>();
   private readonly gaps: ArchiveGapMonitor;
   private intervalMs = DEFAULT_INTERVAL_MS;
 
+  /** `thread`: summarise and compute windows there rather than on the event loop (the daemon's case). */
   constructor(
     private readonly repo: Repository,
     logger?: ArchiveGapLogger,
+    private readonly thread?: CatalogThread,
   ) {
     this.gaps = new ArchiveGapMonitor(repo, logger);
   }
@@ -45,7 +59,8 @@ export class RecoveryWindows {
   private summarizer(name: string): ArchiveSummarizer {
     let s = this.summarizers.get(name);
     if (!s) {
-      s = new ArchiveSummarizer(this.repo, name);
+      const t = this.thread;
+      s = t ? new ArchiveSummarizer(this.repo, name, (_repo, db) => t.summarize(db)) : new ArchiveSummarizer(this.repo, name);
       this.summarizers.set(name, s);
     }
     return s;
@@ -80,6 +95,7 @@ export class RecoveryWindows {
   invalidate(name: string): void {
     this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
     for (const k of [...this.cache.keys()]) if (k.endsWith(`\0${name}`)) this.cache.delete(k);
+    for (const k of [...this.lastGood.keys()]) if (k.endsWith(`\0${name}`)) this.lastGood.delete(k);
   }
 
   /** The id of the newest completed base backup (pitr/config's base_backup_id), cached like the window. */
@@ -93,7 +109,8 @@ export class RecoveryWindows {
 
   /**
    * The window to show, or null when nothing was ever archived for the database. Concurrent
-   * requests share one computation; a result younger than WINDOW_FRESH_MS is served as is.
+   * requests share one computation; a result younger than WINDOW_FRESH_MS is served as is, an
+   * older one (up to WINDOW_STALE_MS) while its replacement is computed.
    */
   current(name: string): Promise<RecoveryWindowView | null> {
     return this.memo('window', name, () => this.compute(name));
@@ -102,14 +119,32 @@ export class RecoveryWindows {
   private memo<T>(what: string, name: string, compute: () => Promise<T>): Promise<T> {
     const key = `${what}\0${name}`;
     const generation = this.generations.get(name) ?? 0;
-    const hit = this.cache.get(key);
-    if (hit && hit.generation === generation && Date.now() - hit.startedAt < WINDOW_FRESH_MS) return hit.result as Promise<T>;
-    const entry: Cached = { generation, startedAt: Date.now(), result: compute() };
+    const now = Date.now();
+    const c = this.cache.get(key);
+    const current = c && c.generation === generation ? c : undefined;
+    const g = this.lastGood.get(key);
+    const good = g && g.generation === generation && now - g.at < WINDOW_STALE_MS ? g : undefined;
+    if (current && !current.running && now - current.startedAt < WINDOW_FRESH_MS) return current.result as Promise<T>;
+    if (current?.running) return good ? Promise.resolve(good.value as T) : (current.result as Promise<T>);
+    const started = this.start(key, generation, compute);
+    // Stale: the new computation runs in the background; the last good result answers meanwhile.
+    return good ? Promise.resolve(good.value as T) : started;
+  }
+
+  private start<T>(key: string, generation: number, compute: () => Promise<T>): Promise<T> {
+    const entry: Cached = { generation, startedAt: Date.now(), result: compute(), running: true };
     this.cache.set(key, entry);
-    // A failure is not cached: the next request tries again.
-    entry.result.catch(() => {
-      if (this.cache.get(key) === entry) this.cache.delete(key);
-    });
+    entry.result.then(
+      (value) => {
+        entry.running = false;
+        if (this.cache.get(key) === entry) this.lastGood.set(key, { generation, at: entry.startedAt, value });
+      },
+      () => {
+        entry.running = false;
+        // A failure is not cached: the next request tries again.
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     return entry.result as Promise<T>;
   }
 
@@ -119,7 +154,7 @@ export class RecoveryWindows {
     await s.idle();
     let windows: RecoveryWindowView[];
     try {
-      windows = await recoveryWindow(this.repo, name);
+      windows = this.thread ? await this.thread.windows(name) : await recoveryWindow(this.repo, name);
     } catch (err) {
       // No database.json yet: no WAL and no backup was ever stored.
       if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;

@@ -1,4 +1,4 @@
-export { openRepository, Repository } from './repository.js';
+export { openRepository, reopenRepository, Repository } from './repository.js';
 export type { OpenRepositoryOptions } from './repository.js';
 export { DatabaseRepository } from './database.js';
 export type { DatabaseInfoInput } from './database.js';

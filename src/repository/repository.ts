@@ -77,3 +77,14 @@ export async function openRepository(store: ObjectStore, opts: OpenRepositoryOpt
   const { repo, created } = await openRepoJson(store, { compression: algorithm, ...(opts.key ? { key: opts.key } : {}) });
   return new Repository(store, repo, created, opts.key, algorithm, level);
 }
+
+/**
+ * A second handle on a repository another handle already opened and checked (`checked` is its
+ * repo.json): no I/O, so a worker thread gets its handle even while storage is unreachable —
+ * the receiver must keep streaming into its spool through a storage outage.
+ */
+export function reopenRepository(store: ObjectStore, checked: RepoJson, opts: OpenRepositoryOptions): Repository {
+  const { algorithm, level } = typeof opts.compression === 'string' ? { algorithm: opts.compression, level: undefined } : opts.compression;
+  createCodecStore(store, { compression: algorithm, ...(opts.key ? { key: opts.key } : {}) });
+  return new Repository(store, checked, false, opts.key, algorithm, level);
+}

@@ -48,6 +48,9 @@ export function logTail(file: string, lines = 15): string {
 
 export async function query<T>(s: RecoveryServer, sql: string): Promise<T[]> {
   const c = new pg.Client({ host: s.socketDir, port: s.port, user: s.user, database: 'postgres' });
+  // A server shut down between queries (57P01 on an idle client) must not be an unhandled
+  // 'error' event that kills the process; the query in flight still rejects with it.
+  c.on('error', () => undefined);
   await c.connect();
   try {
     return (await c.query(sql)).rows as T[];

@@ -1,2 +1,2 @@
-export { MetricsRegistry, Counter, Gauge, Histogram, DEFAULT_BUCKETS, PROMETHEUS_CONTENT_TYPE } from './registry.js';
+export { MetricsRegistry, Counter, Gauge, Histogram, Summary, DEFAULT_BUCKETS, PROMETHEUS_CONTENT_TYPE } from './registry.js';
 export type { Labels, Collector } from './registry.js';

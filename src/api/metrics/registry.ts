@@ -38,7 +38,7 @@ abstract class Metric<S> {
     for (const l of labelNames) if (!LABEL_RE.test(l) || l.startsWith('__')) throw new Error(`invalid label name ${l} on metric ${name}`);
   }
 
-  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+  abstract readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
   protected abstract initial(): S;
   protected abstract renderSeries(values: string[], state: S): string[];
 
@@ -139,6 +139,37 @@ export class Histogram extends Metric<HistState> {
   }
 }
 
+interface SummaryState {
+  /** quantile (0..1) -> value; NaN when nothing was observed in the summary's window. */
+  quantiles: ReadonlyMap<number, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A summary whose quantiles are computed elsewhere (e.g. from a native histogram) and set before
+ * each scrape; rendered as `name{quantile="q"}`, `name_sum` and `name_count`.
+ */
+export class Summary extends Metric<SummaryState> {
+  readonly type = 'summary';
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    super(name, help, labelNames);
+    if (labelNames.includes('quantile')) throw new Error(`summary ${name} cannot use the label "quantile"`);
+  }
+  protected initial(): SummaryState {
+    return { quantiles: new Map(), sum: 0, count: 0 };
+  }
+  set(labels: Labels | undefined, value: SummaryState): void {
+    Object.assign(this.slot(labels), value);
+  }
+  protected renderSeries(values: string[], s: SummaryState): string[] {
+    const out = [...s.quantiles].map(([q, v]) => `${this.name}${renderLabels(this.labelNames, values, ['quantile', formatValue(q)])} ${formatValue(v)}`);
+    out.push(`${this.name}_sum${renderLabels(this.labelNames, values)} ${formatValue(s.sum)}`);
+    out.push(`${this.name}_count${renderLabels(this.labelNames, values)} ${s.count}`);
+    return out;
+  }
+}
+
 interface Renderable {
   readonly name: string;
   readonly type: string;
@@ -170,6 +201,9 @@ export class MetricsRegistry {
   }
   histogram(name: string, help: string, labelNames: readonly string[] = [], buckets?: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, labelNames, buckets));
+  }
+  summary(name: string, help: string, labelNames: readonly string[] = []): Summary {
+    return this.add(new Summary(name, help, labelNames));
   }
   /** Called before every scrape, to refresh gauges computed on demand. */
   collect(fn: Collector): void {

@@ -1,0 +1,100 @@
+/**
+ * WAL summarising and recovery windows on a worker thread. Decoding a 16 MiB segment is hundreds
+ * of milliseconds of synchronous work (plus the garbage it leaves); on the main thread it held
+ * every HTTP request and the receivers' sockets for that long (measured under pgbench: stalls of
+ * 0.3-0.8 s, see bench/api-daemon-bench.ts). The thread opens its own handle on the repository
+ * (same storage, key and compression) and answers one request at a time; results and errors come
+ * back as plain data (PitrdErrors keep their code).
+ */
+import type { Worker } from 'node:worker_threads';
+import type { RecoveryWindowView, SummarizeResult } from '../catalog/index.js';
+import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
+import { PitrdError, type ErrorCode } from '../errors.js';
+import type { StorageConfig } from '../storage/index.js';
+import { startModuleWorker } from './module-worker.js';
+
+/** The thread's nice value (Linux): below the event loop and the receivers, which keep 0. */
+export const CATALOG_THREAD_NICE = 10;
+
+export interface CatalogWorkerData {
+  storage: StorageConfig;
+  repository: { compression: ReturnType<typeof repositoryOptions>['compression']; key?: Uint8Array };
+}
+
+export type CatalogRequest = { id: number; op: 'summarize' | 'windows'; database: string };
+export type CatalogReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { code: string | null; message: string; context: Record<string, unknown>; retryable: boolean } };
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(err: Error): void;
+}
+
+export class CatalogThread {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private readonly data: CatalogWorkerData;
+
+  constructor(config: Config) {
+    const r = repositoryOptions(config);
+    this.data = { storage: storageOptions(config), repository: { compression: r.compression, ...(r.key ? { key: new Uint8Array(r.key) } : {}) } };
+  }
+
+  /** summarizeArchive(repo, database) on the thread. */
+  summarize(database: string): Promise<SummarizeResult> {
+    return this.call('summarize', database) as Promise<SummarizeResult>;
+  }
+
+  /** recoveryWindow(repo, database) on the thread. */
+  windows(database: string): Promise<RecoveryWindowView[]> {
+    return this.call('windows', database) as Promise<RecoveryWindowView[]>;
+  }
+
+  /** End the thread (after the callers awaited their requests). */
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
+  private call(op: CatalogRequest['op'], database: string): Promise<unknown> {
+    const w = this.thread();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Referenced only while a request is outstanding: an idle thread never keeps the process up.
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ id, op, database } satisfies CatalogRequest);
+    });
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const w = startModuleWorker(import.meta.url, 'catalog-worker', { workerData: this.data, name: 'pitrd-catalog' });
+    w.unref();
+    w.on('message', (m: CatalogReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (this.pending.size === 0) w.unref();
+      if (m.ok) p.resolve(m.value);
+      else {
+        const e = m.error;
+        p.reject(e.code === null ? new Error(e.message) : new PitrdError(e.code as ErrorCode, e.message, { context: e.context as never, retryable: e.retryable }));
+      }
+    });
+    const fail = (err: Error) => {
+      // The next request starts a new thread; the ones in flight fail with the reason.
+      if (this.worker === w) this.worker = null;
+      const all = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of all) p.reject(err);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new PitrdError('INTERNAL_ERROR', `catalog thread exited (code ${code})`)));
+    this.worker = w;
+    return w;
+  }
+}
