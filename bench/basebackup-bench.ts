@@ -9,11 +9,13 @@
  * Usage (as root; PostgreSQL 15 and the Debian package pgbackrest installed):
  *
  *   BENCH_SCALE=130 BENCH_ROUNDS=3 npx tsx bench/basebackup-bench.ts
+ *   (BENCH_ONLY=pg_basebackup,pitrd_none runs only those tools, e.g. while iterating)
  *
  * Not run by the tests. Every tool takes the backup without WAL (pg_basebackup -X none,
  * pgBackRest archive-check=n, pitrd in PITR mode with an archive check that is always satisfied),
  * so they move the same bytes, with a fast checkpoint, and every tool syncs what it wrote
- * (each one's default). A warm-up pass first puts the data in the page cache. Each round runs
+ * (each one's default; pitrd's fs driver writes the bulk of a large object with O_DIRECT, the
+ * others through the page cache). A warm-up pass first puts the data in the page cache. Each round runs
  * every tool once, in an order that rotates from round to round; a ratio is taken within a round
  * (tools run minutes apart, not hours) and the report gives the median over the rounds, since
  * the machine is shared and noisy.

@@ -21,6 +21,7 @@ import type { Writable } from 'node:stream';
 import { PitrdError } from '../errors.js';
 import { parseLsn } from '../wal/lsn.js';
 import type { Lsn } from '../types.js';
+import { BlockPool, copyInto } from '../storage/block-pool.js';
 import { classifyPgError, type ConnectionParams } from './pg.js';
 import { WholeMessages } from './whole-messages.js';
 
@@ -40,9 +41,13 @@ export interface BaseBackupCommand {
 }
 
 export interface ArchiveSink {
-  /** A new archive begins: return where its bytes go. */
+  /**
+   * A new archive begins: return where its bytes go. Its chunks are pooled blocks
+   * (../storage/block-pool.ts): a consumer that keeps one after passing it on copies it or
+   * retains it, and only the last reader releases it.
+   */
   archive(name: string, tablespacePath: string | null): Writable;
-  /** The manifest begins. */
+  /** The manifest begins (its chunks are pooled blocks too). */
   manifest(): Writable;
   /** The server's count of bytes sent so far. */
   progress(bytesDone: number): void;
@@ -113,15 +118,17 @@ export class BaseBackupConnection {
     // CopyData messages are small (32 kB); batching them into 1 MiB writes cuts the per-chunk
     // cost of every stage downstream (sha256, gzip, encryption, storage). Batches are exactly
     // BATCH_BYTES (but the last of an archive), so the parallel gzip takes each as one member
-    // without copying. A batch is never written to again once handed on. (Batches in fresh
-    // SharedArrayBuffers, for the sha256 thread to read in place, measured slower than copying
-    // into its reused slabs: a new shared buffer costs more than the copy saves.)
-    let batch = newBatch();
+    // without copying. Batches are pooled blocks (../storage/block-pool.ts): the stage that
+    // reads one last gives it back, so the copy out of the socket's buffer lands in warm memory
+    // and allocates nothing, and the sha256 thread hashes it in place. A batch is never written
+    // to again once handed on, until it comes back.
+    const pool = new BlockPool(BATCH_BYTES);
+    let batch = pool.take();
     let batchLen = 0;
     const flushBatch = () => {
       if (batchLen === 0 || !current) return;
-      const out = batch.subarray(0, batchLen);
-      batch = newBatch();
+      const out = pool.handOut(batch, batchLen);
+      batch = pool.take();
       batchLen = 0;
       if (!current.write(out) && !paused) {
         paused = true;
@@ -156,7 +163,7 @@ export class BaseBackupConnection {
           let off = 1;
           while (off < buf.length) {
             const n = Math.min(BATCH_BYTES - batchLen, buf.length - off);
-            buf.copy(batch, batchLen, off, off + n);
+            copyInto(batch, batchLen, buf, off, off + n);
             batchLen += n;
             off += n;
             if (batchLen === BATCH_BYTES) flushBatch();
@@ -296,10 +303,6 @@ function reusingSocket(tap: CopyDataTap): net.Socket {
 function sslFromEnvironment(): boolean {
   const mode = process.env.PGSSLMODE;
   return mode !== undefined && mode !== '' && mode !== 'disable';
-}
-
-function newBatch(): Buffer {
-  return Buffer.allocUnsafe(BATCH_BYTES);
 }
 
 function quoteLiteral(s: string): string {

@@ -121,7 +121,8 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
         manifest: () => {
           const chunks: Buffer[] = [];
           const body = new PassThrough();
-          body.on('data', (c: Buffer) => chunks.push(c));
+          // A copy: the chunks are pooled blocks, reused once the store has written them.
+          body.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
           body.on('end', () => {
             manifest = Buffer.concat(chunks);
           });

@@ -20,6 +20,8 @@ export class WholeMessages {
   private headFill = 0;
   private pending: Buffer | null = null;
   private pendingFill = 0;
+  /** Reused for messages that straddle two reads (one in eight at 256 kB reads of 32 kB messages). */
+  private spare: Buffer = Buffer.alloc(0);
 
   /**
    * `emit` gets whole messages; it must be done with the bytes when it returns. With
@@ -46,7 +48,7 @@ export class WholeMessages {
       off = n;
       if (this.headFill < HEADER) return;
       this.headFill = 0;
-      this.pending = Buffer.allocUnsafe(messageLength(this.head, 0));
+      this.pending = this.assembly(messageLength(this.head, 0));
       this.head.copy(this.pending, 0);
       this.pendingFill = HEADER;
     }
@@ -74,9 +76,19 @@ export class WholeMessages {
       this.headFill = rest;
       return;
     }
-    this.pending = Buffer.allocUnsafe(messageLength(buf, end));
+    this.pending = this.assembly(messageLength(buf, end));
     buf.copy(this.pending, 0, end);
     this.pendingFill = rest;
+  }
+
+  /**
+   * Room for one message of `length` bytes. The same memory every time: whoever gets a message
+   * is done with it when the callback returns (as with the read buffer), so a fresh buffer per
+   * straddling message would only be garbage for the GC.
+   */
+  private assembly(length: number): Buffer {
+    if (this.spare.length < length) this.spare = Buffer.allocUnsafe(Math.max(length, SPARE_MIN));
+    return this.spare.subarray(0, length);
   }
 
   /** Hand on the whole messages buf[from, to): runs of pg's go to emit, CopyData to its hook. */
@@ -101,6 +113,8 @@ export class WholeMessages {
 }
 
 const COPY_DATA = 0x64; // 'd'
+/** A CopyData message of BASE_BACKUP is 32 kB: room for it, and for most others, from the start. */
+const SPARE_MIN = 64 * 1024;
 
 /** Type byte + the length word's value. */
 function messageLength(b: Buffer, at: number): number {

@@ -5,10 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, opendir, rename, link, stat, unlink, rm, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, mkdir, open, opendir, rename, link, stat, unlink, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PitrdError, isPitrdError } from '../errors.js';
+import { writeStream } from './fs-write.js';
 import { TEMP_MARKER, validateKey, validatePrefix } from './keys.js';
 import { signFsUrl } from './signed-url.js';
 import { streamToBuffer } from './streams.js';
@@ -24,6 +26,11 @@ export interface FsObjectStoreOptions {
   publicBaseUrl?: string;
   /** fsync files and directories on put (default true; tests of throughput may turn it off). */
   fsync?: boolean;
+  /**
+   * Write the bulk of large streamed objects with O_DIRECT (default true; only with fsync, and
+   * only where the file system takes it: see fs-direct.ts).
+   */
+  directIo?: boolean;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -62,16 +69,7 @@ export class FsObjectStore implements ObjectStore {
         await fh.writeFile(body);
         size = body.length;
       } else {
-        // A plain loop: each write is awaited, which is the backpressure.
-        for await (const chunk of body) {
-          const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-          let off = 0;
-          while (off < b.length) {
-            const { bytesWritten } = await fh.write(b, off, b.length - off);
-            off += bytesWritten;
-          }
-          size += b.length;
-        }
+        size = await writeStream(fh, tmp, body, { durable: this.fsync, direct: this.fsync && this.opts.directIo !== false });
       }
       if (opts.contentLength !== undefined && opts.contentLength !== size) {
         throw new PitrdError('VALIDATION_ERROR', `object ${key}: body had ${size} bytes but contentLength said ${opts.contentLength}`, {
@@ -100,6 +98,75 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       if (!Buffer.isBuffer(body)) body.destroy();
       if (fh) await fh.close().catch(() => undefined);
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw this.wrap(err, key, 'put');
+    }
+  }
+
+  /**
+   * put() of a local file's bytes, without them passing through JS (WAL segments from the
+   * receiver's spool). The caller promises the file is complete, durable (fsync'd) and never
+   * written again. On this store's filesystem it becomes the object by a hard link: no byte is
+   * copied and only the new name needs its directory fsync'd. Elsewhere the kernel copies it
+   * (copy_file_range/sendfile) into a temp file, which is fsync'd and committed like put()'s.
+   */
+  async putFile(key: string, path: string, opts: PutOptions = {}): Promise<PutResult> {
+    const target = this.file(key);
+    const dir = dirname(target);
+    const size = (await this.io(key, 'put', () => stat(path))).size;
+    if (opts.contentLength !== undefined && opts.contentLength !== size) {
+      throw new PitrdError('VALIDATION_ERROR', `object ${key}: file ${path} has ${size} bytes but contentLength said ${opts.contentLength}`, {
+        context: { key, size, contentLength: opts.contentLength },
+      });
+    }
+    await this.io(key, 'put', () => mkdir(dir, { recursive: true }));
+    if (opts.ifNoneMatch) {
+      try {
+        await link(path, target);
+        if (this.fsync) await this.syncDir(dir);
+        return { key, size };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
+        }
+        // EXDEV (another filesystem), EPERM (no hard links here): copy below.
+      }
+    }
+    const tmp = join(dir, `${target.slice(dir.length + 1)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+    try {
+      let linked = false;
+      try {
+        await link(path, tmp);
+        linked = true;
+      } catch {
+        await copyFile(path, tmp, fsConstants.COPYFILE_EXCL);
+      }
+      if (!linked && this.fsync) {
+        const fh = await open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+      if (opts.ifNoneMatch) {
+        try {
+          await link(tmp, target);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
+          }
+          throw err;
+        }
+        await unlink(tmp);
+      } else {
+        await rename(tmp, target);
+        // rename() between two names of one file does nothing: the temp name would stay.
+        if (linked) await rm(tmp, { force: true });
+      }
+      if (this.fsync) await this.syncDir(dir);
+      return { key, size };
+    } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw this.wrap(err, key, 'put');
     }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { PitrdError } from '../../errors.js';
+import { releaseBlock, retainBlock } from '../block-pool.js';
 import { ThreadedSha256 } from './hash-thread.js';
 
 /**
@@ -32,30 +33,52 @@ export class Sha256Meter extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    // A pooled block is released by whoever consumes it downstream; hold it until hashed.
+    const pooled = retainBlock(chunk);
     // Handed on right away: downstream stages never modify a chunk, so the hash can read it later.
     this.push(chunk);
     if (this.threaded) {
-      this.feed(chunk, cb);
+      this.feed(chunk, pooled, cb);
       return;
     }
-    this.early.push(chunk);
-    if (this.bytes < this.offThreadMinBytes) {
-      cb();
-      return;
+    // Pooled blocks only come in bulk streams (a base backup): to the thread from the first one.
+    if (!pooled) {
+      this.early.push(chunk);
+      if (this.bytes < this.offThreadMinBytes) {
+        cb();
+        return;
+      }
     }
     this.threaded = new ThreadedSha256();
     const early = this.early;
     this.early = [];
     const next = (i: number): void => {
-      if (i === early.length) cb();
-      else this.feed(early[i]!, () => next(i + 1));
+      if (i < early.length) this.feed(early[i]!, false, () => next(i + 1));
+      else if (pooled) this.feed(chunk, true, cb);
+      else cb();
     };
     next(0);
   }
 
   /** Give all of `chunk` to the helper thread, waiting for free slabs as needed. */
-  private feed(chunk: Buffer, cb: TransformCallback): void {
+  private feed(chunk: Buffer, pooled: boolean, cb: TransformCallback): void {
     const t = this.threaded!;
+    if (pooled) {
+      const lend = (): void => {
+        try {
+          if (!t.updateInPlace(chunk, () => releaseBlock(chunk))) {
+            t.whenLendable(lend);
+            return;
+          }
+        } catch (err) {
+          cb(err as Error);
+          return;
+        }
+        cb();
+      };
+      lend();
+      return;
+    }
     let off = 0;
     const step = (): void => {
       try {

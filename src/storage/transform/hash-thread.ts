@@ -6,10 +6,13 @@
  *
  * The bytes travel in SharedArrayBuffer slabs that each stream owns and reuses (a copy on the
  * main thread costs a tenth of hashing them); the worker hashes a slab in place and hands it
- * back, which bounds the memory to the slabs. Messages
- * are processed in order, so a stream's updates reach its hash in order.
+ * back, which bounds the memory to the slabs. A block that is already in shared memory and
+ * will not change until the hash is done with it (a pooled block, see ../block-pool.ts) is
+ * hashed where it is, without the copy. Messages are processed in order, so a stream's updates
+ * reach its hash in order.
  */
 import { Worker } from 'node:worker_threads';
+import { copyInto } from '../block-pool.js';
 
 // Plain JavaScript evaluated by the worker: no loader, no build step, the same under tsx and
 // from dist/.
@@ -21,7 +24,7 @@ parentPort.on('message', (m) => {
   if (m.op === 'update') {
     let h = hashes.get(m.id);
     if (!h) { h = createHash('sha256'); hashes.set(m.id, h); }
-    h.update(new Uint8Array(m.sab, 0, m.len));
+    h.update(new Uint8Array(m.sab, m.off, m.len));
     parentPort.postMessage({ op: 'ack', id: m.id, slot: m.slot });
   } else if (m.op === 'digest') {
     const h = hashes.get(m.id) ?? createHash('sha256');
@@ -33,6 +36,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** slot >= 0: one of the stream's slabs; slot < 0: a lent block, -1 - its token. */
 type Reply = { op: 'ack'; id: number; slot: number } | { op: 'digest'; id: number; hex: string };
 
 interface Client {
@@ -94,24 +98,32 @@ export const HASH_SLABS = 4;
  */
 export class ThreadedSha256 {
   private readonly id = nextId++;
-  private readonly slabs: SharedArrayBuffer[];
+  private readonly slabs: Buffer[];
   private readonly free: number[];
   private current = -1;
   private fill = 0;
   private waiter: (() => void) | null = null;
   private digestCb: ((err: Error | null, hex?: string) => void) | null = null;
   private error: Error | null = null;
+  /** Lent blocks with the worker, by token: called once hashed. */
+  private readonly lentDone = new Map<number, () => void>();
+  private nextToken = 0;
 
   constructor(
     private readonly slabBytes = HASH_SLAB_BYTES,
-    slabs = HASH_SLABS,
+    private readonly slabCount = HASH_SLABS,
   ) {
     // Allocated on first use.
     this.slabs = [];
-    this.free = Array.from({ length: slabs }, (_, i) => slabs - 1 - i);
+    this.free = Array.from({ length: slabCount }, (_, i) => slabCount - 1 - i);
     clients.set(this.id, {
       onAck: (slot) => {
-        this.free.push(slot);
+        if (slot >= 0) this.free.push(slot);
+        else {
+          const done = this.lentDone.get(-1 - slot);
+          this.lentDone.delete(-1 - slot);
+          done?.();
+        }
         const w = this.waiter;
         this.waiter = null;
         w?.();
@@ -142,8 +154,8 @@ export class ThreadedSha256 {
         this.fill = 0;
       }
       const n = Math.min(this.slabBytes - this.fill, chunk.length - off);
-      const slab = (this.slabs[this.current] ??= new SharedArrayBuffer(this.slabBytes));
-      chunk.copy(new Uint8Array(slab), this.fill, off, off + n);
+      const slab = (this.slabs[this.current] ??= Buffer.from(new SharedArrayBuffer(this.slabBytes)));
+      copyInto(slab, this.fill, chunk, off, off + n);
       this.fill += n;
       off += n;
       if (this.fill === this.slabBytes) this.post();
@@ -154,6 +166,29 @@ export class ThreadedSha256 {
   /** Call `cb` once update() can take more (or the helper failed). */
   whenFree(cb: () => void): void {
     if (this.free.length > 0 || this.error) cb();
+    else this.waiter = cb;
+  }
+
+  /**
+   * Hash `chunk` in place: it must be in shared memory and stay unchanged until `done` is
+   * called. False (nothing taken) when as many blocks as there are slabs are with the worker
+   * already: wait with whenLendable() and call again.
+   */
+  updateInPlace(chunk: Buffer, done: () => void): boolean {
+    if (this.error) throw this.error;
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) throw new TypeError('updateInPlace needs a buffer in shared memory');
+    if (this.lentDone.size >= this.slabCount) return false;
+    // Bytes copied earlier go first: the worker applies updates in message order.
+    if (this.current !== -1 && this.fill > 0) this.post();
+    const token = this.nextToken++;
+    this.lentDone.set(token, done);
+    send({ op: 'update', id: this.id, sab: chunk.buffer, off: chunk.byteOffset, len: chunk.length, slot: -1 - token });
+    return true;
+  }
+
+  /** Call `cb` once updateInPlace() can take a block (or the helper failed). */
+  whenLendable(cb: () => void): void {
+    if (this.lentDone.size < this.slabCount || this.error) cb();
     else this.waiter = cb;
   }
 
@@ -173,7 +208,7 @@ export class ThreadedSha256 {
   }
 
   private post(): void {
-    send({ op: 'update', id: this.id, sab: this.slabs[this.current]!, len: this.fill, slot: this.current });
+    send({ op: 'update', id: this.id, sab: this.slabs[this.current]!.buffer, off: 0, len: this.fill, slot: this.current });
     this.current = -1;
     this.fill = 0;
   }

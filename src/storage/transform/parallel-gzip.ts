@@ -16,6 +16,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { gzip, type ZlibOptions } from 'node:zlib';
+import { isPooledBlock, releaseBlock } from '../block-pool.js';
 
 export interface ParallelGzipOptions {
   /** zlib level 0..9 (default 6). */
@@ -74,6 +75,14 @@ export class ParallelGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.fill === 0 && chunk.length === this.blockSize && isPooledBlock(chunk)) {
+      // A pooled block (block-pool.ts) that is exactly one member: compressed where it is, and
+      // given back once zlib is done reading it (this stage is its last reader).
+      this.submit(chunk, () => releaseBlock(chunk));
+      if (this.queue.length >= this.window) this.held = cb;
+      else cb();
+      return;
+    }
     let off = 0;
     while (off < chunk.length) {
       if (this.fill === 0 && chunk.length - off >= this.blockSize) {
@@ -117,12 +126,13 @@ export class ParallelGzip extends Transform {
     cb(err);
   }
 
-  private submit(data: Buffer): void {
+  private submit(data: Buffer, consumed?: () => void): void {
     const m: Member = { out: null, err: null };
     this.queue.push(m);
     this.submitted++;
     if (this.queue.length > this.peakInFlight) this.peakInFlight = this.queue.length;
     gzip(data, this.zopts, (err, out) => {
+      consumed?.();
       if (this.destroyed) return;
       if (err) m.err = err;
       else m.out = out;
