@@ -1,7 +1,7 @@
 /**
  * Receiver benchmark (not a test). Run:
  *   npx tsc -p tsconfig.build.json && BENCH_WAL_MB=1024 npx tsx bench/receiver-bench.ts
- * Options: BENCH_RUNS (pairs, default 3), BENCH_HOLD_UPLOADS=1, BENCH_REPO_DIR, BENCH_PGBENCH_SECONDS,
+ * Options: BENCH_RUNS (pairs, default 3), BENCH_HOLD_UPLOADS=1, BENCH_REPO_DIR, BENCH_PGBENCH_SECONDS, BENCH_SETTLE_S,
  * BENCH_DIST, BENCH_BASELINE_DIST, BENCH_NODE_FLAGS (default "--max-old-space-size=128 --max-semi-space-size=2").
  *
  * The receiver runs the way a user runs it: in its own process, on the built JS (`node`, no
@@ -17,7 +17,8 @@
  *    (what it confirms to the server) at the end LSN, and on to "archived in the fs repository".
  *    The median of the per-pair ratios is reported, and the CPU time each tool used (pg_receivewal's
  *    from the shell's `times`, pitrd's from process.cpuUsage at the flushed event): CPU per GB is
- *    far less noisy than wall time on a shared machine. With BENCH_BASELINE_DIST (another build of
+ *    far less noisy than wall time on a shared machine (each line also gives the system part, and
+ *    pitrd's bytes written from /proc/self/io). With BENCH_BASELINE_DIST (another build of
  *    src/, e.g. the previous commit's), that build runs as a third contestant in every round.
  * 2. Flush lag under `pgbench -c 8`: pg_stat_replication.flush_lag of a pitrd child, sampled
  *    every 100 ms, p50/p99, after a `sync` (the GBs the ingest runs left dirty in the page cache
@@ -33,6 +34,12 @@ import { PG_BIN, asPostgres, makeTempDir, startPostgres } from '../test/harness/
 import { switchWal, waitFor } from '../test/harness/receiver.js';
 
 const WAL_MB = Number(process.env.BENCH_WAL_MB ?? 1024);
+// Diagnostic: a pause after the `sync` before each contestant (both tools alike). On a VM that
+// hands freed guest memory back to its host (virtio-balloon free page reporting, ~2 s after the
+// free) a run that writes into such memory pays for faulting it back in; with a pause every run
+// does, instead of only those that start long after the previous run's files were removed.
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_S ?? 0) * 1000;
+const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-old-space-size=128 --max-semi-space-size=2').split(/\s+/).filter(Boolean);
 const MB = 1024 * 1024;
@@ -46,6 +53,7 @@ const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
  * `target`, one when the upload position does, and its status every 100 ms.
  */
 const childSource = (dist: string) => `
+import { readFileSync } from 'node:fs';
 import { createReceiver } from ${JSON.stringify(pathToFileURL(join(dist, 'receiver/index.js')).href)};
 import { openRepository } from ${JSON.stringify(pathToFileURL(join(dist, 'repository/index.js')).href)};
 import { createObjectStore } from ${JSON.stringify(pathToFileURL(join(dist, 'storage/index.js')).href)};
@@ -59,6 +67,7 @@ const released = new Promise((r) => (release = r));
 if (!cfg.holdUploads) release();
 const wal = Object.assign(Object.create(db.wal), {
   putSegment: async (t, n, d) => { await released; return db.wal.putSegment(t, n, d); },
+  ...(db.wal.putSegmentFile ? { putSegmentFile: async (t, n, f) => { await released; return db.wal.putSegmentFile(t, n, f); } } : {}),
 });
 const receiver = createReceiver({
   database: cfg.database,
@@ -71,14 +80,17 @@ const receiver = createReceiver({
 const target = cfg.target === null ? null : BigInt(cfg.target);
 const lsn = (s) => { if (s === null) return -1n; const [h, l] = s.split('/'); return (BigInt('0x' + h) << 32n) | BigInt('0x' + l); };
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const sys = () => process.cpuUsage().system / 1e6;
+// Bytes this process passed to write(2) and caused to be written to storage, in MB.
+const io = () => { try { const t = readFileSync('/proc/self/io', 'utf8'); const f = (k) => Math.round(Number(new RegExp('^' + k + ': ([0-9]+)', 'm').exec(t)?.[1] ?? 'NaN') / 1048576); return { wchar: f('wchar'), write_bytes: f('write_bytes') }; } catch { return null; } };
 let flushedSent = false, uploadedSent = false;
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 emit({ event: 'loaded', cpu: cpu() });
 await receiver.start();
 setInterval(() => {
   const st = receiver.status();
-  if (target !== null && !flushedSent && lsn(st.last_flushed_lsn) >= target) { flushedSent = true; release(); emit({ event: 'flushed', cpu: cpu() }); }
-  if (target !== null && !uploadedSent && lsn(st.last_uploaded_lsn) >= target) { uploadedSent = true; emit({ event: 'uploaded', cpu: cpu() }); }
+  if (target !== null && !flushedSent && lsn(st.last_flushed_lsn) >= target) { flushedSent = true; release(); emit({ event: 'flushed', cpu: cpu(), sys: sys(), io: io() }); }
+  if (target !== null && !uploadedSent && lsn(st.last_uploaded_lsn) >= target) { uploadedSent = true; emit({ event: 'uploaded', cpu: cpu(), io: io() }); }
 }, 10);
 const mem = { heapTotal: 0, external: 0, arrayBuffers: 0 };
 setInterval(() => {
@@ -92,6 +104,10 @@ process.once('SIGTERM', async () => { await receiver.stop(); await store.close()
 interface ChildEvent {
   event: string;
   cpu?: number;
+  /** System (kernel) part of cpu. */
+  sys?: number;
+  /** MB passed to write(2) / written to storage by the process so far. */
+  io?: { wchar: number; write_bytes: number } | null;
   status?: { status: string; last_flushed_lsn: string | null; last_error: unknown };
   mem?: { heapTotal: number; external: number; arrayBuffers: number };
 }
@@ -214,9 +230,10 @@ async function main(): Promise<void> {
     const walBytes = Number(parseLsn(endpos) - parseLsn(start));
     console.log(`WAL to ingest: ${(walBytes / MB).toFixed(0)} MB, end LSN ${endpos}, ${RUNS} alternated pairs`);
 
-    const runRef = async (slot: string): Promise<{ s: number; cpu: number }> => {
+    const runRef = async (slot: string): Promise<{ s: number; cpu: number; sys: number }> => {
       const dir = tmp('ref');
       await execa('sync');
+      await settle();
       const t0 = performance.now();
       // Through a shell for its `times` (user and system CPU of its children): pg_receivewal's CPU.
       const res = await execa(
@@ -226,20 +243,21 @@ async function main(): Promise<void> {
       );
       const s = (performance.now() - t0) / 1000;
       rmSync(dir, { recursive: true, force: true });
-      const cpu = (String(res.stdout).trim().split('\n').pop() ?? '')
+      const secs = (String(res.stdout).trim().split('\n').pop() ?? '')
         .split(/\s+/)
         .map((t) => /^(\d+)m([\d.]+)s$/.exec(t))
-        .reduce((sum, m) => sum + (m ? Number(m[1]) * 60 + Number(m[2]) : 0), 0);
-      return { s, cpu };
+        .map((m) => (m ? Number(m[1]) * 60 + Number(m[2]) : 0));
+      return { s, cpu: secs.reduce((a, b) => a + b, 0), sys: secs[1] ?? NaN };
     };
 
-    interface PitrdRun { flush: number; archive: number; loaded: number; cpuLoaded: number; cpuFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
+    interface PitrdRun { flush: number; archive: number; loaded: number; cpuLoaded: number; cpuFlush: number; sysFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
     const runPitrd = async (slot: string, dist = DIST): Promise<PitrdRun> => {
       const spoolDir = tmp('spool');
       // BENCH_REPO_DIR=/dev/shm keeps the repository off the spool's disk (as S3 would be).
       const repoDir = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
       dirs.push(repoDir);
       await execa('sync');
+      await settle();
       const child = spawnPitrd({
         database: 'bench',
         connection: { ...cluster.connection, applicationName: slot },
@@ -258,6 +276,7 @@ async function main(): Promise<void> {
         const u = child.seen.get('uploaded')!;
         const l = child.seen.get('loaded')!;
         const mem = child.seen.get('status')?.ev.mem;
+        console.log(`  pitrd I/O (MB) at flushed ${JSON.stringify(f.ev.io)}, at archived ${JSON.stringify(u.ev.io)}`);
         if (mem) console.log(`  pitrd peak V8 heapTotal ${(mem.heapTotal / MB).toFixed(0)} MB, external ${(mem.external / MB).toFixed(0)} MB (arrayBuffers ${(mem.arrayBuffers / MB).toFixed(0)} MB)`);
         await child.stop();
         return {
@@ -266,6 +285,7 @@ async function main(): Promise<void> {
           loaded: l.at / 1000,
           cpuLoaded: l.ev.cpu!,
           cpuFlush: f.ev.cpu!,
+          sysFlush: f.ev.sys ?? NaN,
           cpuArchive: u.ev.cpu!,
           rssPeakMb: child.rss.peakKb / 1024,
           hwmMb: child.hwmKb() / 1024,
@@ -279,11 +299,12 @@ async function main(): Promise<void> {
 
     const refs: number[] = [];
     const refCpu: number[] = [];
+    const refSys: number[] = [];
     const ours: PitrdRun[] = [];
     const base: PitrdRun[] = [];
     const loads: string[] = [];
     const describe = (name: string, r: PitrdRun, a: number) =>
-      `${name} flushed ${r.flush.toFixed(2)} s (${(a / r.flush).toFixed(2)}x), archived ${r.archive.toFixed(2)} s (${(a / r.archive).toFixed(2)}x), node loaded at ${r.loaded.toFixed(2)} s, CPU ${r.cpuFlush.toFixed(2)}/${r.cpuArchive.toFixed(2)} s, RSS peak ${r.rssPeakMb.toFixed(0)} MB, VmHWM ${r.hwmMb.toFixed(0)} MB`;
+      `${name} flushed ${r.flush.toFixed(2)} s (${(a / r.flush).toFixed(2)}x), archived ${r.archive.toFixed(2)} s (${(a / r.archive).toFixed(2)}x), node loaded at ${r.loaded.toFixed(2)} s, CPU ${r.cpuFlush.toFixed(2)} (sys ${r.sysFlush.toFixed(2)})/${r.cpuArchive.toFixed(2)} s, RSS peak ${r.rssPeakMb.toFixed(0)} MB, VmHWM ${r.hwmMb.toFixed(0)} MB`;
     for (let i = 0; i < RUNS; i++) {
       // Alternate who goes first, so neither tool always runs right after the other's disk writes.
       const order: Array<'ref' | 'pitrd' | 'base'> = ['ref', 'pitrd', ...(BASELINE_DIST ? (['base'] as const) : [])];
@@ -296,6 +317,7 @@ async function main(): Promise<void> {
           const r = await runRef(`bench_ref${i}`);
           a = r.s;
           refCpu.push(r.cpu);
+          refSys.push(r.sys);
         } else if (who === 'pitrd') b = await runPitrd(`pitrd_bench${i}`);
         else c = await runPitrd(`pitrd_base${i}`, BASELINE_DIST);
       }
@@ -303,7 +325,7 @@ async function main(): Promise<void> {
       ours.push(b!);
       if (c) base.push(c);
       loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
-      console.log(`pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s, CPU ${refCpu[i]!.toFixed(2)} s | ${describe('pitrd', b!, a)}${c ? ` | ${describe('baseline', c, a)}` : ''} | loadavg ${loads[i]}`);
+      console.log(`pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s, CPU ${refCpu[i]!.toFixed(2)} (sys ${refSys[i]!.toFixed(2)}) s | ${describe('pitrd', b!, a)}${c ? ` | ${describe('baseline', c, a)}` : ''} | loadavg ${loads[i]}`);
     }
 
     // Flush lag under pgbench -c 8, with a fresh pitrd child that follows the server live.

@@ -280,9 +280,9 @@ class ReceiverImpl implements Receiver, SessionHost {
     this.uploader?.enqueueHistory(timeline, bytes);
   }
 
-  segmentComplete(_timeline: TimelineId, name: string): void {
+  segmentComplete(_timeline: TimelineId, name: string, _endLsn: Lsn, sha256: string | null): void {
     this.st.last_wal_file = name;
-    this.uploader?.enqueueSegment(name);
+    this.uploader?.enqueueSegment(name, sha256);
   }
 
   streaming(start: StartPoint): void {

@@ -36,7 +36,8 @@ export interface SessionHost {
   archiveLast(): Promise<NamedSegment | null>;
   historySpooled(timeline: TimelineId, bytes: number): void;
   hasHistory(timeline: TimelineId): boolean;
-  segmentComplete(timeline: TimelineId, name: string, endLsn: Lsn): void;
+  /** `sha256`: of the segment's bytes, as the writer wrote them (null: the uploader hashes the file). */
+  segmentComplete(timeline: TimelineId, name: string, endLsn: Lsn, sha256: string | null): void;
   streaming(start: StartPoint): void;
   progress(p: { received: Lsn; flushed: Lsn; serverWalEnd: Lsn; bytes: number; timeline: TimelineId }): void;
   slotMaintenance(): void;
@@ -113,7 +114,7 @@ export class Session {
         const writer = new SegmentWriter({
           dir: h.spoolDir,
           segSize,
-          onSegmentComplete: (t, name, end) => h.segmentComplete(t, name, end),
+          onSegmentComplete: (t, name, end, sha256) => h.segmentComplete(t, name, end, sha256),
           onFlushed: () => {
             this.report();
             this.sendStatus(false);

@@ -5,6 +5,11 @@
  * storage is down the spool simply grows. A WAL_SEGMENT_CONFLICT (different bytes already
  * archived under that name) is never overwritten: the file stays in the spool, the error is
  * reported and retried only at the slowest pace.
+ *
+ * A segment goes to the repository as a file (WalArchive.putSegmentFile) with the sha256 the
+ * segment writer computed while writing it: the 16 MiB are not read back into memory or hashed
+ * again, and an fs repository links or kernel-copies them. Segments found in the spool at start
+ * (left by an earlier run) have no such sum: the archive hashes the file.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +41,8 @@ interface Item {
   timeline: number;
   name: string;
   bytes: number;
+  /** Of a segment's bytes, from the writer; null when unknown. */
+  sha256: string | null;
 }
 
 export interface UploaderState {
@@ -86,21 +93,22 @@ export class Uploader {
     for (const tli of contents.histories) {
       const name = historyFileName(tli);
       const size = await stat(join(this.opts.dir, name)).then((s) => s.size, () => 0);
-      this.queued.set(name, { kind: 'history', timeline: tli, name, bytes: size });
+      this.queued.set(name, { kind: 'history', timeline: tli, name, bytes: size, sha256: null });
     }
-    for (const s of contents.complete) this.queued.set(s.name, { kind: 'segment', timeline: s.timeline, name: s.name, bytes: this.opts.segSize });
+    for (const s of contents.complete) this.queued.set(s.name, { kind: 'segment', timeline: s.timeline, name: s.name, bytes: this.opts.segSize, sha256: null });
     this.running = true;
     this.loop = this.run();
   }
 
-  enqueueSegment(name: string): void {
-    this.queued.set(name, { kind: 'segment', timeline: timelineOfSegment(name), name, bytes: this.opts.segSize });
+  /** `sha256`: of the segment's bytes as written to the spool, when known. */
+  enqueueSegment(name: string, sha256: string | null = null): void {
+    this.queued.set(name, { kind: 'segment', timeline: timelineOfSegment(name), name, bytes: this.opts.segSize, sha256 });
     this.poke();
   }
 
   enqueueHistory(timeline: number, bytes: number): void {
     const name = historyFileName(timeline);
-    this.queued.set(name, { kind: 'history', timeline, name, bytes });
+    this.queued.set(name, { kind: 'history', timeline, name, bytes, sha256: null });
     this.poke();
   }
 
@@ -174,14 +182,16 @@ export class Uploader {
 
   private async upload(item: Item): Promise<void> {
     const path = join(this.opts.dir, item.name);
-    const data = await readFile(path);
+    const archive = this.opts.archive;
     if (item.kind === 'history') {
-      await this.opts.archive.putHistory(item.timeline, data);
+      await archive.putHistory(item.timeline, await readFile(path));
     } else {
-      if (data.length !== this.opts.segSize) {
-        throw new PitrdError('WAL_INVALID', `spooled segment ${path} has ${data.length} bytes, expected ${this.opts.segSize}`, { context: { path } });
+      const size = (await stat(path)).size;
+      if (size !== this.opts.segSize) {
+        throw new PitrdError('WAL_INVALID', `spooled segment ${path} has ${size} bytes, expected ${this.opts.segSize}`, { context: { path } });
       }
-      await this.opts.archive.putSegment(item.timeline, item.name, data);
+      if (archive.putSegmentFile) await archive.putSegmentFile(item.timeline, item.name, { path, sha256: item.sha256 });
+      else await archive.putSegment(item.timeline, item.name, await readFile(path));
     }
     await removeDurable(this.opts.dir, item.name);
     this.queued.delete(item.name);

@@ -44,6 +44,13 @@ export interface StoredWalSegment {
   compression?: 'none' | 'gzip' | 'zstd' | 'lz4';
 }
 
+/** A complete segment file that nobody writes any more (a segment in the receiver's spool). */
+export interface SegmentFile {
+  path: string;
+  /** sha256 (hex) of its bytes when the caller already has it; otherwise the file is hashed. */
+  sha256?: string | null;
+}
+
 /**
  * WAL side of a database's repository, as the receiver and the restore path use it.
  * A segment pushed twice with the same content is a no-op ('exists'); with different content
@@ -51,6 +58,8 @@ export interface StoredWalSegment {
  */
 export interface WalArchive {
   putSegment(timeline: number, name: string, data: Buffer): Promise<{ outcome: WalPutOutcome; sha256: string }>;
+  /** putSegment from a file, without loading it when the repository can avoid it (optional). */
+  putSegmentFile?(timeline: number, name: string, file: SegmentFile): Promise<{ outcome: WalPutOutcome; sha256: string }>;
   putHistory(timeline: number, content: Buffer): Promise<WalPutOutcome>;
   getSegment(timeline: number, name: string): Promise<Buffer>;
   getHistory(timeline: number): Promise<Buffer | null>;

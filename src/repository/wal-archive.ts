@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isPitrdError, PitrdError } from '../errors.js';
-import type { CodecStore, ObjectStore } from '../storage/types.js';
-import { assertSegment, lsnOrderKey, parseWalKey, tliHex, type Compression, type DatabaseKeys, type WalKey } from './keys.js';
+import type { CodecStore, ObjectStore, PutOptions, PutResult } from '../storage/types.js';
+import { COMPRESSION_EXT, assertSegment, lsnOrderKey, parseWalKey, tliHex, type Compression, type DatabaseKeys, type WalKey } from './keys.js';
 import type { MetaStore } from './meta.js';
-import type { StoredWalSegment, WalArchive, WalPutOutcome } from './types.js';
+import type { SegmentFile, StoredWalSegment, WalArchive, WalPutOutcome } from './types.js';
 
 /** Read errors that mean an uncommitted object was left half-written. */
 const TORN_OBJECT_CODES: ReadonlySet<string> = new Set(['TRUNCATED_OBJECT', 'DECRYPT_FAILED', 'COMPRESSION_ERROR', 'OBJECT_NOT_FOUND']);
@@ -12,6 +14,26 @@ const TORN_OBJECT_CODES: ReadonlySet<string> = new Set(['TRUNCATED_OBJECT', 'DEC
 export type CodecFor = (compression: Compression) => CodecStore;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function sha256OfFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** A driver that can store a local file's bytes without them passing through JS (the fs driver). */
+interface FileObjectStore extends ObjectStore {
+  putFile(key: string, path: string, opts?: PutOptions): Promise<PutResult>;
+}
+
+function canPutFile(store: ObjectStore): store is FileObjectStore {
+  return typeof (store as Partial<FileObjectStore>).putFile === 'function';
+}
+
+const COMPRESSIONS = Object.keys(COMPRESSION_EXT) as Compression[];
+
+/** How putSegment and putSegmentFile store the object itself (the rest of a put is shared). */
+type StoreObject = (key: string, opts: { ifNoneMatch: boolean }) => Promise<void>;
 
 interface Probe {
   segment?: Extract<WalKey, { kind: 'segment' }>;
@@ -42,8 +64,42 @@ export class RepoWalArchive implements WalArchive {
   async putSegment(timeline: number, name: string, data: Buffer): Promise<{ outcome: WalPutOutcome; sha256: string }> {
     assertSegment(timeline, name);
     const sum = sha256(data);
+    // The sum computed above goes along, so the codec store does not hash the bytes again.
+    return this.putCommitted(timeline, name, sum, data.length, async (key, o) => {
+      await this.codecFor(this.compression).put(key, data, { ...o, contentLength: data.length, sha256: sum });
+    });
+  }
+
+  /**
+   * putSegment for a complete segment file nobody writes any more (the receiver's spool), with
+   * its sha256 when the caller computed it as the file was written. Same outcomes and checks.
+   * Stored plain ('none', no encryption) in the fs repository, the bytes never pass through JS:
+   * the driver links or kernel-copies the file. Otherwise the file is read and put as a Buffer.
+   */
+  async putSegmentFile(timeline: number, name: string, file: SegmentFile): Promise<{ outcome: WalPutOutcome; sha256: string }> {
+    assertSegment(timeline, name);
+    const size = (await stat(file.path)).size;
+    const sum = file.sha256 ?? (await sha256OfFile(file.path));
+    const codec = this.codecFor(this.compression);
+    const store = codec.store;
+    const plain = codec.codec.compression === 'none' && codec.codec.key === undefined;
+    return this.putCommitted(timeline, name, sum, size, async (key, o) => {
+      if (plain && canPutFile(store)) {
+        await store.putFile(key, file.path, { ...o, contentLength: size });
+        return;
+      }
+      const data = await readFile(file.path);
+      if (data.length !== size) {
+        throw new PitrdError('WAL_INVALID', `segment file ${file.path} changed size while being archived (${size} then ${data.length} bytes)`, { context: { path: file.path } });
+      }
+      await codec.put(key, data, { ...o, contentLength: size, sha256: sum });
+    });
+  }
+
+  /** The put protocol: probe, compare, store the object, then commit it with its marker. */
+  private async putCommitted(timeline: number, name: string, sum: string, size: number, storeObject: StoreObject): Promise<{ outcome: WalPutOutcome; sha256: string }> {
     for (let attempt = 0; ; attempt++) {
-      const p = await this.probe(timeline, name);
+      const p = await this.probeForPut(timeline, name, sum, size);
       if (p.marker && p.marker.sha256 !== sum) throw this.conflict(timeline, name, p.marker.sha256, sum);
       if (p.marker && p.segment) return { outcome: 'exists', sha256: sum };
       // A marker without its segment (object lost or removed by hand) must not pass for archived:
@@ -52,7 +108,7 @@ export class RepoWalArchive implements WalArchive {
       if (p.segment) {
         // Interrupted earlier put: uncommitted (no marker), so no reader has ever seen it.
         const stored = await this.readUncommitted(timeline, name, p.segment.compression);
-        if (stored !== null && stored.length === data.length) {
+        if (stored !== null && stored.length === size) {
           // Whole but uncommitted: the same bytes are committed now; different whole bytes are
           // refused (another writer of this segment is something to investigate, not to hide).
           const storedSum = sha256(stored);
@@ -66,21 +122,16 @@ export class RepoWalArchive implements WalArchive {
         replaceTorn = true;
       }
       try {
-        // The sum computed above goes along, so the codec store does not hash the bytes again.
         if (replaceTorn && p.segment!.compression !== this.compression) {
           await this.store.delete([this.keys.segment(timeline, name, p.segment!.compression)]);
         }
-        await this.codecFor(this.compression).put(this.keys.segment(timeline, name, this.compression), data, {
-          ifNoneMatch: !replaceTorn,
-          contentLength: data.length,
-          sha256: sum,
-        });
+        await storeObject(this.keys.segment(timeline, name, this.compression), { ifNoneMatch: !replaceTorn });
       } catch (err) {
         // A concurrent writer got there first: compare against what it stored.
         if (isPitrdError(err, 'OBJECT_EXISTS') && attempt === 0) continue;
         throw err;
       }
-      await this.putMarker(timeline, name, sum, data.length);
+      await this.putMarker(timeline, name, sum, size);
       return { outcome: 'stored', sha256: sum };
     }
   }
@@ -209,6 +260,25 @@ export class RepoWalArchive implements WalArchive {
       // The same key means the same checksum and size: someone committed the same segment.
       if (!isPitrdError(err, 'OBJECT_EXISTS')) throw err;
     }
+  }
+
+  /**
+   * probe() for a put that knows its checksum and size. On the fs driver a listing of the name as
+   * a prefix reads the whole timeline directory (O(segments archived) for every put); there,
+   * the keys that matter are looked up directly instead: the segment under each compression and
+   * this content's marker. When any segment object exists (an interrupted or repeated upload, a
+   * possible conflict) the full listing runs, so those cases are decided exactly as before. Not
+   * seen this way: a marker of other content whose segment object is gone (removed by hand; pitrd
+   * writes the object before its marker and removes the marker first).
+   */
+  private async probeForPut(timeline: number, name: string, sum: string, size: number): Promise<Probe> {
+    if (this.store.kind !== 'fs') return this.probe(timeline, name);
+    const [marker, ...segments] = await Promise.all([
+      this.store.head(this.keys.segmentMarker(timeline, name, sum, size)),
+      ...COMPRESSIONS.map((c) => this.store.head(this.keys.segment(timeline, name, c))),
+    ]);
+    if (segments.some((s) => s !== null)) return this.probe(timeline, name);
+    return marker ? { marker: { kind: 'marker', timeline, name, sha256: sum, size } } : {};
   }
 
   /** What exists for one segment, from one listing of its name as a prefix. */

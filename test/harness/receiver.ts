@@ -25,6 +25,8 @@ export interface ReceiverChildConfig {
   slotName?: string;
   synchronous?: boolean;
   statusIntervalMs?: number;
+  /** Repository compression (default gzip); 'none' on fs takes the receiver's link fast path. */
+  compression?: 'none' | 'gzip';
 }
 
 /** A real repository (src/storage + src/repository) on a local directory or an S3 server. */

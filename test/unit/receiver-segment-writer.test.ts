@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +123,26 @@ describe('SegmentWriter', () => {
     }
     for (let n = 0; n < 6; n++) expect(readFileSync(join(dir, `00000001000000000000000${n}`)).equals(pattern(n * SEG, SEG))).toBe(true);
     await w.close();
+  });
+
+  it("hands each complete segment on with the sha256 of the bytes it wrote to the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pitrd-segw-'));
+    dirs.push(dir);
+    const sums = new Map<string, string | null>();
+    const w = new SegmentWriter({ dir, segSize: SEG, fsyncIntervalMs: 5, onSegmentComplete: (_t, name, _end, sha256) => sums.set(name, sha256), onFlushed: () => undefined });
+    w.begin(1, 3n * BigInt(SEG));
+    const total = 2 * SEG + 4096;
+    // Uneven messages, some straddling a boundary, from pg's buffer (copied) and from slabs (views).
+    const hold = { retain: () => undefined, release: () => undefined };
+    for (let off = 0, i = 0; off < total; i++) {
+      const n = Math.min(total - off, 1000 + ((i * 7919) % 200_000));
+      w.append(3n * BigInt(SEG) + BigInt(off), pattern(off, n), i % 2 === 0 ? hold : null);
+      off += n;
+    }
+    await w.flush();
+    await w.close();
+    expect([...sums.keys()]).toEqual(['000000010000000000000003', '000000010000000000000004']);
+    for (const [name, sum] of sums) expect(sum).toBe(createHash('sha256').update(readFileSync(join(dir, name))).digest('hex'));
   });
 
   it('writes receive-slab views without copying and releases each hold once written', async () => {

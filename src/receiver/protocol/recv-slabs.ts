@@ -38,9 +38,15 @@ export class RecvSlab implements SlabHold {
 export class RecvSlabPool {
   private readonly free: Buffer[] = [];
 
+  /**
+   * `maxFree`: enough to hold every slab a full writer queue refers to (the session pauses the
+   * socket at 8 MiB unwritten, plus the slab being read into): while streaming, slabs then go
+   * round instead of back to the allocator, since fresh memory costs a page fault per 4 KiB
+   * (on a VM also the host's) on first touch.
+   */
   constructor(
     readonly slabSize = 2 * 1024 * 1024,
-    private readonly maxFree = 4,
+    private readonly maxFree = 8,
   ) {}
 
   /** A slab of at least `min` bytes, held once (by the caller). */
