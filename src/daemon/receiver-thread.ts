@@ -14,7 +14,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { PitrdError, type ErrorCode } from '../errors.js';
-import type { Receiver, ReceiverOptions, ReceiverStatus, SlotState } from '../receiver/index.js';
+import { initialStatus, type Receiver, type ReceiverOptions, type ReceiverStatus, type SlotState } from '../receiver/index.js';
 import type { RepoJson } from '../repository/index.js';
 import type { StorageConfig } from '../storage/index.js';
 import { startModuleWorker } from './module-worker.js';
@@ -43,30 +43,6 @@ export type ReceiverThreadReply =
   | { kind: 'reply'; id: number; ok: true; value: unknown; status: ReceiverStatus | null }
   | { kind: 'reply'; id: number; ok: false; error: WireError; status: ReceiverStatus | null };
 
-function stoppedStatus(): ReceiverStatus {
-  return {
-    status: 'stopped',
-    started_at: null,
-    timeline: null,
-    system_identifier: null,
-    wal_segment_size: null,
-    last_wal_file: null,
-    last_received_lsn: null,
-    last_flushed_lsn: null,
-    last_uploaded_lsn: null,
-    bytes_received: 0,
-    segments_archived: 0,
-    upload_backlog: { segments: 0, bytes: 0 },
-    errors: 0,
-    attempts: 0,
-    last_error: null,
-    upload_error: null,
-    lag_seconds: 0,
-    slot: null,
-    gap: null,
-  };
-}
-
 interface Pending {
   resolve(v: unknown): void;
   reject(err: Error): void;
@@ -76,7 +52,7 @@ export class ReceiverThread implements Receiver {
   readonly slotName: string;
   readonly spoolDir: string;
   private worker: Worker | null = null;
-  private last: ReceiverStatus = stoppedStatus();
+  private last: ReceiverStatus = initialStatus();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly data: ReceiverThreadData;

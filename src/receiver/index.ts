@@ -1,6 +1,7 @@
 export { createReceiver } from './receiver.js';
 export type { Receiver, ReceiverOptions, ReceiverRepository } from './receiver.js';
 export type { ReceiverStatus, ReceiverState, SlotState } from './status.js';
+export { initialStatus } from './status.js';
 export type { Logger } from './logger.js';
 export { defaultSlotName } from './slot.js';
 export { parseTimelineHistory, type TimelineHistoryEntry } from './timeline-history.js';

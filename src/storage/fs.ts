@@ -79,21 +79,7 @@ export class FsObjectStore implements ObjectStore {
       if (this.fsync) await fh.sync();
       await fh.close();
       fh = undefined;
-      if (opts.ifNoneMatch) {
-        // link() fails with EEXIST atomically, unlike a stat-then-rename.
-        try {
-          await link(tmp, target);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
-          }
-          throw err;
-        }
-        await unlink(tmp);
-      } else {
-        await rename(tmp, target);
-      }
-      if (this.fsync) await this.syncDir(dir);
+      await this.commitTemp(key, tmp, target, opts.ifNoneMatch === true, false);
       return { key, size };
     } catch (err) {
       if (!Buffer.isBuffer(body)) body.destroy();
@@ -122,13 +108,11 @@ export class FsObjectStore implements ObjectStore {
     await this.io(key, 'put', () => mkdir(dir, { recursive: true }));
     if (opts.ifNoneMatch) {
       try {
-        await link(path, target);
+        await this.linkNew(key, path, target);
         if (this.fsync) await this.syncDir(dir);
         return { key, size };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
-        }
+        if (isPitrdError(err)) throw err;
         // EXDEV (another filesystem), EPERM (no hard links here): copy below.
       }
     }
@@ -149,26 +133,39 @@ export class FsObjectStore implements ObjectStore {
           await fh.close();
         }
       }
-      if (opts.ifNoneMatch) {
-        try {
-          await link(tmp, target);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
-          }
-          throw err;
-        }
-        await unlink(tmp);
-      } else {
-        await rename(tmp, target);
-        // rename() between two names of one file does nothing: the temp name would stay.
-        if (linked) await rm(tmp, { force: true });
-      }
-      if (this.fsync) await this.syncDir(dir);
+      await this.commitTemp(key, tmp, target, opts.ifNoneMatch === true, linked);
       return { key, size };
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw this.wrap(err, key, 'put');
+    }
+  }
+
+  /**
+   * Give the complete, fsync'd temp file its object name. With ifNoneMatch, link() fails with
+   * EEXIST atomically, unlike a stat-then-rename. `sameFile`: tmp is a hard link of the target's
+   * source, and rename() between two names of one file does nothing, so the temp name is removed.
+   */
+  private async commitTemp(key: string, tmp: string, target: string, ifNoneMatch: boolean, sameFile: boolean): Promise<void> {
+    if (ifNoneMatch) {
+      await this.linkNew(key, tmp, target);
+      await unlink(tmp);
+    } else {
+      await rename(tmp, target);
+      if (sameFile) await rm(tmp, { force: true });
+    }
+    if (this.fsync) await this.syncDir(dirname(target));
+  }
+
+  /** link(), with an existing target reported as OBJECT_EXISTS. */
+  private async linkNew(key: string, from: string, target: string): Promise<void> {
+    try {
+      await link(from, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
+      }
+      throw err;
     }
   }
 

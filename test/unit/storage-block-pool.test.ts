@@ -1,30 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BlockPool, copyInto, isPooledBlock, releaseBlock, retainBlock } from '../../src/storage/block-pool.js';
 import { ParallelGzip, Sha256Meter, streamToBuffer } from '../../src/storage/index.js';
+import { pooledSource } from '../harness/pooled-source.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** A producer like the base-backup reader: fills pooled blocks and hands each on once. */
-function pooledSource(pool: BlockPool, data: Buffer): Readable {
-  let off = 0;
-  return new Readable({
-    read() {
-      if (off >= data.length) {
-        this.push(null);
-        return;
-      }
-      const block = pool.take();
-      const n = Math.min(block.length, data.length - off);
-      copyInto(block, 0, data, off, off + n);
-      off += n;
-      this.push(pool.handOut(block, n));
-    },
-  });
-}
 
 describe('BlockPool', () => {
   it('gives a block back only when its last reference is released, and only for the view handed out', () => {

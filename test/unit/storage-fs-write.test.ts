@@ -5,28 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BlockPool, copyInto } from '../../src/storage/block-pool.js';
+import { BlockPool } from '../../src/storage/block-pool.js';
 import { DIRECT_ALIGN, DirectWriter, directStats } from '../../src/storage/fs-direct.js';
 import { DIRECT_AFTER_BYTES, FLUSH_EVERY_BYTES } from '../../src/storage/fs-write.js';
 import { FsObjectStore } from '../../src/storage/fs.js';
-
-/** A producer like the base-backup reader: fills pooled blocks and hands each on once. */
-function pooledSource(pool: BlockPool, data: Buffer): Readable {
-  let off = 0;
-  return new Readable({
-    read() {
-      if (off >= data.length) {
-        this.push(null);
-        return;
-      }
-      const block = pool.take();
-      const n = Math.min(block.length, data.length - off);
-      copyInto(block, 0, data, off, off + n);
-      off += n;
-      this.push(pool.handOut(block, n));
-    },
-  });
-}
+import { pooledSource } from '../harness/pooled-source.js';
 
 /** `data` in pieces of uneven sizes (like gzip or encryption output). */
 function uneven(data: Buffer): Readable {
