@@ -243,8 +243,10 @@ export class SegmentWriter {
     if (offset !== 0) throw new PitrdError('INTERNAL_ERROR', `segment ${segno} would start at offset ${offset}`);
     const name = segmentName(this.timeline, segno, this.opts.segSize);
     // 'w' truncates: a leftover partial from before a crash is rewritten from the segment start.
-    // 0600 like PostgreSQL's own WAL files: the WAL holds every row written.
-    this.fh = await open(join(this.opts.dir, name + PARTIAL_SUFFIX), 'w', 0o600);
+    // Default mode (umask), like every object the fs store writes: on an fs repository the
+    // complete segment becomes the archived object by a hard link (same inode, same mode), and
+    // a restore_command run as another OS user must be able to read it as it reads the rest.
+    this.fh = await open(join(this.opts.dir, name + PARTIAL_SUFFIX), 'w');
     this.fhSegno = segno;
     this.hash.reset();
     return this.fh;

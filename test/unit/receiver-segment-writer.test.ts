@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +143,12 @@ describe('SegmentWriter', () => {
     await w.close();
     expect([...sums.keys()]).toEqual(['000000010000000000000003', '000000010000000000000004']);
     for (const [name, sum] of sums) expect(sum).toBe(createHash('sha256').update(readFileSync(join(dir, name))).digest('hex'));
+    // On an fs repository a complete segment becomes the archived object by a hard link: it must
+    // carry the mode every other object gets (umask default), or a restore_command run as another
+    // OS user could read every object but these.
+    const ordinary = join(dir, 'ordinary');
+    writeFileSync(ordinary, 'x');
+    for (const name of sums.keys()) expect(statSync(join(dir, name)).mode & 0o777).toBe(statSync(ordinary).mode & 0o777);
   });
 
   it('writes receive-slab views without copying and releases each hold once written', async () => {
