@@ -117,20 +117,26 @@ export class DirectWriter {
 
   /** Write what is staged: the aligned part directly, the rest through `tail` (buffered). */
   async finish(tail: FileHandle): Promise<void> {
-    if (this.lent.length > 0) await this.submitLent();
-    await this.settle();
-    const stage = this.stages[this.current]!;
-    const aligned = this.fill - (this.fill % DIRECT_ALIGN);
-    if (aligned > 0) await this.writeAt(stage.subarray(0, aligned), this.pos);
-    let off = aligned;
-    while (off < this.fill) {
-      const { bytesWritten } = await tail.write(stage, off, this.fill - off, this.pos + off);
-      off += bytesWritten;
+    try {
+      if (this.lent.length > 0) await this.submitLent();
+      await this.settle();
+      const stage = this.stages[this.current]!;
+      const aligned = this.fill - (this.fill % DIRECT_ALIGN);
+      if (aligned > 0) await this.writeAt(stage.subarray(0, aligned), this.pos);
+      let off = aligned;
+      while (off < this.fill) {
+        const { bytesWritten } = await tail.write(stage, off, this.fill - off, this.pos + off);
+        off += bytesWritten;
+      }
+      this.pos += this.fill;
+      this.fill = 0;
+      // The probe's block may lie past the end of a short remainder.
+      await this.fh.truncate(this.pos);
+    } catch (err) {
+      // A failed finish must not leave the direct handle to the garbage collector.
+      await this.fh.close().catch(() => undefined);
+      throw err;
     }
-    this.pos += this.fill;
-    this.fill = 0;
-    // The probe's block may lie past the end of a short remainder.
-    await this.fh.truncate(this.pos);
     await this.fh.close();
   }
 
