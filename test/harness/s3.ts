@@ -39,6 +39,20 @@ export interface StartS3Options {
   bucket?: string;
 }
 
+/** The `storage` section of a pitrd config (file / daemon form) pointing at `s3`. */
+export function s3StorageConfig(s3: S3Server, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 's3',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    bucket: s3.bucket,
+    force_path_style: true,
+    access_key_id: s3.accessKeyId,
+    secret_access_key: s3.secretAccessKey,
+    ...extra,
+  };
+}
+
 const live = new Map<string, { proc: () => ChildProcess | null; root: string }>();
 let exitHookInstalled = false;
 

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { markerIdsAt, queryUri, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Br4-branch-Secret-pw';
@@ -57,13 +57,7 @@ beforeAll(async () => {
   }, 120_000, 250);
 }, 240_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    await source?.destroy();
-  }
-}, 120_000);
+afterAll(() => cleanUp(() => fx?.close(), () => source?.destroy()), 120_000);
 
 describe('branches over HTTP', () => {
   let branch: { id: string; connection_uri: string; data_dir: string; port: number };

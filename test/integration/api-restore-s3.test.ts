@@ -6,8 +6,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
-import { startS3, type S3Server } from '../harness/s3.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
+import { s3StorageConfig, startS3, type S3Server } from '../harness/s3.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'S3-restore-Secret-pw';
@@ -21,22 +21,12 @@ beforeAll(async () => {
   await source.query('CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp())');
   s3 = await startS3();
   fx = await startDaemonFixture(
-    { storage: { type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, force_path_style: true, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey } },
+    { storage: s3StorageConfig(s3) },
     { schedules: false, summaryIntervalMs: 500 },
   );
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    try {
-      await s3?.destroy();
-    } finally {
-      await source?.destroy();
-    }
-  }
-}, 120_000);
+afterAll(() => cleanUp(() => fx?.close(), () => s3?.destroy(), () => source?.destroy()), 120_000);
 
 describe('restore over HTTP from an S3 repository', () => {
   it('restores to a time between rows 1 and 2, left running: exactly row 1', async () => {

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { markerIdsAt, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Rs7-restore-Secret-pw';
@@ -46,13 +46,7 @@ beforeAll(async () => {
   fx = await startDaemonFixture({}, { schedules: false, summaryIntervalMs: 500 });
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    await source?.destroy();
-  }
-}, 120_000);
+afterAll(() => cleanUp(() => fx?.close(), () => source?.destroy()), 120_000);
 
 describe('restores over HTTP', () => {
   it('registers the database, enables PITR, takes a base backup and archives marker rows', async () => {

@@ -3,8 +3,8 @@
  * base.tar object, fetched over real HTTP from a real S3-protocol server (s3rver).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
-import { startS3, type S3Server } from '../harness/s3.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
+import { s3StorageConfig, startS3, type S3Server } from '../harness/s3.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'S3-backups-Secret-pw';
@@ -17,23 +17,13 @@ beforeAll(async () => {
   s3 = await startS3();
   fx = await startDaemonFixture(
     {
-      storage: { type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, force_path_style: true, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey },
+      storage: s3StorageConfig(s3),
     },
     { schedules: false },
   );
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    try {
-      await s3?.destroy();
-    } finally {
-      await pg?.destroy();
-    }
-  }
-}, 60_000);
+afterAll(() => cleanUp(() => fx?.close(), () => s3?.destroy(), () => pg?.destroy()), 60_000);
 
 describe('backup download on S3', () => {
   it('presigns the stored base.tar object; fetching it returns the stored bytes', async () => {

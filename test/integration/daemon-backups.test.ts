@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DEFAULT_THRESHOLDS, HealthMonitor } from '../../src/daemon/index.js';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Bk7-backups-Secret-pw';
@@ -29,13 +29,7 @@ beforeAll(async () => {
   base = `/projects/${projectId}/databases/main`;
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    await pg?.destroy();
-  }
-}, 60_000);
+afterAll(() => cleanUp(() => fx?.close(), () => pg?.destroy()), 60_000);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- route JSON, asserted field by field
 async function untilDone(id: string): Promise<any> {

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Zq9-daemon-Secret-pw';
@@ -20,13 +20,7 @@ beforeAll(async () => {
   fx = await startDaemonFixture();
 }, 60_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    await pg?.destroy();
-  }
-}, 60_000);
+afterAll(() => cleanUp(() => fx?.close(), () => pg?.destroy()), 60_000);
 
 async function switchWal(times: number): Promise<void> {
   await pg.query('CREATE TABLE IF NOT EXISTS t (id serial primary key, v text)');

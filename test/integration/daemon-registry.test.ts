@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3, type S3Server } from '../harness/index.js';
+import { s3StorageConfig, startS3, type S3Server } from '../harness/index.js';
 import { startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Registry-Encrypted-pw-93';
@@ -44,16 +44,7 @@ describe('registry in an encrypted repository', () => {
   it('s3: stored encrypted, read back after a restart', async () => {
     const fx = await startDaemonFixture({
       encryption: { key: randomBytes(32).toString('hex') },
-      storage: {
-        type: 's3',
-        endpoint: s3.endpoint,
-        region: s3.region,
-        bucket: s3.bucket,
-        prefix: 'team/pitrd',
-        access_key_id: s3.accessKeyId,
-        secret_access_key: s3.secretAccessKey,
-        force_path_style: true,
-      },
+      storage: s3StorageConfig(s3, { prefix: 'team/pitrd' }),
     });
     try {
       await check(fx);

@@ -6,7 +6,7 @@
  */
 import { Agent, get } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Signed-url-restart-pw-3';
@@ -20,13 +20,7 @@ beforeAll(async () => {
   fx = await startDaemonFixture({}, { schedules: false });
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    await pg?.destroy();
-  }
-}, 60_000);
+afterAll(() => cleanUp(() => fx?.close(), () => pg?.destroy()), 60_000);
 
 it('keeps a download URL handed out before a restart valid after it', async () => {
   const projectId: string = (await fx.call('POST', '/projects', { name: 'urls' })).json.data.id;

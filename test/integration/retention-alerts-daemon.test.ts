@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const MiB = 1024 * 1024;
@@ -69,17 +69,12 @@ beforeAll(async () => {
   await waitFor('4 segments archived', async () => (await fx.call('GET', `${base}/${DB}/pitr/receiver-status`)).json.data.segments_archived >= 4);
 }, 120_000);
 
-afterAll(async () => {
-  try {
-    await fx?.close();
-  } finally {
-    try {
-      await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
-    } finally {
-      await pg?.destroy();
-    }
-  }
-}, 60_000);
+afterAll(() =>
+  cleanUp(
+    () => fx?.close(),
+    () => new Promise<void>((r) => (hook ? hook.close(() => r()) : r())),
+    () => pg?.destroy(),
+  ), 60_000);
 
 /** About one segment of WAL per round, each closed by a switch. */
 async function generateWal(rounds: number): Promise<void> {
