@@ -8,23 +8,21 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { RecoveryWindowView, SummarizeResult } from '../catalog/index.js';
-import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
-import { PitrdError, type ErrorCode } from '../errors.js';
-import type { StorageConfig } from '../storage/index.js';
+import type { Config } from '../config/index.js';
+import { PitrdError } from '../errors.js';
+import type { RepoJson } from '../repository/index.js';
 import { startModuleWorker } from './module-worker.js';
+import { fromWireError, repositoryHandoff, type RepositoryHandoff, type WireError } from './thread-wire.js';
 
 /** The thread's nice value (Linux): below the event loop and the receivers, which keep 0. */
 export const CATALOG_THREAD_NICE = 10;
 
-export interface CatalogWorkerData {
-  storage: StorageConfig;
-  repository: { compression: ReturnType<typeof repositoryOptions>['compression']; key?: Uint8Array };
-}
+export type CatalogWorkerData = RepositoryHandoff;
 
 export type CatalogRequest = { id: number; op: 'summarize' | 'windows'; database: string };
 export type CatalogReply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { code: string | null; message: string; context: Record<string, unknown>; retryable: boolean } };
+  | { id: number; ok: false; error: WireError };
 
 interface Pending {
   resolve(v: unknown): void;
@@ -37,9 +35,8 @@ export class CatalogThread {
   private nextId = 1;
   private readonly data: CatalogWorkerData;
 
-  constructor(config: Config) {
-    const r = repositoryOptions(config);
-    this.data = { storage: storageOptions(config), repository: { compression: r.compression, ...(r.key ? { key: new Uint8Array(r.key) } : {}) } };
+  constructor(config: Config, repoJson: RepoJson) {
+    this.data = repositoryHandoff(config, repoJson);
   }
 
   /** summarizeArchive(repo, database) on the thread. */
@@ -80,10 +77,7 @@ export class CatalogThread {
       this.pending.delete(m.id);
       if (this.pending.size === 0) w.unref();
       if (m.ok) p.resolve(m.value);
-      else {
-        const e = m.error;
-        p.reject(e.code === null ? new Error(e.message) : new PitrdError(e.code as ErrorCode, e.message, { context: e.context as never, retryable: e.retryable }));
-      }
+      else p.reject(fromWireError(m.error));
     });
     const fail = (err: Error) => {
       // The next request starts a new thread; the ones in flight fail with the reason.

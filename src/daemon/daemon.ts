@@ -93,7 +93,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     }
     const registry = new DatabaseRegistryStore(store, config.encryption.key);
     const projects = new ObjectStoreProjectStore(store);
-    const catalog = new CatalogThread(config);
+    const catalog = new CatalogThread(config, repo.repoJson);
     catalogThread = catalog;
     const windows = new RecoveryWindows(repo, logger, catalog);
     const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true, onCatalogChange: (name) => windows.invalidate(name) });

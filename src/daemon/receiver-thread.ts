@@ -12,12 +12,11 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
-import { PitrdError, type ErrorCode } from '../errors.js';
+import type { Config } from '../config/index.js';
 import { initialStatus, type Receiver, type ReceiverOptions, type ReceiverStatus, type SlotState } from '../receiver/index.js';
 import type { RepoJson } from '../repository/index.js';
-import type { StorageConfig } from '../storage/index.js';
 import { startModuleWorker } from './module-worker.js';
+import { fromWireError, repositoryHandoff, type RepositoryHandoff, type WireError } from './thread-wire.js';
 
 const STATUS_PUSH_MS = 100;
 const RESPAWN_MS = 5_000;
@@ -28,15 +27,12 @@ export type ThreadLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ThreadReceiverOptions = Omit<ReceiverOptions, 'repository' | 'logger'> & { database: string };
 
 export interface ReceiverThreadData {
-  storage: StorageConfig;
-  /** repo.json as the daemon's own handle checked it: the thread reopens without reading storage. */
-  repository: { compression: ReturnType<typeof repositoryOptions>['compression']; key?: Uint8Array; repoJson: RepoJson };
+  repository: RepositoryHandoff;
   receiver: ThreadReceiverOptions;
   statusPushMs: number;
 }
 
 export type ReceiverThreadRequest = { id: number; op: 'start' | 'stop' | 'restart' | 'slotState' | 'retryUploads' };
-type WireError = { code: string | null; message: string; context: Record<string, unknown>; retryable: boolean };
 export type ReceiverThreadReply =
   | { kind: 'status'; status: ReceiverStatus }
   | { kind: 'log'; level: ThreadLogLevel; obj: object; msg?: string }
@@ -68,10 +64,8 @@ export class ReceiverThread implements Receiver {
     if (options.slotName === undefined) throw new Error('ReceiverThread needs an explicit slot name');
     this.slotName = options.slotName;
     this.spoolDir = options.spoolDir;
-    const r = repositoryOptions(config);
     this.data = {
-      storage: storageOptions(config),
-      repository: { compression: r.compression, repoJson, ...(r.key ? { key: new Uint8Array(r.key) } : {}) },
+      repository: repositoryHandoff(config, repoJson),
       receiver: options,
       statusPushMs: STATUS_PUSH_MS,
     };
@@ -175,6 +169,6 @@ export class ReceiverThread implements Receiver {
     if (!p) return;
     this.pending.delete(m.id);
     if (m.ok) p.resolve(m.value);
-    else p.reject(m.error.code === null ? new Error(m.error.message) : new PitrdError(m.error.code as ErrorCode, m.error.message, { context: m.error.context, retryable: m.error.retryable }));
+    else p.reject(fromWireError(m.error));
   }
 }

@@ -5,11 +5,9 @@
  * written by the main thread's logger (one log stream, same redaction).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { errorMessage, isPitrdError } from '../errors.js';
 import { createReceiver, type Receiver } from '../receiver/index.js';
-import { reopenRepository } from '../repository/index.js';
-import { createObjectStore } from '../storage/index.js';
 import type { ReceiverThreadData, ReceiverThreadReply, ReceiverThreadRequest, ThreadLogLevel } from './receiver-thread.js';
+import { openHandedRepository, toWireError } from './thread-wire.js';
 
 const data = workerData as ReceiverThreadData;
 const port = parentPort!;
@@ -30,8 +28,7 @@ let receiver: Receiver | null = null;
 let timer: NodeJS.Timeout | null = null;
 
 function open(): Receiver {
-  const store = createObjectStore(data.storage);
-  const repo = reopenRepository(store, data.repository.repoJson, { compression: data.repository.compression, ...(data.repository.key ? { key: Buffer.from(data.repository.key) } : {}) });
+  const repo = openHandedRepository(data.repository);
   return createReceiver({ ...data.receiver, repository: repo.database(data.receiver.database), logger });
 }
 
@@ -71,7 +68,7 @@ port.on('message', (m: ReceiverThreadRequest) => {
         kind: 'reply',
         id: m.id,
         ok: false,
-        error: { code: isPitrdError(err) ? err.code : null, message: errorMessage(err), context: isPitrdError(err) ? { ...err.context } : {}, retryable: isPitrdError(err) ? err.retryable : false },
+        error: toWireError(err),
         status: receiver?.status() ?? null,
       });
     }
