@@ -1,7 +1,7 @@
 /**
  * Periodic health evaluation of every protected database: receiver down, upload backlog, WAL
  * retained on the server by the replication slot, age of the last completed base backup, gaps in
- * the archived WAL. Changes (raised / cleared) go to the alert webhook when one is configured; the
+ * the archived WAL, WAL a receiver found lost at its start (raised within a second). Changes (raised / cleared) go to the alert webhook when one is configured; the
  * active set is served by GET .../health and the pitrd_alert_active gauge, the measured values by
  * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (./metrics.ts).
  */
@@ -13,6 +13,7 @@ import type { DatabaseEntry } from './entry.js';
 import { slotRetainedBytes } from './slot-retention.js';
 
 const SLOT_FRESH_MS = 2_000;
+const GAP_WATCH_MS = 1_000;
 
 /** What the last evaluation measured for one database (null: unknown / not applicable). */
 export interface HealthMeasurement {
@@ -51,6 +52,7 @@ export class HealthMonitor {
   private active: Alert[] = [];
   private measured: HealthMeasurement[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private gapWatch: NodeJS.Timeout | null = null;
   private running: Promise<Alert[]> | null = null;
   /**
    * The slot answer per database for SLOT_FRESH_MS. Asking opens a connection and authenticates
@@ -63,13 +65,21 @@ export class HealthMonitor {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.evaluate().catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err) }, 'health evaluation failed')), this.opts.intervalMs ?? 60_000);
+    const evaluate = () => void this.evaluate().catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err) }, 'health evaluation failed'));
+    this.timer = setInterval(evaluate, this.opts.intervalMs ?? 60_000);
     this.timer.unref();
+    // Lost WAL is raised at once, not at the next evaluation: a receiver's status is read in memory.
+    this.gapWatch = setInterval(() => {
+      if (this.opts.entries().some((e) => e.receiver?.status().gap && !this.active.some((a) => a.key === `${e.name}:wal_lost`))) evaluate();
+    }, GAP_WATCH_MS);
+    this.gapWatch.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.gapWatch) clearInterval(this.gapWatch);
     this.timer = null;
+    this.gapWatch = null;
     await this.running?.catch(() => undefined);
   }
 
@@ -133,6 +143,7 @@ export class HealthMonitor {
             lastSuccessfulBackupAt: last.get(e.name) ?? null,
             // Without PITR there is no receiver to be down.
             receiverUp: !e.pitr.enabled || status?.status === 'running',
+            receiverGap: status?.gap ?? null,
           },
           this.opts.thresholds ?? DEFAULT_THRESHOLDS,
           now,

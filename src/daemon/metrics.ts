@@ -41,6 +41,7 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
     backlogBytes: metrics.gauge('pitrd_receiver_upload_backlog_bytes', 'Bytes of complete segments spooled but not yet in the repository', labels),
     segments: metrics.gauge('pitrd_receiver_segments_archived', 'WAL segments archived since the receiver started', labels),
     errors: metrics.gauge('pitrd_receiver_errors', 'Connection and upload failures since the receiver started', labels),
+    lost: metrics.gauge('pitrd_receiver_wal_lost_bytes', 'WAL bytes lost before they were archived (never durable here, no longer on the server): the status gap; 0 when none', labels),
   };
   const sweep = staleSeriesSweeper(Object.values(g));
   metrics.collect(() => {
@@ -58,6 +59,7 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
       g.backlogBytes.set(l, s.upload_backlog.bytes);
       g.segments.set(l, s.segments_archived);
       g.errors.set(l, s.errors);
+      g.lost.set(l, s.gap ? lsnNumber(s.gap.to) - lsnNumber(s.gap.from) : 0);
     }
     sweep(reported);
   });

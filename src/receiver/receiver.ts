@@ -253,19 +253,35 @@ class ReceiverImpl implements Receiver, SessionHost {
   }
 
   async archiveLast(): Promise<NamedSegment | null> {
-    const timeout = this.opts.archiveLookupTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([
-        this.opts.repository.wal.lastSegment(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer in ${timeout} ms`)), timeout);
-        }),
-      ]);
+      return await this.archiveLookup(() => this.opts.repository.wal.lastSegment());
     } catch (err) {
       // The spool and the slot still give a safe start point; the archive only matters when the spool was lost.
       this.logger.warn({ err: errorMessage(err) }, 'could not read the last archived segment; starting from spool and slot');
       return null;
+    }
+  }
+
+  async archiveHas(timeline: TimelineId, name: string): Promise<boolean | null> {
+    try {
+      return await this.archiveLookup(() => this.opts.repository.wal.hasSegment(timeline, name));
+    } catch (err) {
+      this.logger.warn({ err: errorMessage(err), segment: name }, 'could not ask the archive for a segment the spool holds only partially; its partial file is kept');
+      return null;
+    }
+  }
+
+  /** A repository question asked at start, bounded in time: an unreachable store must not stall replication. */
+  private async archiveLookup<T>(ask: () => Promise<T>): Promise<T> {
+    const timeout = this.opts.archiveLookupTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        ask(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${timeout} ms`)), timeout);
+        }),
+      ]);
     } finally {
       if (timer) clearTimeout(timer);
     }

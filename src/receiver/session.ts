@@ -12,8 +12,8 @@ import { ReplicationConnection, type ReplicationConnectionOptions } from './prot
 import { decodeMessage, encodeStatusUpdate } from './protocol/messages.js';
 import type { SlabHold } from './protocol/recv-slabs.js';
 import { SegmentWriter } from './segment-writer.js';
-import { checkSpoolIdentity, scanSpool, writeFileDurable } from './spool.js';
-import { chooseStartPoint, floorToSegment, type NamedSegment, type StartPoint } from './start-point.js';
+import { checkSpoolIdentity, removeDurable, scanSpool, writeFileDurable } from './spool.js';
+import { chooseStartPoint, floorToSegment, startInvariantViolation, type NamedSegment, type PartialSegment, type StartPoint, type StartPointInput } from './start-point.js';
 
 export interface ServerIdentity {
   systemId: string;
@@ -34,6 +34,8 @@ export interface SessionHost {
   /** Called once the server is known: checks identities, starts the uploader. */
   serverIdentified(id: ServerIdentity): Promise<void>;
   archiveLast(): Promise<NamedSegment | null>;
+  /** Whether the archive holds this complete segment; null when the archive could not be asked. */
+  archiveHas(timeline: TimelineId, name: string): Promise<boolean | null>;
   historySpooled(timeline: TimelineId, bytes: number): void;
   hasHistory(timeline: TimelineId): boolean;
   /** `sha256`: of the segment's bytes, as the writer wrote them (null: the uploader hashes the file). */
@@ -85,21 +87,7 @@ export class Session {
         h.logger.info({ slot: h.slotName }, 'created physical replication slot');
         slot = await conn.readSlot(h.slotName);
       }
-      const spool = await scanSpool(h.spoolDir);
-      const start = chooseStartPoint({
-        segSize,
-        archiveLast: await h.archiveLast(),
-        spoolComplete: spool.complete,
-        spoolPartials: spool.partials,
-        slot,
-        server: { timeline: ident.timeline, xlogpos: ident.xlogpos },
-      });
-      if (start.gap) {
-        h.logger.error(
-          { from: formatLsn(start.gap.from), to: formatLsn(start.gap.to), slot: h.slotName },
-          'WAL gap: the archive ends before the slot restart_lsn; that WAL is no longer on the server',
-        );
-      }
+      const start = await this.startPoint(segSize, slot, { timeline: ident.timeline, xlogpos: ident.xlogpos });
       for (let tli = 2; tli <= ident.timeline; tli++) await this.fetchHistory(tli);
 
       let tli = start.timeline;
@@ -146,6 +134,36 @@ export class Session {
       this.report();
       await conn.close();
     }
+  }
+
+  /**
+   * The start point (start-point.ts), with the start invariant checked before anything is
+   * streamed, a lost range reported loudly, and superseded partial files removed.
+   */
+  private async startPoint(segSize: number, slot: StartPointInput['slot'], server: StartPointInput['server']): Promise<StartPoint> {
+    const h = this.host;
+    const spool = await scanSpool(h.spoolDir);
+    const complete = new Set(spool.complete.map((s) => s.name));
+    // A partial is never trusted; whether the archive holds its segment decides between stale and hole.
+    const partials: PartialSegment[] = [];
+    for (const p of spool.partials) partials.push({ ...p, archived: complete.has(p.name) ? false : await h.archiveHas(p.timeline, p.name) });
+    const input: StartPointInput = { segSize, archiveLast: await h.archiveLast(), spoolComplete: spool.complete, spoolPartials: partials, slot, server };
+    const start = chooseStartPoint(input);
+    const violation = startInvariantViolation(input, start);
+    if (violation !== null) {
+      throw new PitrdError('INTERNAL_ERROR', `refusing to start replication: ${violation}`, { context: { spool: h.spoolDir, slot: h.slotName } });
+    }
+    for (const g of start.gaps ?? (start.gap ? [start.gap] : [])) {
+      h.logger.error(
+        { from: formatLsn(g.from), to: formatLsn(g.to), slot: h.slotName, spool: h.spoolDir },
+        'WAL LOST: this WAL was never archived nor made durable in the spool, and the server no longer has it (the slot is past it); no restore can cross this range',
+      );
+    }
+    for (const f of start.stalePartials ?? []) {
+      await removeDurable(h.spoolDir, f);
+      h.logger.info({ file: f }, 'removed a stale partial segment: a complete copy supersedes it');
+    }
+    return start;
   }
 
   private async fetchHistory(tli: TimelineId): Promise<void> {

@@ -5,7 +5,7 @@
  * goes — not on every evaluation.
  */
 
-export type AlertKind = 'archive_gap' | 'upload_backlog' | 'slot_retention' | 'backup_stale' | 'receiver_down';
+export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'slot_retention' | 'backup_stale' | 'receiver_down';
 
 /** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
 export interface ArchiveGap {
@@ -30,6 +30,11 @@ export interface HealthObservation {
   /** Stop time of the newest completed backup (epoch ms), null if none. */
   lastSuccessfulBackupAt: number | null;
   receiverUp: boolean;
+  /**
+   * WAL the receiver found lost when it started (never archived nor durable in its spool, and the
+   * slot already past it on the server): the receiver status's `gap`. Absent or null: none.
+   */
+  receiverGap?: { from: string; to: string } | null;
 }
 
 export interface HealthThresholds {
@@ -65,6 +70,12 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
   const add = (kind: AlertKind, severity: Alert['severity'], message: string, details?: Record<string, unknown>) =>
     out.push({ key: `${obs.database}:${kind}`, kind, database: obs.database, severity, message, since: now, ...(details ? { details } : {}) });
   if (obs.archiveGap) add('archive_gap', 'critical', archiveGapMessage(obs.database, obs.archiveGap), archiveGapDetails(obs.archiveGap));
+  if (obs.receiverGap) {
+    add('wal_lost', 'critical', `database "${obs.database}": WAL from ${obs.receiverGap.from} to ${obs.receiverGap.to} was lost before it was archived (the server no longer has it); no restore can cross it`, {
+      from: obs.receiverGap.from,
+      to: obs.receiverGap.to,
+    });
+  }
   if (obs.uploadBacklogBytes > th.uploadBacklogBytes) {
     add('upload_backlog', 'warning', `database "${obs.database}": ${mib(obs.uploadBacklogBytes)} of WAL waiting for upload (threshold ${mib(th.uploadBacklogBytes)})`, {
       backlog_bytes: obs.uploadBacklogBytes,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/receiver/backoff.js';
-import { chooseStartPoint, type StartPointInput } from '../../src/receiver/start-point.js';
+import { chooseStartPoint, startInvariantViolation, type StartPoint, type StartPointInput } from '../../src/receiver/start-point.js';
 import { parseTimelineHistory } from '../../src/receiver/timeline-history.js';
 import { defaultSlotName } from '../../src/receiver/slot.js';
 
@@ -55,6 +55,49 @@ describe('chooseStartPoint', () => {
       slot: { restartLsn: 9n * BigInt(MB) + 5n, restartTimeline: 1 },
     });
     expect(p).toEqual({ lsn: 9n * BigInt(MB), timeline: 1, source: 'slot', gap: { from: 4n * BigInt(MB), to: 9n * BigInt(MB) } });
+  });
+  // A crash while segment 8 was being fsync'd and renamed, the writer already filling 9: two
+  // partials; 8 was never made durable, so the start is 8, not 9 (the hole of issue 13).
+  const seg = (n: number, tli = 1) => ({ timeline: tli, name: `0000000${tli}00000000000000${n.toString(16).toUpperCase().padStart(2, '0')}` });
+  const M = BigInt(MB);
+  it('restarts from the lowest of two partials left by a crash during a segment completion', () => {
+    const input = { ...base, archiveLast: seg(6), spoolComplete: [seg(7)], spoolPartials: [seg(8), seg(9)], slot: { restartLsn: 8n * M + 4096n, restartTimeline: 1 } };
+    const p = chooseStartPoint(input);
+    expect(p).toEqual({ lsn: 8n * M, timeline: 1, source: 'spool' });
+    expect(startInvariantViolation(input, p)).toBeNull();
+    // The old rule (highest partial) breaks the invariant.
+    expect(startInvariantViolation(input, { lsn: 9n * M, timeline: 1, source: 'partial' })).toMatch(/the server still has/);
+  });
+  it('goes back to a partial below the complete position that nothing holds, while the server has it', () => {
+    const input = { ...base, archiveLast: seg(12), spoolPartials: [{ ...seg(8), archived: false }, seg(13)], slot: { restartLsn: 8n * M, restartTimeline: 1 } };
+    expect(chooseStartPoint(input)).toEqual({ lsn: 8n * M, timeline: 1, source: 'partial' });
+  });
+  it('reports such a hole as lost when the slot is past it, and goes on from the complete position', () => {
+    const input = { ...base, archiveLast: seg(12), spoolPartials: [{ ...seg(8), archived: false }, seg(13)], slot: { restartLsn: 13n * M + 5n, restartTimeline: 1 } };
+    const p = chooseStartPoint(input);
+    expect(p).toEqual({ lsn: 13n * M, timeline: 1, source: 'archive', gap: { from: 8n * M, to: 9n * M } });
+    expect(startInvariantViolation(input, p)).toBeNull();
+    const silent: StartPoint = { lsn: 13n * M, timeline: 1, source: 'archive' };
+    expect(startInvariantViolation(input, silent)).toMatch(/without reporting it as a gap/);
+  });
+  it('does not call a partial lost when the archive could not be asked about it', () => {
+    const input = { ...base, archiveLast: seg(12), spoolPartials: [{ ...seg(8), archived: null }], slot: { restartLsn: 13n * M, restartTimeline: 1 } };
+    const p = chooseStartPoint(input);
+    expect(p).toEqual({ lsn: 13n * M, timeline: 1, source: 'archive' });
+    expect(startInvariantViolation(input, p)).toBeNull();
+  });
+  it('names partials a complete copy supersedes as stale, and keeps the others', () => {
+    const p = chooseStartPoint({
+      ...base,
+      archiveLast: seg(12, 2),
+      spoolComplete: [seg(13, 2)],
+      spoolPartials: [{ ...seg(9), archived: false }, { ...seg(11, 2), archived: true }, seg(13, 2), seg(14, 2)],
+      slot: { restartLsn: 14n * M, restartTimeline: 2 },
+    });
+    expect(p).toEqual({ lsn: 14n * M, timeline: 2, source: 'spool', stalePartials: ['000000010000000000000009.partial', '00000002000000000000000B.partial', '00000002000000000000000D.partial'] });
+  });
+  it('refuses a start that is not a segment boundary', () => {
+    expect(startInvariantViolation(base, { lsn: 5n, timeline: 1, source: 'server' })).toMatch(/segment boundary/);
   });
   it('works with 16 MiB segments and segment numbers past one xlogid', () => {
     const p = chooseStartPoint({ ...base, segSize: 16 * MB, archiveLast: { timeline: 3, name: '0000000300000001000000FF' } });
