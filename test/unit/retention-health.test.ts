@@ -28,6 +28,13 @@ describe('evaluateHealth', () => {
     expect(alerts[2]!.message).toContain('2048.0 MiB');
   });
 
+  it('raises lost WAL the receiver reported as a critical wal_lost alert with its range', () => {
+    const [a, ...rest] = evaluateHealth({ ...healthy, receiverGap: { from: '0/8000000', to: '0/9000000' } }, th, T0);
+    expect(rest).toEqual([]);
+    expect(a).toMatchObject({ key: 'app:wal_lost', severity: 'critical', details: { from: '0/8000000', to: '0/9000000' } });
+    expect(a!.message).toContain('0/8000000');
+  });
+
   it('exactly at a threshold is not an alert; no backup at all is', () => {
     expect(evaluateHealth({ ...healthy, uploadBacklogBytes: 64 << 20, slotRetainedBytes: 1 << 30, lastSuccessfulBackupAt: T0 - 26 * HOUR }, th, T0)).toEqual([]);
     expect(evaluateHealth({ ...healthy, slotRetainedBytes: null, lastSuccessfulBackupAt: null }, th, T0).map((a) => a.kind)).toEqual(['backup_stale']);
