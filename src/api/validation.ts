@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pgTextProblem } from '../pg-text.js';
 import { PitrdError } from '../errors.js';
 
 /** Where a value came from, used as the first element of the field path in messages. */
@@ -52,3 +53,17 @@ export function parseInput<S extends z.ZodType>(part: InputPart, schema: S, valu
 
 /** RFC 3339 timestamp with an explicit offset (`Z` or `±hh:mm`), as the API reference uses. */
 export const rfc3339 = () => z.iso.datetime({ offset: true, error: 'expected an RFC 3339 timestamp such as 2026-01-25T14:30:00Z' });
+
+/**
+ * A string PostgreSQL will read back from a file (a restore point name in postgresql.auto.conf,
+ * a backup label in backup_label): refused with a control character, by src/pg-text's one rule.
+ */
+export const pgText = (min: number, max: number, what = 'characters') =>
+  z
+    .string()
+    .min(min, { error: `expected ${min}-${max} ${what}` })
+    .max(max, { error: `expected ${min}-${max} ${what}` })
+    .superRefine((v, ctx) => {
+      const problem = pgTextProblem(v);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem, input: v });
+    });

@@ -2,6 +2,7 @@
  * The base-backup service of a daemon: runs backups on request or on each database's cron
  * schedule, one at a time per database, and exposes the progress of the running ones.
  */
+import { assertPgText } from '../pg-text.js';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, BackupType, Repository } from '../repository/index.js';
 import { BackupLocks } from './lock.js';
@@ -76,6 +77,9 @@ export function createBackupService(opts: BackupServiceOptions): BackupService {
   const service: BackupService = {
     start(database, startOpts = {}) {
       const cfg = config(database);
+      // The label goes into backup_label, which a restore's PostgreSQL parses line by line: a
+      // newline would make a "completed" backup that cannot be restored, a NUL a late failure.
+      if (startOpts.label !== undefined && startOpts.label !== null) assertPgText('label', startOpts.label);
       const id = newBackupId();
       const release = locks.acquire(database, id);
       const abort = new AbortController();

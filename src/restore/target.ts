@@ -1,4 +1,5 @@
 import { PitrdError } from '../errors.js';
+import { assertPgText, pgConfQuote } from '../pg-text.js';
 
 /** Where recovery stops: PostgreSQL's recovery_target_* family, one kind at a time. */
 export type RecoveryTarget =
@@ -20,28 +21,48 @@ export interface RecoveryOptions {
   action?: TargetAction;
 }
 
-const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const quote = (s: string, field: string) => pgConfQuote(s, field);
+
+/** PostgreSQL's recovery target settings, one per target kind (at most one may be non-empty). */
+const TARGET_SETTINGS = {
+  immediate: 'recovery_target',
+  lsn: 'recovery_target_lsn',
+  name: 'recovery_target_name',
+  time: 'recovery_target_time',
+  xid: 'recovery_target_xid',
+} as const;
 
 /**
- * The recovery settings for postgresql.auto.conf. Pure: the restore_command comes from the
- * caller (it names the staging dir and the fallback fetch command).
+ * The recovery settings appended to postgresql.auto.conf, every value quoted by pgConfQuote.
+ * Pure: the restore_command comes from the caller (it names the staging dir).
+ *
+ * Every recovery target setting is written, the unused ones empty and first: the base backup
+ * carries the SOURCE's configuration, and a recovery_target_* or recovery_target_inclusive it set
+ * would otherwise join ours (PostgreSQL refuses two targets; a stray inclusive moves the stop).
+ * The last value of a setting in the files wins, and ours are the last lines read.
  */
 export function recoverySettings(opts: RecoveryOptions, restoreCommand: string): Record<string, string> {
-  const s: Record<string, string> = { restore_command: quote(restoreCommand) };
+  const s: Record<string, string> = { restore_command: quote(restoreCommand, 'restore_command') };
   const t = opts.target;
-  if (t.kind === 'time') s.recovery_target_time = quote(pgTimestamp(t.time));
-  else if (t.kind === 'lsn') s.recovery_target_lsn = quote(t.lsn);
-  else if (t.kind === 'xid') s.recovery_target_xid = quote(t.xid);
-  else if (t.kind === 'name') s.recovery_target_name = quote(t.name);
-  else if (t.kind === 'immediate') s.recovery_target = quote('immediate');
-  if ((t.kind === 'time' || t.kind === 'lsn' || t.kind === 'xid') && opts.inclusive !== undefined) {
-    s.recovery_target_inclusive = opts.inclusive ? 'on' : 'off';
-  }
-  s.recovery_target_timeline = quote(String(opts.timeline ?? 'latest'));
+  for (const [kind, setting] of Object.entries(TARGET_SETTINGS)) if (kind !== t.kind) s[setting] = "''";
+  if (t.kind === 'time') s.recovery_target_time = quote(pgTimestamp(t.time), 'target_time');
+  else if (t.kind === 'lsn') s.recovery_target_lsn = quote(t.lsn, 'target_lsn');
+  else if (t.kind === 'xid') s.recovery_target_xid = quote(t.xid, 'target_xid');
+  else if (t.kind === 'name') s.recovery_target_name = quote(t.name, 'target_name');
+  else if (t.kind === 'immediate') s.recovery_target = quote('immediate', 'target');
+  s.recovery_target_inclusive = (t.kind === 'time' || t.kind === 'lsn' || t.kind === 'xid') && opts.inclusive === false ? 'off' : 'on';
+  s.recovery_target_timeline = quote(String(opts.timeline ?? 'latest'), 'timeline');
   // With no target, PostgreSQL ignores the action and promotes at the end of the archive.
-  if (t.kind !== 'latest') s.recovery_target_action = quote(opts.action ?? 'promote');
+  s.recovery_target_action = quote(t.kind === 'latest' ? 'promote' : (opts.action ?? 'promote'), 'action');
   return s;
 }
+
+/** The largest recovery_target_xid PostgreSQL takes (an epoch-qualified 64-bit xid). */
+const MAX_XID = (1n << 64n) - 1n;
+/** Transaction ids below 3 are reserved (invalid, bootstrap, frozen): no commit carries one. */
+const FIRST_NORMAL_XID = 3n;
+/** restore point names: PostgreSQL's MAXFNAMELEN - 1 bytes. */
+const MAX_RESTORE_POINT_BYTES = 63;
 
 /** Validate a target as a user typed it; errors name the value. */
 export function assertTarget(t: RecoveryTarget): void {
@@ -51,11 +72,21 @@ export function assertTarget(t: RecoveryTarget): void {
   if (t.kind === 'lsn' && !/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(t.lsn)) {
     throw new PitrdError('VALIDATION_ERROR', `recovery target LSN "${t.lsn}" is not an LSN such as 0/1A2B3C`, { context: { target_lsn: t.lsn } });
   }
-  if (t.kind === 'xid' && !/^\d+$/.test(t.xid)) {
-    throw new PitrdError('VALIDATION_ERROR', `recovery target xid "${t.xid}" is not a transaction id`, { context: { target_xid: t.xid } });
+  if (t.kind === 'xid') {
+    if (!/^\d{1,20}$/.test(t.xid)) throw new PitrdError('VALIDATION_ERROR', `recovery target xid "${t.xid}" is not a transaction id`, { context: { target_xid: t.xid } });
+    const xid = BigInt(t.xid);
+    // PostgreSQL would refuse it only when the restored server starts, after the extraction.
+    if (xid > MAX_XID || (xid & 0xffffffffn) < FIRST_NORMAL_XID) {
+      throw new PitrdError('VALIDATION_ERROR', `recovery target xid ${t.xid} is out of range: a transaction id is 3 to 4294967295, optionally with an epoch in the high 32 bits (at most ${MAX_XID})`, {
+        context: { target_xid: t.xid, fields: ['target_xid'] },
+      });
+    }
   }
-  if (t.kind === 'name' && (t.name === '' || t.name.length > 63)) {
-    throw new PitrdError('VALIDATION_ERROR', `restore point name "${t.name}" must be 1-63 characters`, { context: { target_name: t.name } });
+  if (t.kind === 'name') {
+    assertPgText('target_name', t.name);
+    if (t.name === '' || Buffer.byteLength(t.name) > MAX_RESTORE_POINT_BYTES) {
+      throw new PitrdError('VALIDATION_ERROR', `restore point name "${t.name}" must be 1-${MAX_RESTORE_POINT_BYTES} bytes (PostgreSQL's limit)`, { context: { target_name: t.name } });
+    }
   }
 }
 

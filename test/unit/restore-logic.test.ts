@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isPitrdError } from '../../src/errors.js';
 import type { BackupRecord, StoredWalSegment } from '../../src/repository/index.js';
-import { recoverySettings, replayOrder, selectBackup, targetReachedPattern } from '../../src/restore/index.js';
+import { assertTarget, recoverySettings, replayOrder, selectBackup, targetReachedPattern } from '../../src/restore/index.js';
+import { pgConfQuote, pgTextProblem, shellQuote } from '../../src/pg-text.js';
 
 function backup(id: string, stopLsn: string, stopTime: string, extra: Partial<BackupRecord> = {}): BackupRecord {
   return {
@@ -54,13 +55,37 @@ describe('selectBackup', () => {
 describe('recoverySettings', () => {
   it('writes a time target in PostgreSQL form with action and timeline', () => {
     const s = recoverySettings({ target: { kind: 'time', time: '2026-01-01T10:00:00.5Z' }, inclusive: false, action: 'pause' }, "/x/rc.sh '%f' '%p'");
-    expect(s).toEqual({
-      restore_command: "'/x/rc.sh ''%f'' ''%p'''",
-      recovery_target_time: "'2026-01-01 10:00:00.500+00'",
-      recovery_target_inclusive: 'off',
-      recovery_target_timeline: "'latest'",
-      recovery_target_action: "'pause'",
-    });
+    // The other targets are written empty, before ours: a source's own recovery_target_* loses.
+    expect(Object.entries(s)).toEqual([
+      ['restore_command', "'/x/rc.sh ''%f'' ''%p'''"],
+      ['recovery_target', "''"],
+      ['recovery_target_lsn', "''"],
+      ['recovery_target_name', "''"],
+      ['recovery_target_xid', "''"],
+      ['recovery_target_time', "'2026-01-01 10:00:00.500+00'"],
+      ['recovery_target_inclusive', 'off'],
+      ['recovery_target_timeline', "'latest'"],
+      ['recovery_target_action', "'pause'"],
+    ]);
+  });
+
+  it('quotes for the config grammar: a backslash cannot end the string; control characters are refused', () => {
+    expect(recoverySettings({ target: { kind: 'name', name: "a\\'b" } }, 'x').recovery_target_name).toBe("'a\\\\''b'");
+    expect(pgConfQuote("\\'")).toBe("'\\\\'''");
+    expect(() => recoverySettings({ target: { kind: 'name', name: "\\'\nrecovery_end_command = 'touch /tmp/x'" } }, 'x')).toThrow(/target_name: contains a control character \(U\+000A/);
+    for (const bad of ['a\0b', 'a\rb', 'a\tb', 'a\u007fb']) expect(pgTextProblem(bad)).toMatch(/control character/);
+    expect(pgTextProblem('ünïcødé \\ \' " $x `y`')).toBeNull();
+    expect(shellQuote("it's $HOME")).toBe(`'it'\\''s $HOME'`);
+  });
+
+  it('range-checks a target xid and the byte length of a restore point name before anything is written', () => {
+    expect(() => assertTarget({ kind: 'xid', xid: '18446744073709551616' })).toThrow(/out of range/);
+    expect(() => assertTarget({ kind: 'xid', xid: '2' })).toThrow(/out of range/);
+    expect(() => assertTarget({ kind: 'xid', xid: '4294967297' })).toThrow(/out of range/);
+    expect(() => assertTarget({ kind: 'xid', xid: '18446744073709551615' })).not.toThrow();
+    expect(() => assertTarget({ kind: 'xid', xid: '740' })).not.toThrow();
+    expect(() => assertTarget({ kind: 'name', name: 'é'.repeat(32) })).toThrow(/1-63 bytes/);
+    expect(() => assertTarget({ kind: 'name', name: 'a\nb' })).toThrow(/control character/);
   });
 
   it('keeps microseconds of a time target (commit times are microsecond-exact), in any zone', () => {
@@ -69,8 +94,8 @@ describe('recoverySettings', () => {
     expect(recoverySettings({ target: { kind: 'time', time: '2026-01-01T10:00:00Z' } }, 'x').recovery_target_time).toBe("'2026-01-01 10:00:00.000+00'");
   });
 
-  it('latest has no target and no action; immediate and names are spelled as PostgreSQL wants', () => {
-    expect(Object.keys(recoverySettings({ target: { kind: 'latest' } }, 'x')).sort()).toEqual(['recovery_target_timeline', 'restore_command']);
+  it('latest has no target; immediate and names are spelled as PostgreSQL wants', () => {
+    expect(recoverySettings({ target: { kind: 'latest' } }, 'x')).toMatchObject({ recovery_target: "''", recovery_target_lsn: "''", recovery_target_name: "''", recovery_target_time: "''", recovery_target_xid: "''" });
     expect(recoverySettings({ target: { kind: 'immediate' } }, 'x').recovery_target).toBe("'immediate'");
     expect(recoverySettings({ target: { kind: 'name', name: "it's" }, timeline: 3 }, 'x')).toMatchObject({ recovery_target_name: "'it''s'", recovery_target_timeline: "'3'", recovery_target_action: "'promote'" });
   });

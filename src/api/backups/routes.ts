@@ -10,6 +10,7 @@ import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
 import type { RouteDef } from '../route.js';
+import { pgText } from '../validation.js';
 import type { BackupService } from './types.js';
 
 export const backupIdParam = z.string().regex(/^[a-z]{2,8}_[0-9A-Za-z_-]{1,100}$/, { error: 'expected a backup id like bkp_20260125T143000Z_1a2b3c4d' });
@@ -77,7 +78,7 @@ export function backupRoutes(deps: { projects: ProjectStore; databases: Database
       url: base,
       summary: 'Start a manual base backup; answers at once with the pending backup (BACKUP_IN_PROGRESS while one runs)',
       params: dbParams,
-      body: z.strictObject({ label: z.string().min(1).max(200).nullable().optional() }),
+      body: z.strictObject({ label: pgText(1, 200).nullable().optional() }),
       status: 202,
       idempotent: true,
       response: backupSchema,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PitrdError } from '../../errors.js';
-import { rfc3339 } from '../validation.js';
+import { pgText, rfc3339 } from '../validation.js';
 import type { RestoreRequest, RestoreTargetInput } from './types.js';
 
 /** Ids the repository issues (newId): `rstr_20260125T143000Z_1a2b3c4d`, `bkp_…`, `br_…`. */
@@ -22,7 +22,7 @@ export const targetFields = {
     .union([z.string().regex(/^[0-9]{1,20}$/), z.int().min(0)], { error: 'expected a transaction id (digits)' })
     .optional()
     .describe('recover to the commit of this transaction id'),
-  target_name: z.string().min(1, { error: 'expected 1-63 characters' }).max(63, { error: 'expected 1-63 characters' }).optional().describe('recover to this restore point (pg_create_restore_point)'),
+  target_name: pgText(1, 63).optional().describe('recover to this restore point (pg_create_restore_point)'),
   target: z.enum(['latest', 'immediate'], { error: 'expected "latest" or "immediate"' }).optional().describe('"latest": end of the archived WAL; "immediate": the base backup\'s consistency point'),
   inclusive: z.boolean({ error: 'expected true or false' }).optional().describe('stop just after (true, default) or just before the target (time / lsn / xid)'),
   timeline: z
