@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-import { isPitrdError } from '../errors.js';
+import { CommanderError } from 'commander';
+import { EXIT } from './exit-codes.js';
 import { buildProgram } from './program.js';
+import { reportError } from './report.js';
 
 buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    // Codes are printed so scripts and users can tell a bad config from an outage.
-    if (isPitrdError(err)) process.stderr.write(`pitrd: ${err.code}: ${err.message}\n`);
-    else process.stderr.write(`pitrd: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    if (err instanceof CommanderError) {
+      // Commander has printed its message already; --help and --version end here too, with 0.
+      process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return;
+    }
+    // Errors thrown before a command's own reporting took over (e.g. a preAction check).
+    reportError(err, process.argv.includes('--json'));
   });

@@ -3,8 +3,10 @@
  *
  * - On a TTY (and without --json): phase lines, plus one live status line redrawn in place.
  * - Not a TTY: the phase lines only, one per line, so logs and pipes stay readable.
- * - With --json: nothing at all; scripts get exactly one JSON document on stdout and a quiet stderr.
+ * - With --json or --quiet: nothing at all; scripts get exactly one JSON document on stdout and a quiet stderr.
  */
+import { isQuiet } from './context.js';
+
 export interface Progress {
   /** A step worth its own line (also written without a TTY). */
   phase(text: string): void;
@@ -18,6 +20,8 @@ export interface Progress {
 
 export interface ProgressOptions {
   json?: boolean;
+  /** --quiet: no phase lines either (default: the global option). */
+  quiet?: boolean;
   stream?: Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean; columns?: number };
   /** Minimum time between two redraws of the live line. */
   minIntervalMs?: number;
@@ -28,7 +32,7 @@ const CLEAR_LINE = '\r\x1b[2K';
 
 export function createProgress(o: ProgressOptions = {}): Progress {
   const stream = o.stream ?? process.stderr;
-  const quiet = o.json === true;
+  const quiet = o.json === true || (o.quiet ?? isQuiet());
   const live = !quiet && stream.isTTY === true;
   const every = o.minIntervalMs ?? 100;
   const now = o.now ?? Date.now;

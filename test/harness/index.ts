@@ -6,3 +6,4 @@ export type { S3Server, StartS3Options } from './s3.js';
 export { startStandby } from './standby.js';
 export { cleanUp } from './clean-up.js';
 export type { StandbyCluster } from './standby.js';
+export { cliJson, cliJsonError } from './cli-json.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/auth/index.js';
+import { cliJson } from '../harness/index.js';
 
 /** `pitrd token ...` through the real CLI entry point (tsx), against a temp tokens file. */
 const root = join(import.meta.dirname, '..', '..');
@@ -26,7 +27,7 @@ describe('pitrd token', () => {
     const created = await pitrd(['token', 'create', '--project', '*', '--name', 'ci', '--tier', 'pro', '--tokens-file', file, '--json']);
     expect(created.stderr).toBe('');
     expect(created.exitCode).toBe(0);
-    const c = JSON.parse(created.stdout) as { id: string; token: string; tier: string; projects: string[] };
+    const c = cliJson(created.stdout) as { id: string; token: string; tier: string; projects: string[] };
     expect(c.token).toMatch(/^pitrd_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     expect(c).toMatchObject({ tier: 'pro', projects: ['*'] });
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -43,7 +44,7 @@ describe('pitrd token', () => {
 
     const list = await pitrd(['token', 'list', '--tokens-file', file, '--json']);
     expect(list.exitCode).toBe(0);
-    const rows = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
+    const rows = cliJson(list.stdout) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ id: c.id, name: 'ci', revoked_at: null });
     expect(list.stdout).not.toContain(secret);
@@ -58,18 +59,18 @@ describe('pitrd token', () => {
     expect(text.stdout).toMatch(new RegExp(`^${c.id}\\tci\\tpro\\t\\*\\t\\S+\\trevoked `, 'm'));
   });
 
-  it('errors carry codes and exit 1', async () => {
+  it('errors carry codes and the exit status of their kind (1 failed, 2 usage, 3 configuration)', async () => {
     const unknown = await pitrd(['token', 'revoke', 'ffffffffffff', '--tokens-file', file]);
     expect(unknown.exitCode).toBe(1);
     expect(unknown.stderr).toContain('pitrd: NOT_FOUND: no API token with id ffffffffffff');
     const tier = await pitrd(['token', 'create', '--project', '*', '--tier', 'gold', '--tokens-file', file]);
-    expect(tier.exitCode).toBe(1);
+    expect(tier.exitCode).toBe(2);
     expect(tier.stderr).toContain('VALIDATION_ERROR: --tier');
     const badProject = await pitrd(['token', 'create', '--project', 'myapp', '--tokens-file', file]);
-    expect(badProject.exitCode).toBe(1);
+    expect(badProject.exitCode).toBe(2);
     expect(badProject.stderr).toContain('VALIDATION_ERROR: --project: "myapp" is not a project id');
     const noFile = await pitrd(['token', 'list']);
-    expect(noFile.exitCode).toBe(1);
+    expect(noFile.exitCode).toBe(3);
     expect(noFile.stderr).toContain('CONFIG_INVALID: no tokens file');
   });
 });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveSummarizer, recoveryWindow, summarizeArchive, verifyDatabase } from '../../src/catalog/index.js';
 import type { BackupRecord, Repository, StoredWalSegment } from '../../src/repository/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';
-import { PG_BIN, type PgCluster } from '../harness/index.js';
+import { PG_BIN, type PgCluster, cliJson } from '../harness/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 import { parseWaldump } from './wal-waldump.js';
 
@@ -138,7 +138,7 @@ describe('catalog on a real archive', () => {
       expect(cli.stdout).toContain(victim.name);
       const json = await execa('npx', ['tsx', 'src/cli/main.ts', 'verify', '-c', cfg, '--json', '--quick'], { reject: false });
       expect(json.exitCode).toBe(1);
-      const parsed = JSON.parse(json.stdout) as { ok: boolean; databases: { problems: { kind: string; segments: string[] }[] }[] };
+      const parsed = cliJson(json.stdout) as { ok: boolean; databases: { problems: { kind: string; segments: string[] }[] }[] };
       expect(parsed.ok).toBe(false);
       expect(parsed.databases[0]!.problems.map((p) => [p.kind, p.segments])).toEqual([['wal_gap', [victim.name]]]);
 
@@ -151,7 +151,7 @@ describe('catalog on a real archive', () => {
       expect(Date.parse(w!.to!)).toBeLessThan(Date.parse(lastCommitClock));
       const cliWindow = await execa('npx', ['tsx', 'src/cli/main.ts', 'wal', 'window', '-c', cfg, '--database', 'main', '--json'], { reject: false });
       expect(cliWindow.exitCode).toBe(0);
-      expect(JSON.parse(cliWindow.stdout)).toEqual([w]);
+      expect(cliJson(cliWindow.stdout)).toEqual([w]);
 
       // Rebuilding summaries across the gap: the segment after it is read without the state the
       // missing one would have left (a record crossing the gap cannot be decoded).
@@ -160,7 +160,7 @@ describe('catalog on a real archive', () => {
       await db.walSummaries.remove(all.map((s) => ({ timeline: s.timeline, segment: s.segment })));
       const cliSummarize = await execa('npx', ['tsx', 'src/cli/main.ts', 'wal', 'summarize', '-c', cfg, '--json'], { reject: false });
       expect(cliSummarize.exitCode).toBe(0);
-      const rebuilt = JSON.parse(cliSummarize.stdout) as { read: number; restartedAt: string[]; failed: unknown[] };
+      const rebuilt = cliJson(cliSummarize.stdout) as { read: number; restartedAt: string[]; failed: unknown[] };
       expect(rebuilt).toMatchObject({ read: segs.length - 1, failed: [], restartedAt: [segs[0]!.name, segs[segs.length - 2]!.name] });
       expect((await recoveryWindow(repo, 'main'))[0]).toEqual(w);
     } finally {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import { createObjectStore } from '../../src/storage/index.js';
 import { openRepository } from '../../src/repository/index.js';
-import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
+import { makeTempDir, startPostgres, type PgCluster, cliJson } from '../harness/index.js';
 
 /** `pitrd backup` end to end: the real CLI, a real Postgres, an fs repository. */
 const root = join(import.meta.dirname, '..', '..');
@@ -43,7 +43,7 @@ describe('pitrd backup', () => {
     expect(r.stderr).not.toContain(pg.connection.password);
     expect(r.stdout).not.toContain(pg.connection.password);
     expect(r.exitCode, r.stderr).toBe(0);
-    const record = JSON.parse(r.stdout) as { id: string; status: string; label: string; wal_included: boolean; system_identifier: string };
+    const record = cliJson(r.stdout) as { id: string; status: string; label: string; wal_included: boolean; system_identifier: string };
     expect(record.status).toBe('completed');
     expect(record.label).toBe('cli test');
     expect(record.wal_included).toBe(true);

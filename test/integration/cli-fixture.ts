@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { cliJson } from '../harness/index.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -54,7 +55,7 @@ export async function demoRepository(): Promise<DemoRepo> {
   }
   const config = join(root, 'pitrd.yaml');
   writeFileSync(config, `storage:\n  type: fs\n  path: ${join(root, 'repository')}\n`);
-  return { root, config, summary: JSON.parse(r.stdout) as DemoRepo['summary'], demoStdout: r.stdout };
+  return { root, config, summary: cliJson<DemoRepo['summary']>(r.stdout), demoStdout: r.stdout };
 }
 
 /** PIDs of live processes whose command line mentions `needle`. */

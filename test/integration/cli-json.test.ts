@@ -1,15 +1,23 @@
 /**
  * Every CLI command that reports something has --json, and what it prints then is one JSON
  * document. The command list comes from walking the commander program, so a new command without
- * --json (or without a run here) fails this test.
+ * --json (or without a run here) fails this test. Every output has the same shape: the API's
+ * envelope, checked against one schema; failures too (one run per exit status of the scheme).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { z } from 'zod';
+import { cliJson, startPostgres, type PgCluster } from '../harness/index.js';
 import { demoRepository, pitrd, pitrdOnTty, removeTree, type DemoRepo } from './cli-fixture.js';
+
+/** The one shape of every --json output: the API's envelope (src/cli/report.ts). */
+const Envelope = z.union([
+  z.strictObject({ success: z.literal(true), data: z.unknown() }),
+  z.strictObject({ success: z.literal(false), error: z.looseObject({ code: z.string().regex(/^[A-Z_]+$/), message: z.string() }) }),
+]);
 
 /** Commands that report nothing, and why. Everything else must have --json. */
 const NOT_REPORTING: Record<string, string> = {
@@ -70,7 +78,8 @@ describe('--json on every reporting command', () => {
     };
     // demo --json ran in beforeAll (it made the repository the others read).
     expect(Object.keys(runs).concat('demo').sort()).toEqual(reporting.map((l) => l.path).sort());
-    expect(JSON.parse(demo.demoStdout)).toMatchObject({ ok: true, kept: true });
+    expect(Envelope.safeParse(JSON.parse(demo.demoStdout)).success).toBe(true);
+    expect(cliJson(demo.demoStdout)).toMatchObject({ ok: true, kept: true });
 
     const parsed: Record<string, unknown> = {};
     for (const [path, args] of Object.entries(runs)) {
@@ -80,7 +89,8 @@ describe('--json on every reporting command', () => {
       expect(r.output, `${path} wrote to the terminal`).toBe('');
       const text = readFileSync(file, 'utf8');
       expect(() => JSON.parse(text), `${path} printed: ${text}`).not.toThrow();
-      parsed[path] = JSON.parse(text);
+      expect(Envelope.safeParse(JSON.parse(text)).success, `${path} printed: ${text}`).toBe(true);
+      parsed[path] = cliJson(text);
       if (path === 'token create') tokenId = (parsed[path] as { id: string }).id;
     }
     expect(parsed['config check']).toMatchObject({ valid: true });
@@ -98,9 +108,28 @@ describe('--json on every reporting command', () => {
     expect(parsed['wal window']).toHaveProperty('demo');
   }, 240_000);
 
+  it('a failure is an error envelope on stdout, the message on stderr, and the exit status of its kind', async () => {
+    const closed = join(demo.root, 'unreachable.yaml');
+    // Port 9 on loopback: nothing listens there, so the S3 driver gets a connection refused.
+    writeFileSync(closed, 'storage: { type: s3, endpoint: "http://127.0.0.1:9", bucket: b, access_key_id: a, secret_access_key: s, force_path_style: true }\n');
+    const cases: Array<{ args: string[]; exit: number; code: string }> = [
+      { args: ['-c', demo.config, 'restore', '--latest', '--immediate', '--target-dir', join(demo.root, 'x'), '--json'], exit: 2, code: 'VALIDATION_ERROR' },
+      { args: ['-c', join(demo.root, 'missing.yaml'), 'verify', '--json'], exit: 3, code: 'CONFIG_INVALID' },
+      { args: ['-c', closed, 'verify', '--json'], exit: 4, code: 'STORAGE_UNAVAILABLE' },
+      { args: ['-c', demo.config, 'token', 'revoke', 'ffffffffffff', '--tokens-file', join(demo.root, 'tokens.json'), '--json'], exit: 1, code: 'NOT_FOUND' },
+    ];
+    for (const c of cases) {
+      const r = await pitrd(c.args);
+      expect(r.exitCode, `${c.args.join(' ')}: ${r.stderr}`).toBe(c.exit);
+      expect(Envelope.safeParse(JSON.parse(r.stdout)).success, r.stdout).toBe(true);
+      expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: c.code } });
+      expect(r.stderr).toMatch(new RegExp(`^pitrd: ${c.code}: `, 'm'));
+    }
+  }, 120_000);
+
   it('token revoke without --json keeps its human line', async () => {
     const c = await pitrd(['-c', backupConfig, 'token', 'create', '--project', '*', '--json']);
-    const id = (JSON.parse(c.stdout) as { id: string }).id;
+    const id = cliJson<{ id: string }>(c.stdout).id;
     const r = await pitrd(['-c', backupConfig, 'token', 'revoke', id]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`revoked token ${id}`);

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliJson } from '../harness/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 // One process (node with the tsx loader), not the tsx binary: that one runs the CLI in a child
@@ -66,7 +67,7 @@ describe('pitrd demo', () => {
     ]) {
       expect(lines.some((l) => pattern.test(l)), `a line matching ${pattern}`).toBe(true);
     }
-    const summary = JSON.parse(res.stdout) as { ok: boolean; root: string; kept: boolean; pids: number[]; restored_rows: Record<string, number>; target_time: string; steps: Array<{ committed_before: string }> };
+    const summary = cliJson(res.stdout) as { ok: boolean; root: string; kept: boolean; pids: number[]; restored_rows: Record<string, number>; target_time: string; steps: Array<{ committed_before: string }> };
     expect(summary.ok).toBe(true);
     expect(summary.root).toBe(root);
     expect(summary.kept).toBe(false);

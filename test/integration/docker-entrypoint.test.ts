@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../harness/index.js';
+import { freePort, cliJson } from '../harness/index.js';
 
 /**
  * docker/entrypoint.sh, run directly with /bin/sh (Docker is not available here). A `pitrd` shim
@@ -56,7 +56,7 @@ describe('docker/entrypoint.sh', () => {
 
   it('with an invalid config, exits non-zero naming the key and does not run the command', async () => {
     const r = await run(['token', 'list', '--tokens-file', tokensFile], { PITRD_CONFIG: badConfig });
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('CONFIG_INVALID');
     expect(r.stderr).toContain('api.listen.port: expected a number from 1 to 65535, got "seventy"');
@@ -65,14 +65,14 @@ describe('docker/entrypoint.sh', () => {
 
   it('checks the config before the default command (serve) too', async () => {
     const r = await run([], { PITRD_CONFIG: badConfig });
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain('api.listen.port');
     expect(r.stderr).toContain('not starting "pitrd serve"');
   });
 
   it('checks the file named with -c on the command line', async () => {
     const r = await run(['-c', badConfig, 'token', 'list', '--tokens-file', tokensFile]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(3);
     expect(r.stderr).toContain('api.listen.port');
   });
 
@@ -86,21 +86,21 @@ describe('docker/entrypoint.sh', () => {
   it('uses the image default config file when one is mounted there', async () => {
     const r = await run(['config', 'check', '--json'], { PITRD_DEFAULT_CONFIG: goodConfig });
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ valid: true, config: { source: goodConfig } });
+    expect(cliJson(r.stdout)).toMatchObject({ valid: true, config: { source: goodConfig } });
   });
 
   it('without a config file, puts the repository and spool under PITRD_DATA_DIR and listens on all addresses', async () => {
     const data = join(dir, 'data');
     const r = await run(['config', 'check', '--json'], { PITRD_DATA_DIR: data });
     expect(r.exitCode).toBe(0);
-    const cfg = (JSON.parse(r.stdout) as { config: Record<string, unknown> }).config;
+    const cfg = (cliJson(r.stdout) as { config: Record<string, unknown> }).config;
     expect(cfg).toMatchObject({ storage: { type: 'fs', path: join(data, 'repository') }, spool_dir: join(data, 'spool'), api: { listen: { host: '0.0.0.0' } } });
   });
 
   it('a storage type from the environment is not overridden by the PITRD_DATA_DIR default', async () => {
     const r = await run(['config', 'check', '--json'], { PITRD_DATA_DIR: join(dir, 'data'), PITRD_STORAGE__TYPE: 's3', PITRD_STORAGE__BUCKET: 'b' });
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ config: { storage: { type: 's3', bucket: 'b' } } });
+    expect(cliJson(r.stdout)).toMatchObject({ config: { storage: { type: 's3', bucket: 'b' } } });
   });
 
   it('execs an arbitrary executable in place of the shell (same PID, no config check)', async () => {

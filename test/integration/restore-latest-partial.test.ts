@@ -15,7 +15,7 @@ import type { DatabaseRepository } from '../../src/repository/index.js';
 import { assertSpoolOf, copyPaddedPartial, runRestore, segmentAfterArchive, servableFromSpool } from '../../src/restore/index.js';
 import { parseLsn } from '../../src/wal/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { startPostgres, type PgCluster, cliJson } from '../harness/index.js';
 import { waitFor } from '../harness/receiver.js';
 import { markerIdsAt, startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 
@@ -110,7 +110,7 @@ describe('restore to latest with the receiver spool', () => {
     const res = await execa(join(process.cwd(), 'node_modules', '.bin', 'tsx'), [join(process.cwd(), 'src', 'cli', 'main.ts'), '-c', config, 'restore', '--latest', '--target-dir', join(root, 'data'), '--json'], { reject: false });
     expect(res.stderr).toBe('');
     expect(res.exitCode).toBe(0);
-    const summary = JSON.parse(res.stdout) as { restore: { status: string; partial_segment?: string } };
+    const summary = cliJson(res.stdout) as { restore: { status: string; partial_segment?: string } };
     expect(summary.restore.status).toBe('completed');
     expect(summary.restore.partial_segment).toBe(partialSeg);
     expectUntouched(before);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPitrdError } from '../../src/errors.js';
 import type { DatabaseRepository } from '../../src/repository/index.js';
 import { runRestore, type RecoveryTarget } from '../../src/restore/index.js';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { startPostgres, type PgCluster, cliJson } from '../harness/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
 let fx: ArchiveFixture;
@@ -111,7 +111,7 @@ describe('restore to a point in time', () => {
     const res = await cli(['restore', '--to-time', between(rows[2]!.committed_at, rows[3]!.committed_at), '--target-dir', dataDir, '--json']);
     expect(res.stderr).toBe('');
     expect(res.exitCode).toBe(0);
-    const out = JSON.parse(res.stdout) as { restore: { id: string; status: string; backup_id: string }; data_dir: string };
+    const out = cliJson(res.stdout) as { restore: { id: string; status: string; backup_id: string }; data_dir: string };
     expect(out.restore.status).toBe('completed');
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
     expect(existsSync(join(dataDir, 'recovery.signal'))).toBe(false);

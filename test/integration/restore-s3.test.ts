@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseRepository } from '../../src/repository/index.js';
-import { startPostgres, type PgCluster } from '../harness/index.js';
+import { startPostgres, type PgCluster, cliJson } from '../harness/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 
 const KEY = randomBytes(32);
@@ -47,7 +47,7 @@ async function restoredIds(args: string[]): Promise<number[]> {
   // (The AWS SDK may print its Node-version notice; no pitrd error may appear.)
   expect(res.stderr).not.toContain('pitrd');
   expect(res.exitCode).toBe(0);
-  const out = JSON.parse(res.stdout) as { restore: { id: string; status: string; wal_files_applied: number } };
+  const out = cliJson(res.stdout) as { restore: { id: string; status: string; wal_files_applied: number } };
   expect(out.restore.status).toBe('completed');
   expect(out.restore.wal_files_applied).toBeGreaterThan(0);
   expect((await db.restores.get(out.restore.id))?.status).toBe('completed');

@@ -4,7 +4,8 @@ import { createBackupService, fractionDone } from '../../basebackup/index.js';
 import { PitrdError } from '../../errors.js';
 import { openRepository } from '../../repository/index.js';
 import { createObjectStore } from '../../storage/index.js';
-import { loadCommandConfig, out } from '../context.js';
+import { loadCommandConfig } from '../context.js';
+import { reporting } from '../report.js';
 import { createProgress, formatBytes, percent } from '../progress.js';
 
 interface BackupCliOptions {
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option('--self-contained', 'include the WAL the backup needs instead of waiting for the archive')
     .option('--wal-timeout <seconds>', 'PITR mode: how long to wait for the backup\'s WAL to be archived', '300')
     .option('--json', 'print the completed backup record as JSON')
-    .action(async function (this: Command, o: BackupCliOptions) {
+    .action(reporting(async function (this: Command, o: BackupCliOptions) {
       const config = loadCommandConfig(this);
       const db = pickDatabase(config, o.database);
       const walTimeoutS = Number(o.walTimeout);
@@ -77,15 +78,17 @@ export function register(program: Command): void {
           if (timer) clearInterval(timer);
           progress.done();
         }
-        if (o.json) out(JSON.stringify(record, null, 2));
-        else {
-          out(`backup ${record.id} completed: ${record.start_lsn} .. ${record.stop_lsn} on timeline ${record.timeline}, stop time ${record.stop_time}`);
-          out(`  ${record.original_size} bytes read, ${record.stored_size} bytes stored, WAL ${record.wal_included ? 'included' : 'in the archive'}`);
-        }
+        const done = record;
+        return {
+          data: done,
+          human: () =>
+            `backup ${done.id} completed: ${done.start_lsn} .. ${done.stop_lsn} on timeline ${done.timeline}, stop time ${done.stop_time}\n` +
+            `  ${done.original_size} bytes read, ${done.stored_size} bytes stored, WAL ${done.wal_included ? 'included' : 'in the archive'}`,
+        };
       } finally {
         await store.close();
       }
-    });
+    }));
 }
 
 function pickDatabase(config: Config, name: string | undefined): Config['databases'][number] {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runDemo } from '../../demo/index.js';
-import { out } from '../context.js';
+import { isQuiet, out } from '../context.js';
+import { reporting } from '../report.js';
 
 interface DemoOpts {
   keep?: boolean;
@@ -19,7 +20,7 @@ export function register(program: Command): void {
     .option('--keep', 'keep the temporary directories (source, repository, restored data) and print where')
     .option('--json', 'print a JSON summary on stdout (progress lines go to stderr)')
     .option('--rows <n>', 'rows written per step', '100')
-    .action(async (o: DemoOpts) => {
+    .action(reporting(async function (this: Command, o: DemoOpts) {
       const ac = new AbortController();
       // Ctrl-C / SIGTERM: stop at the next step and clean up, instead of dying with clusters left running.
       const onSignal = (sig: NodeJS.Signals) => {
@@ -31,17 +32,17 @@ export function register(program: Command): void {
       const t0 = Date.now();
       const log = (line: string) => {
         const text = `[demo +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`;
+        if (isQuiet()) return;
         if (o.json) process.stderr.write(text);
         else out(text);
       };
       try {
         const rows = Number(o.rows);
         const summary = await runDemo({ log, signal: ac.signal, keep: o.keep === true, ...(Number.isInteger(rows) && rows > 0 ? { rowsPerStep: rows } : {}) });
-        if (o.json) out(JSON.stringify(summary, null, 2));
-        else out(`demo OK: restored exactly steps 1-2 of 3 in ${(summary.duration_ms / 1000).toFixed(1)} s`);
+        return { data: summary, human: () => `demo OK: restored exactly steps 1-2 of 3 in ${(summary.duration_ms / 1000).toFixed(1)} s` };
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }
-    });
+    }));
 }

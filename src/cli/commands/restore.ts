@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
 import { openDatabaseForRestore, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
-import { loadCommandConfig, out } from '../context.js';
+import { loadCommandConfig } from '../context.js';
+import { reporting } from '../report.js';
 import { createProgress, formatBytes, percent, type Progress } from '../progress.js';
 
 interface RestoreOpts {
@@ -79,7 +80,7 @@ export function register(program: Command): void {
     .option('--action <action>', 'at the target: promote, pause or shutdown', 'promote')
     .option('--run', 'leave the restored server running and print its connection string')
     .option('--json', 'print JSON')
-    .action(async function (this: Command, o: RestoreOpts) {
+    .action(reporting(async function (this: Command, o: RestoreOpts) {
       const target = targetOf(o);
       if (!['promote', 'pause', 'shutdown'].includes(o.action ?? 'promote')) throw new PitrdError('VALIDATION_ERROR', `--action: expected promote, pause or shutdown, got "${o.action}"`);
       const tl = o.timeline === 'latest' || o.timeline === 'current' ? o.timeline : Number(o.timeline);
@@ -100,13 +101,14 @@ export function register(program: Command): void {
           ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
         }).finally(() => progress.done());
         const summary = { restore: r.record, data_dir: r.dataDir, connection_string: r.connectionString ?? null };
-        if (o.json) out(JSON.stringify(summary, null, 2));
-        else {
-          out(`restore ${r.record.id} completed from backup ${r.plan.backup.id}: ${r.record.wal_files_applied} WAL files applied${r.record.partial_segment ? ` (the last, ${r.record.partial_segment}, from the spool's partial segment)` : ''}`);
-          out(r.connectionString ? `running: ${r.connectionString}` : `data directory ready: ${r.dataDir}`);
-        }
+        return {
+          data: summary,
+          human: () =>
+            `restore ${r.record.id} completed from backup ${r.plan.backup.id}: ${r.record.wal_files_applied} WAL files applied${r.record.partial_segment ? ` (the last, ${r.record.partial_segment}, from the spool's partial segment)` : ''}\n` +
+            (r.connectionString ? `running: ${r.connectionString}` : `data directory ready: ${r.dataDir}`),
+        };
       } finally {
         await store.close();
       }
-    });
+    }));
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { createApiLogger } from '../../api/index.js';
 import { startDaemon } from '../../daemon.js';
 import { errorMessage, PitrdError } from '../../errors.js';
-import { loadCommandConfig } from '../context.js';
+import { loadCommandConfig, logLevel } from '../context.js';
+import { reporting } from '../report.js';
 
 function parsePort(v: string): number {
   const n = Number(v);
@@ -16,9 +17,9 @@ export function register(program: Command): void {
     .command('serve')
     .description('run the daemon: WAL receivers for the configured and registered databases, and the HTTP API')
     .option('--port <port>', 'listen on this port instead of api.listen.port (0 = any free port)', parsePort)
-    .action(async function (this: Command, opts: { port?: number }) {
+    .action(reporting(async function (this: Command, opts: { port?: number }) {
       const config = loadCommandConfig(this);
-      const logger = createApiLogger({ level: process.env.PITRD_LOG_LEVEL ?? 'info' });
+      const logger = createApiLogger({ level: logLevel() });
       const daemon = await startDaemon(config, { logger, ...(opts.port !== undefined ? { port: opts.port } : {}) });
       await new Promise<void>((resolve) => {
         const onSignal = (signal: NodeJS.Signals) => {
@@ -40,5 +41,5 @@ export function register(program: Command): void {
       logger.flush();
       // Everything is stopped; do not wait on a stray handle (a library's keep-alive timer) to exit.
       process.exit(process.exitCode ?? 0);
-    });
+    }));
 }

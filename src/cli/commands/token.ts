@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { FileTokenStore, TIERS, type Tier, type TokenRecord } from '../../auth/index.js';
 import { PitrdError } from '../../errors.js';
-import { loadCommandConfig, out } from '../context.js';
+import { loadCommandConfig } from '../context.js';
+import { reporting } from '../report.js';
 
 const PROJECT_ID_RE = /^proj_[a-z0-9]{1,32}$/;
 
@@ -36,45 +37,47 @@ export function register(program: Command): void {
     .option('--tier <tier>', `rate-limit tier: ${TIERS.join(' or ')}`, 'free')
     .option(...fileOption)
     .option('--json', 'print JSON')
-    .action(async function (this: Command, opts: FileOpt & { project: string[]; name: string; tier: string; json?: boolean }) {
+    .action(reporting(async function (this: Command, opts: FileOpt & { project: string[]; name: string; tier: string; json?: boolean }) {
       if (!(TIERS as readonly string[]).includes(opts.tier)) {
         throw new PitrdError('VALIDATION_ERROR', `--tier: expected ${TIERS.join(' or ')}, got "${opts.tier}"`);
       }
       const bad = opts.project.filter((p) => p !== '*' && !PROJECT_ID_RE.test(p));
       if (bad.length > 0) throw new PitrdError('VALIDATION_ERROR', `--project: ${bad.map((b) => JSON.stringify(b)).join(', ')} is not a project id (proj_...) or "*"`);
       const created = await storeFor(this, opts).create({ name: opts.name, projects: opts.project, tier: opts.tier as Tier });
-      if (opts.json) out(JSON.stringify({ ...describe(created.record), token: created.token }, null, 2));
-      else {
-        out(`created token ${created.record.id} (${created.record.tier}, projects: ${created.record.projects.join(', ')})`);
-        out(`token: ${created.token}`);
-        out('store it now: only its hash is kept, it cannot be shown again');
-      }
-    });
+      return {
+        data: { ...describe(created.record), token: created.token },
+        human: () =>
+          [
+            `created token ${created.record.id} (${created.record.tier}, projects: ${created.record.projects.join(', ')})`,
+            `token: ${created.token}`,
+            'store it now: only its hash is kept, it cannot be shown again',
+          ].join('\n'),
+      };
+    }));
 
   token
     .command('list')
     .description('list tokens (never their secrets)')
     .option(...fileOption)
     .option('--json', 'print JSON')
-    .action(async function (this: Command, opts: FileOpt & { json?: boolean }) {
+    .action(reporting(async function (this: Command, opts: FileOpt) {
       const tokens = (await storeFor(this, opts).list()).map(describe);
-      if (opts.json) out(JSON.stringify(tokens, null, 2));
-      else if (tokens.length === 0) out('no tokens');
-      else {
-        for (const t of tokens) {
-          out(`${t.id}\t${t.name || '-'}\t${t.tier}\t${(t.projects as string[]).join(',')}\t${t.created_at}\t${t.revoked_at ? `revoked ${t.revoked_at}` : 'active'}`);
-        }
-      }
-    });
+      return {
+        data: tokens,
+        human: () =>
+          tokens.length === 0
+            ? 'no tokens'
+            : tokens.map((t) => `${t.id}\t${t.name || '-'}\t${t.tier}\t${(t.projects as string[]).join(',')}\t${t.created_at}\t${t.revoked_at ? `revoked ${t.revoked_at}` : 'active'}`).join('\n'),
+      };
+    }));
 
   token
     .command('revoke <id>')
     .description('revoke a token; a running daemon rejects it from the next request on')
     .option(...fileOption)
     .option('--json', 'print the revoked token (never its secret) as JSON')
-    .action(async function (this: Command, id: string, opts: FileOpt & { json?: boolean }) {
+    .action(reporting(async function (this: Command, id: string, opts: FileOpt) {
       const t = await storeFor(this, opts).revoke(id);
-      if (opts.json) out(JSON.stringify(describe(t), null, 2));
-      else out(`revoked token ${t.id}${t.name ? ` (${t.name})` : ''}`);
-    });
+      return { data: describe(t), human: () => `revoked token ${t.id}${t.name ? ` (${t.name})` : ''}` };
+    }));
 }

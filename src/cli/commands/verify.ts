@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openCatalog, verifyDatabase, type VerifyProgress, type VerifyReport } from '../../catalog/index.js';
-import { isPitrdError } from '../../errors.js';
-import { loadCommandConfig, out } from '../context.js';
+import { loadCommandConfig } from '../context.js';
+import { reporting } from '../report.js';
 import { createProgress, type Progress } from '../progress.js';
 
 function human(r: VerifyReport): string {
@@ -29,25 +29,19 @@ export function register(program: Command): void {
     .option('--database <name>', 'database to verify (default: every database in the repository)')
     .option('--json', 'print the report as JSON')
     .option('--quick', 'skip re-reading segments (no checksum check)')
-    .action(async function (this: Command, opts: { database?: string; json?: boolean; quick?: boolean }) {
+    .action(reporting(async function (this: Command, opts: { database?: string; json?: boolean; quick?: boolean }) {
+      const { repo, store, databases } = await openCatalog(loadCommandConfig(this), opts.database);
+      const progress = createProgress({ json: opts.json === true });
+      const onProgress = verifyRenderer(progress);
       try {
-        const { repo, store, databases } = await openCatalog(loadCommandConfig(this), opts.database);
-        const progress = createProgress({ json: opts.json === true });
-        const onProgress = verifyRenderer(progress);
-        try {
-          const reports: VerifyReport[] = [];
-          for (const name of databases) reports.push(await verifyDatabase(repo, name, { quick: opts.quick === true, onProgress }));
-          progress.done();
-          const ok = reports.every((r) => r.ok);
-          out(opts.json ? JSON.stringify({ ok, databases: reports }, null, 2) : reports.map(human).join('\n'));
-          if (!ok) process.exitCode = 1;
-        } finally {
-          progress.done();
-          await store.close();
-        }
-      } catch (err) {
-        process.stderr.write(`pitrd verify: ${isPitrdError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
-        process.exitCode = 2;
+        const reports: VerifyReport[] = [];
+        for (const name of databases) reports.push(await verifyDatabase(repo, name, { quick: opts.quick === true, onProgress }));
+        progress.done();
+        const ok = reports.every((r) => r.ok);
+        return { data: { ok, databases: reports }, human: () => reports.map(human).join('\n'), problem: !ok };
+      } finally {
+        progress.done();
+        await store.close();
       }
-    });
+    }));
 }

@@ -27,7 +27,7 @@ export function register(program: Command): void {
           await store.close();
         }
       } catch (err) {
-        process.stderr.write(`pitrd wal-fetch ${file}: ${isPitrdError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}\n`);
+        process.stderr.write(`pitrd: ${isPitrdError(err) ? `${err.code}: ` : ''}wal-fetch ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 2;
       }
     });
