@@ -115,6 +115,7 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
     compression: parsed.compression,
     encryption,
     spool_dir: abs(parsed.spool_dir),
+    health: parsed.health,
     ...(parsed.restore_dir !== undefined ? { restore_dir: abs(parsed.restore_dir) } : {}),
     api,
     databases,

@@ -158,6 +158,12 @@ export const ConfigSchema = z
     compression: compression.default({ algorithm: 'gzip' }),
     encryption,
     spool_dir: nonEmpty('a directory path').default('pitrd-data/spool'),
+    health: z
+      .strictObject({
+        /** WAL uploads failing longer than this raise the upload_failing alert. */
+        upload_failure_alert_seconds: positiveInt.default(300),
+      })
+      .default({ upload_failure_alert_seconds: 300 }),
     /** Where API restores and branches write their data directories; default: `restores` beside spool_dir. */
     restore_dir: nonEmpty('a directory path').optional(),
     api,

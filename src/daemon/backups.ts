@@ -82,21 +82,27 @@ export class BackupManager implements BackupRoutesService {
     await Promise.all(all.map((p) => this.stopOne(p)));
   }
 
-  /** For metrics and health: running backups and the newest completed one per database. */
-  async observe(): Promise<Array<{ project: string; name: string; running: boolean; lastCompletedAt: number | null }>> {
+  /**
+   * For metrics and health: running backups and the newest completed one per database.
+   * `listError`: the backups could not be listed (then `lastCompletedAt` is unknown, not "none").
+   */
+  async observe(): Promise<Array<{ project: string; name: string; running: boolean; lastCompletedAt: number | null; listError: PitrdError | null }>> {
     const out = [];
     for (const p of [...this.dbs.values()]) await this.refresh(p);
     for (const p of this.dbs.values()) {
       let last: number | null = null;
+      let listError: PitrdError | null = null;
       try {
         for (const b of await this.opts.repo.database(p.entry.name).backups.list()) {
           if (b.status !== 'completed' || b.stop_time === null) continue;
           last = Math.max(last ?? 0, Date.parse(b.stop_time));
         }
       } catch (err) {
+        last = null;
+        listError = isPitrdError(err) ? err : new PitrdError('STORAGE_ERROR', errorMessage(err), { cause: err, retryable: true });
         this.opts.logger.warn({ database: p.entry.name, err: errorMessage(err) }, 'cannot list backups for metrics');
       }
-      out.push({ project: p.entry.project, name: p.entry.name, running: p.service.running().length > 0, lastCompletedAt: last });
+      out.push({ project: p.entry.project, name: p.entry.name, running: p.service.running().length > 0, lastCompletedAt: last, listError });
     }
     return out;
   }

@@ -22,7 +22,7 @@ import { createWebhookNotifier, type HealthThresholds } from '../retention/index
 import { createObjectStore, signFsUrl } from '../storage/index.js';
 import { BackupManager } from './backups.js';
 import { BranchManager } from './branches.js';
-import { HealthMonitor } from './health.js';
+import { DEFAULT_THRESHOLDS, HealthMonitor } from './health.js';
 import { RepositoryIdempotencyStore } from './idempotency-store.js';
 import { FileSignatureCachedVerifier } from './token-verifier.js';
 import { loadUrlSigningSecret } from './url-signing-secret.js';
@@ -48,8 +48,8 @@ export interface StartDaemonOptions {
   summaryIntervalMs?: number;
   /** How often health is evaluated (default 60 s). */
   healthIntervalMs?: number;
-  /** Alert thresholds (default DEFAULT_THRESHOLDS in ./health.ts). */
-  healthThresholds?: HealthThresholds;
+  /** Alert thresholds over DEFAULT_THRESHOLDS (./health.ts) and the config's health.upload_failure_alert_seconds. */
+  healthThresholds?: Partial<HealthThresholds>;
   /**
    * The only directory tree restores and branches are written to (a request's target_dir must
    * lie inside it). Default: config `restore_dir`, else `restores` next to spool_dir.
@@ -119,12 +119,12 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     registerBackupMetrics(metrics, () => b.observe());
     const health = new HealthMonitor({
       entries: () => m.listEntries(),
-      lastBackups: async () => new Map((await b.observe()).map((d) => [d.name, d.lastCompletedAt])),
+      lastBackups: async () => new Map((await b.observe()).map((d) => [d.name, d.listError ? { error: d.listError } : d.lastCompletedAt])),
       notifier: opts.alertWebhookUrl ? createWebhookNotifier({ url: opts.alertWebhookUrl, logger }) : null,
       logger,
       archiveGap: (e) => windows.archiveGap(e.name),
       ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
-      ...(opts.healthThresholds !== undefined ? { thresholds: opts.healthThresholds } : {}),
+      thresholds: { ...DEFAULT_THRESHOLDS, uploadFailureMs: config.health.upload_failure_alert_seconds * 1000, ...opts.healthThresholds },
     });
     registerAlertMetrics(metrics, () => health.alerts());
     registerHealthMetrics(metrics, () => health.measurements());

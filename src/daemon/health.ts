@@ -6,8 +6,8 @@
  * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (./metrics.ts).
  */
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
-import { diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
+import { errorMessage, isPitrdError } from '../errors.js';
+import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
 import type { DatabaseEntry } from './entry.js';
 import { slotRetainedBytes } from './slot-retention.js';
@@ -29,12 +29,26 @@ export const DEFAULT_THRESHOLDS: HealthThresholds = {
   slotRetainedBytes: 1024 * 1024 * 1024,
   // Daily backups plus two hours of slack for a slow one.
   backupMaxAgeMs: 26 * 3_600_000,
+  uploadFailureMs: DEFAULT_UPLOAD_FAILURE_MS,
 };
+
+/**
+ * The repository could not be read because storage is down or failing (not because of what it
+ * holds): such a failure says nothing about backups or gaps, it is its own alert.
+ */
+function storageFault(err: unknown): string | null {
+  if (!isPitrdError(err)) return null;
+  if (err.code === 'STORAGE_UNAVAILABLE' || err.code === 'STORAGE_ERROR' || err.retryable) return `${err.code}: ${err.message}`;
+  return null;
+}
 
 export interface HealthMonitorOptions {
   entries: () => DatabaseEntry[];
-  /** Stop time (epoch ms) of the newest completed backup of each database. */
-  lastBackups: () => Promise<Map<string, number | null>>;
+  /**
+   * Stop time (epoch ms) of the newest completed backup of each database, null if none, or the
+   * error that kept the backups from being listed.
+   */
+  lastBackups: () => Promise<Map<string, number | null | { error: unknown }>>;
   notifier: WebhookNotifier | null;
   logger: Logger;
   thresholds?: HealthThresholds;
@@ -122,10 +136,21 @@ export class HealthMonitor {
       const retained = e.pitr.enabled ? await this.slotRetainedRecent(e, slotRetained, now) : null;
       // Every database with an archive, PITR on or off: a restore may still need its WAL.
       let gap: ArchiveGapState | null = null;
+      let storageError: string | null = null;
+      const backups = last.get(e.name) ?? null;
+      let lastBackupAt: number | null | undefined = null;
+      if (backups !== null && typeof backups === 'object') {
+        lastBackupAt = undefined;
+        storageError = storageFault(backups.error);
+        // Unknown is not healed: an active backup_stale alert stays until a listing says otherwise.
+        const prev = this.active.find((a) => a.key === `${e.name}:backup_stale`);
+        if (prev) current.push({ ...prev });
+      } else lastBackupAt = backups;
       if (this.opts.archiveGap) {
         try {
           gap = await this.opts.archiveGap(e);
         } catch (err) {
+          storageError ??= storageFault(err);
           this.opts.logger.warn({ database: e.name, err: errorMessage(err) }, 'archive gap check failed');
           // Unknown is not healed: an active gap alert stays until a check says otherwise.
           const prev = this.active.find((a) => a.key === `${e.name}:archive_gap`);
@@ -140,10 +165,14 @@ export class HealthMonitor {
             archiveGap: gap?.gap ?? null,
             uploadBacklogBytes: status?.upload_backlog.bytes ?? 0,
             slotRetainedBytes: retained,
-            lastSuccessfulBackupAt: last.get(e.name) ?? null,
+            lastSuccessfulBackupAt: lastBackupAt,
             // Without PITR there is no receiver to be down.
             receiverUp: !e.pitr.enabled || status?.status === 'running',
             receiverGap: status?.gap ?? null,
+            storageError,
+            uploadFailingSince: status?.upload_error ? Date.parse(status.upload_error.since) : null,
+            uploadFailures: status?.upload_error?.consecutive_failures ?? 0,
+            uploadError: status?.upload_error ? { code: status.upload_error.code, message: status.upload_error.message } : null,
           },
           this.opts.thresholds ?? DEFAULT_THRESHOLDS,
           now,

@@ -42,6 +42,8 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
     segments: metrics.gauge('pitrd_receiver_segments_archived', 'WAL segments archived since the receiver started', labels),
     errors: metrics.gauge('pitrd_receiver_errors', 'Connection and upload failures since the receiver started', labels),
     lost: metrics.gauge('pitrd_receiver_wal_lost_bytes', 'WAL bytes lost before they were archived (never durable here, no longer on the server): the status gap; 0 when none', labels),
+    failingSeconds: metrics.gauge('pitrd_receiver_upload_failing_seconds', 'Seconds WAL uploads have been failing without a success in between (0 while they succeed)', labels),
+    failures: metrics.gauge('pitrd_receiver_upload_consecutive_failures', 'Failed upload attempts since the last successful one', labels),
   };
   const sweep = staleSeriesSweeper(Object.values(g));
   metrics.collect(() => {
@@ -60,6 +62,9 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
       g.segments.set(l, s.segments_archived);
       g.errors.set(l, s.errors);
       g.lost.set(l, s.gap ? lsnNumber(s.gap.to) - lsnNumber(s.gap.from) : 0);
+      const failing = s.upload_error;
+      g.failingSeconds.set(l, failing ? Math.max(0, (Date.now() - Date.parse(failing.since)) / 1000) : 0);
+      g.failures.set(l, failing?.consecutive_failures ?? 0);
     }
     sweep(reported);
   });

@@ -196,7 +196,9 @@ class ReceiverImpl implements Receiver, SessionHost {
       segments_archived: up?.segmentsArchived ?? this.st.segments_archived,
       upload_backlog: { segments: up?.backlogSegments ?? 0, bytes: up?.backlogBytes ?? 0 },
       errors: this.st.errors + (up?.errors ?? 0),
-      upload_error: up?.lastError ? { code: up.lastError.code, message: up.lastError.message } : null,
+      upload_error: up?.lastError
+        ? { code: up.lastError.code, message: up.lastError.message, since: new Date(up.failingSince ?? Date.now()).toISOString(), consecutive_failures: up.consecutiveFailures }
+        : null,
       lag_seconds: Math.round(lag * 1000) / 1000,
     };
   }

@@ -28,7 +28,11 @@ export interface ReceiverStatus {
   /** Connection attempts made since start(). */
   attempts: number;
   last_error: { code: string; message: string; at: string } | null;
-  upload_error: { code: string; message: string } | null;
+  /**
+   * While uploads fail: the last error, when the failures began (the upload_failing alert's clock)
+   * and how many attempts in a row failed; null once an upload succeeds.
+   */
+  upload_error: { code: string; message: string; since: string; consecutive_failures: number } | null;
   /** Seconds the flushed position is behind the server's last reported WAL end; 0 when caught up. */
   lag_seconds: number;
   slot: SlotState | null;

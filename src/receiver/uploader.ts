@@ -54,6 +54,10 @@ export interface UploaderState {
   lastError: PitrdError | null;
   errors: number;
   conflict: boolean;
+  /** When the current run of failed attempts began (epoch ms); null while uploads succeed. */
+  failingSince: number | null;
+  /** Failed attempts since the last successful upload. */
+  consecutiveFailures: number;
 }
 
 export class Uploader {
@@ -71,6 +75,8 @@ export class Uploader {
     lastError: null,
     errors: 0,
     conflict: false,
+    failingSince: null,
+    consecutiveFailures: 0,
   };
   /** Called after each confirmed upload (tests and status watchers). */
   onProgress: (() => void) | null = null;
@@ -164,10 +170,14 @@ export class Uploader {
         attempt = 0;
         this.st.conflict = false;
         this.st.lastError = null;
+        this.st.failingSince = null;
+        this.st.consecutiveFailures = 0;
       } catch (err) {
         const e = isPitrdError(err) ? err : new PitrdError('STORAGE_ERROR', `uploading ${item.name} failed: ${errorMessage(err)}`, { cause: err, retryable: true });
         this.st.errors++;
         this.st.lastError = e;
+        this.st.failingSince ??= Date.now();
+        this.st.consecutiveFailures++;
         const conflict = isPitrdError(err, 'WAL_SEGMENT_CONFLICT');
         this.st.conflict = conflict;
         const delay = conflict ? this.opts.backoff.maxMs : backoffDelay(attempt++, this.opts.backoff);

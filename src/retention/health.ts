@@ -5,7 +5,7 @@
  * goes — not on every evaluation.
  */
 
-export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'slot_retention' | 'backup_stale' | 'receiver_down';
+export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'slot_retention' | 'backup_stale' | 'receiver_down';
 
 /** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
 export interface ArchiveGap {
@@ -27,21 +27,37 @@ export interface HealthObservation {
   uploadBacklogBytes: number;
   /** Bytes of WAL the server keeps for the slot (pg_current_wal_lsn - restart_lsn), null if unknown. */
   slotRetainedBytes: number | null;
-  /** Stop time of the newest completed backup (epoch ms), null if none. */
-  lastSuccessfulBackupAt: number | null;
+  /**
+   * Stop time of the newest completed backup (epoch ms), null if none; undefined when it could
+   * not be read (storage unavailable): then nothing is concluded about backups.
+   */
+  lastSuccessfulBackupAt: number | null | undefined;
   receiverUp: boolean;
   /**
    * WAL the receiver found lost when it started (never archived nor durable in its spool, and the
    * slot already past it on the server): the receiver status's `gap`. Absent or null: none.
    */
   receiverGap?: { from: string; to: string } | null;
+  /** Why the repository could not be read for this evaluation (a listing failed), or null. */
+  storageError?: string | null;
+  /** Since when (epoch ms) uploads of this database's WAL have been failing, or null. */
+  uploadFailingSince?: number | null;
+  /** Failed upload attempts in a row (for the alert's details). */
+  uploadFailures?: number;
+  /** The last upload error's code and message, when uploads are failing. */
+  uploadError?: { code: string; message: string } | null;
 }
 
 export interface HealthThresholds {
   uploadBacklogBytes: number;
   slotRetainedBytes: number;
   backupMaxAgeMs: number;
+  /** Uploads failing for longer than this raise upload_failing (default DEFAULT_UPLOAD_FAILURE_MS). */
+  uploadFailureMs?: number;
 }
+
+/** Five minutes: a few retries with backoff, far less than the 256 MiB a busy server fills. */
+export const DEFAULT_UPLOAD_FAILURE_MS = 300_000;
 
 export interface Alert {
   /** Stable identity: kind + database. */
@@ -82,13 +98,28 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
       threshold_bytes: th.uploadBacklogBytes,
     });
   }
+  const failLimit = th.uploadFailureMs ?? DEFAULT_UPLOAD_FAILURE_MS;
+  if (obs.uploadFailingSince != null && now - obs.uploadFailingSince >= failLimit) {
+    const secs = Math.round((now - obs.uploadFailingSince) / 1000);
+    add('upload_failing', 'critical', `database "${obs.database}": WAL uploads have been failing for ${secs} s (threshold ${Math.round(failLimit / 1000)} s)${obs.uploadError ? `: ${obs.uploadError.code}: ${obs.uploadError.message}` : ''}; the WAL waits in the spool`, {
+      failing_since: new Date(obs.uploadFailingSince).toISOString(),
+      failing_seconds: secs,
+      consecutive_failures: obs.uploadFailures ?? null,
+      threshold_seconds: Math.round(failLimit / 1000),
+      ...(obs.uploadError ? { code: obs.uploadError.code, error: obs.uploadError.message } : {}),
+    });
+  }
+  if (obs.storageError) add('storage_unavailable', 'critical', `database "${obs.database}": storage unavailable: ${obs.storageError}`, { error: obs.storageError });
   if (obs.slotRetainedBytes !== null && obs.slotRetainedBytes > th.slotRetainedBytes) {
     add('slot_retention', 'warning', `database "${obs.database}": replication slot retains ${mib(obs.slotRetainedBytes)} of WAL on the server (threshold ${mib(th.slotRetainedBytes)})`, {
       retained_bytes: obs.slotRetainedBytes,
       threshold_bytes: th.slotRetainedBytes,
     });
   }
-  if (obs.lastSuccessfulBackupAt === null) add('backup_stale', 'warning', `database "${obs.database}": no successful base backup yet`);
+  // Unknown (the listing failed) says nothing about backups: storage_unavailable says why.
+  if (obs.lastSuccessfulBackupAt === undefined) {
+    /* not evaluated */
+  } else if (obs.lastSuccessfulBackupAt === null) add('backup_stale', 'warning', `database "${obs.database}": no successful base backup yet`);
   else if (now - obs.lastSuccessfulBackupAt > th.backupMaxAgeMs) {
     add('backup_stale', 'warning', `database "${obs.database}": last successful base backup finished ${new Date(obs.lastSuccessfulBackupAt).toISOString()}, older than ${Math.round(th.backupMaxAgeMs / 3_600_000)} h`);
   }

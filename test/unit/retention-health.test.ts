@@ -41,6 +41,25 @@ describe('evaluateHealth', () => {
   });
 });
 
+describe('storage faults', () => {
+  it('uploads failing longer than the threshold raise upload_failing, whatever the backlog', () => {
+    const failing = { ...healthy, uploadFailingSince: T0 - 301_000, uploadFailures: 7, uploadError: { code: 'STORAGE_UNAVAILABLE', message: 'connect ECONNREFUSED' } };
+    const [a, ...rest] = evaluateHealth(failing, th, T0);
+    expect(rest).toEqual([]);
+    expect(a).toMatchObject({ key: 'app:upload_failing', severity: 'critical', details: { failing_seconds: 301, consecutive_failures: 7, threshold_seconds: 300, code: 'STORAGE_UNAVAILABLE' } });
+    expect(a!.message).toContain('STORAGE_UNAVAILABLE: connect ECONNREFUSED');
+    // Not yet past the default 5 min, or past a lower configured one.
+    expect(evaluateHealth({ ...failing, uploadFailingSince: T0 - 299_000 }, th, T0)).toEqual([]);
+    expect(evaluateHealth({ ...failing, uploadFailingSince: T0 - 2_000 }, { ...th, uploadFailureMs: 1_000 }, T0).map((x) => x.kind)).toEqual(['upload_failing']);
+  });
+
+  it('an unreadable backup list is storage_unavailable, never "no successful base backup yet"', () => {
+    const alerts = evaluateHealth({ ...healthy, lastSuccessfulBackupAt: undefined, storageError: 'STORAGE_UNAVAILABLE: connect ECONNREFUSED' }, th, T0);
+    expect(alerts.map((a) => [a.kind, a.severity])).toEqual([['storage_unavailable', 'critical']]);
+    expect(alerts[0]!.message).toBe('database "app": storage unavailable: STORAGE_UNAVAILABLE: connect ECONNREFUSED');
+  });
+});
+
 describe('diffAlerts', () => {
   it('raises once, keeps the first time while active, clears once', () => {
     const down = evaluateHealth({ ...healthy, receiverUp: false }, th, T0);

@@ -1,0 +1,135 @@
+/**
+ * Storage outages seen from the daemon's health, end to end: a real PostgreSQL 15 (1 MB
+ * segments), the daemon in-process streaming into a real s3rver process, pg_receivewal on its own
+ * slot as the reference copy. The S3 server is killed by PID while WAL is generated:
+ * - GET …/health says `storage_unavailable` (the backups listing failed), not the false
+ *   "no successful base backup yet" that a swallowed listing error used to produce;
+ * - uploads failing longer than `health.upload_failure_alert_seconds` raise `upload_failing`
+ *   long before the 256 MiB backlog threshold, and /metrics exposes the failure as gauges;
+ * - when the server is back, the backlog drains, the alerts clear, and every archived segment is
+ *   byte-identical to pg_receivewal's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanUp, s3StorageConfig, startPostgres, startS3, type PgCluster, type S3Server } from '../harness/index.js';
+import { compareArchiveWithReference, startPgReceivewal, switchWal, type PgReceivewal } from '../harness/receiver.js';
+import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
+
+const DB = 'main';
+const BASE = `/projects/default/databases/${DB}`;
+
+let pg: PgCluster;
+let s3: S3Server;
+let ref: PgReceivewal;
+let fx: DaemonFixture;
+
+beforeAll(async () => {
+  [pg, s3] = await Promise.all([startPostgres({ walSegmentSizeMB: 1 }), startS3()]);
+  ref = await startPgReceivewal(pg, 'reference');
+  await pg.query('CREATE TABLE filler (id serial PRIMARY KEY, v text)');
+  fx = await startDaemonFixture(
+    {
+      storage: s3StorageConfig(s3, { prefix: 'outage' }),
+      health: { upload_failure_alert_seconds: 1 },
+      databases: [{ name: DB, connection: { host: '127.0.0.1', port: pg.port, user: 'postgres', password: pg.connection.password, dbname: 'postgres', sslmode: 'disable' } }],
+    },
+    { schedules: false, healthIntervalMs: 300 },
+  );
+  await waitFor('receiver running', async () => (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data?.status === 'running');
+}, 120_000);
+
+afterAll(
+  () =>
+    cleanUp(
+      () => fx?.close(),
+      () => ref?.stop(),
+      () => pg?.destroy(),
+      () => s3?.destroy(),
+    ),
+  60_000,
+);
+
+async function generateWal(rounds: number): Promise<string> {
+  let last = '';
+  for (let i = 0; i < rounds; i++) {
+    await pg.query("INSERT INTO filler (v) SELECT repeat(md5(g::text), 8) FROM generate_series(1, 3000) g");
+    last = (await switchWal(pg)).segment;
+  }
+  return last;
+}
+
+async function health(): Promise<Array<{ kind: string; severity: string; message: string }>> {
+  const r = await fx.call('GET', `${BASE}/health`);
+  expect(r.status).toBe(200);
+  return r.json.data.alerts;
+}
+
+function metric(text: string, name: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`database="${DB}"`));
+  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('an S3 outage under a running daemon', () => {
+  it('is reported as storage unavailable and failing uploads, then heals byte-identical', async () => {
+    // A completed base backup first: "no successful base backup yet" is then false.
+    const created = await fx.call('POST', `${BASE}/backups`, {});
+    expect(created.status).toBe(202);
+    const id = created.json.data.id as string;
+    await generateWal(2);
+    await waitFor(`backup ${id} completed`, async () => (await fx.call('GET', `${BASE}/backups/${id}`)).json.data.status === 'completed', 120_000);
+    expect(await health()).toEqual([]);
+    const metricsBefore = (await fx.call('GET', '/metrics')).text;
+    expect(metric(metricsBefore, 'pitrd_receiver_upload_failing_seconds')).toBe(0);
+    expect(metric(metricsBefore, 'pitrd_receiver_upload_consecutive_failures')).toBe(0);
+
+    await s3.stop();
+    const last = await generateWal(3);
+    const during = await waitFor(
+      'the spool holds the WAL while uploads fail',
+      async () => {
+        const st = (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data;
+        return st.upload_backlog.segments >= 2 && st.last_wal_file >= last ? st : null;
+      },
+      60_000,
+    );
+    expect(during.status).toBe('running');
+    const alerts = await waitFor(
+      'upload_failing and storage_unavailable raised',
+      async () => {
+        const a = await health();
+        return a.some((x) => x.kind === 'upload_failing') && a.some((x) => x.kind === 'storage_unavailable') ? a : null;
+      },
+      60_000,
+    );
+    // Far below the 256 MiB backlog threshold, and no false "no backup" claim.
+    expect(alerts.find((a) => a.kind === 'upload_failing')).toMatchObject({ severity: 'critical' });
+    expect(alerts.find((a) => a.kind === 'upload_failing')!.message).toMatch(/WAL uploads have been failing for \d+ s \(threshold 1 s\)/);
+    expect(alerts.find((a) => a.kind === 'storage_unavailable')!.message).toMatch(/storage unavailable: STORAGE_(UNAVAILABLE|ERROR)/);
+    expect(alerts.map((a) => a.kind)).not.toContain('backup_stale');
+    expect(alerts.map((a) => a.kind)).not.toContain('upload_backlog');
+    const metricsDuring = (await fx.call('GET', '/metrics')).text;
+    expect(metric(metricsDuring, 'pitrd_receiver_upload_failing_seconds')).toBeGreaterThan(0);
+    expect(metric(metricsDuring, 'pitrd_receiver_upload_consecutive_failures')).toBeGreaterThanOrEqual(1);
+    expect(metricsDuring).toMatch(/pitrd_alert_active\{database="main",kind="upload_failing",severity="critical"\} 1/);
+    expect(metricsDuring).toMatch(/pitrd_alert_active\{database="main",kind="storage_unavailable",severity="critical"\} 1/);
+
+    await s3.start();
+    for (const e of fx.daemon.databases.listEntries()) e.receiver?.retryUploads();
+    await waitFor(
+      'backlog uploaded',
+      async () => {
+        const st = (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data;
+        return st.upload_backlog.segments === 0 && st.last_uploaded_lsn !== null;
+      },
+      120_000,
+    );
+    await waitFor('alerts cleared', async () => (await health()).length === 0, 60_000);
+    const metricsAfter = (await fx.call('GET', '/metrics')).text;
+    expect(metric(metricsAfter, 'pitrd_receiver_upload_failing_seconds')).toBe(0);
+    expect(metric(metricsAfter, 'pitrd_receiver_upload_consecutive_failures')).toBe(0);
+
+    await waitFor(`pg_receivewal to hold ${last}`, () => ref.segments().includes(last), 60_000);
+    const { names, compared } = await compareArchiveWithReference(fx.daemon.repo.database(DB).wal, ref, 1);
+    expect(names).toContain(last);
+    expect(compared).toBeGreaterThanOrEqual(5);
+  }, 300_000);
+});
