@@ -11,11 +11,14 @@
 # message (which names every bad key), instead of a daemon dying later with a half-read config.
 #
 # The final step is always `exec`: the shell is replaced, so the daemon receives the signals the
-# container runtime sends (run the container with `--init` / compose `init: true` so a tiny init
-# is PID 1 and reaps children).
+# container runtime sends (the image's init, tini, forwards them and reaps children).
+#
+# PITRD_COMMANDS lists pitrd's commands exactly (test/integration/docker-entrypoint.test.ts
+# compares it with `pitrd --help`): any other first word is a program to run.
 set -eu
 
 prog=${0##*/}
+PITRD_COMMANDS='config token serve backup restore wal-fetch verify wal demo help'
 die() {
 	printf '%s: %s\n' "$prog" "$*" >&2
 	exit 64
@@ -58,12 +61,11 @@ else
 	-*) ;; # pitrd's own options: -c FILE, --help, --version
 	*)
 		# Not a pitrd command name? Then something else the user wants to run in the image.
-		case $1 in
-		serve | config | token | backup | backups | restore | wal-fetch | wal-push | verify | status | demo | retention | database | databases | help) ;;
-		*)
-			if find_executable "$1"; then exec "$@"; fi
-			;;
-		esac
+		is_command=
+		for c in $PITRD_COMMANDS; do
+			[ "$1" = "$c" ] && is_command=1
+		done
+		if [ -z "$is_command" ] && find_executable "$1"; then exec "$@"; fi
 		;;
 	esac
 fi
@@ -75,6 +77,7 @@ command -v pitrd >/dev/null 2>&1 || die 'the pitrd executable is not on PATH'
 # is mounted there; with none of them pitrd runs from PITRD_* variables and built-in defaults.
 cli_config=
 expect_value=
+skip_value=
 command_name=
 for arg in "$@"; do
 	if [ -n "$expect_value" ]; then
@@ -82,8 +85,13 @@ for arg in "$@"; do
 		expect_value=
 		continue
 	fi
+	if [ -n "$skip_value" ]; then
+		skip_value=
+		continue
+	fi
 	case $arg in
 	-c | --config) expect_value=1 ;;
+	--log-level) skip_value=1 ;; # a global option with a value: the value is not the command
 	--config=*) cli_config=${arg#--config=} ;;
 	-c?*) cli_config=${arg#-c} ;;
 	-h | --help | -V | --version) command_name=help && break ;;
