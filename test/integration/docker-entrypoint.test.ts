@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
 import { freePort, cliJson } from '../harness/index.js';
 
 /**
@@ -41,6 +42,12 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('docker/entrypoint.sh', () => {
+  it("knows exactly pitrd's commands (PITRD_COMMANDS against the CLI's own list)", () => {
+    const listed = /^PITRD_COMMANDS='([^']*)'$/m.exec(readFileSync(entrypoint, 'utf8'))?.[1]?.split(' ') ?? [];
+    const real = buildProgram().commands.map((c) => c.name()).concat('help');
+    expect([...listed].sort()).toEqual([...real].sort());
+  });
+
   it('with a valid config, checks it and then runs the pitrd command given', async () => {
     const r = await run(['token', 'list', '--tokens-file', tokensFile], { PITRD_CONFIG: goodConfig });
     expect(r.stderr).toBe('');

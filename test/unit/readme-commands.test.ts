@@ -157,6 +157,21 @@ describe('README accuracy', () => {
     expect(missing).toEqual([]);
   });
 
+  it("the README's command table lists exactly pitrd's commands (against `pitrd --help`)", () => {
+    const program = buildProgram();
+    const leaves = (cmd: Command, prefix: string[] = []): string[] =>
+      cmd.commands.flatMap((c) => (c.commands.length ? leaves(c, [...prefix, c.name()]) : [[...prefix, c.name()].join(' ')]));
+    const real = leaves(program).sort();
+    // Rows like `pitrd token create / list / revoke` stand for one leaf per word after the slash.
+    const rows = [...README.matchAll(/^\| `pitrd ([a-z -]+(?: \/ [a-z-]+)*)` \|/gm)].flatMap((m) => {
+      const [first, ...rest] = m[1]!.split(' / ');
+      const words = first!.split(' ');
+      const parent = words.slice(0, -1).join(' ');
+      return [first!, ...rest.map((r) => (parent ? `${parent} ${r}` : r))];
+    });
+    expect([...new Set(rows)].sort()).toEqual(real);
+  });
+
   it('the parser finds what it must (a README mistake would not slip through)', () => {
     expect(checkInvocation(program, ['-c', 'x.yaml', 'restore', '--to-time', 't', '--target-dir', 'd'])).toEqual([]);
     expect(checkInvocation(program, ['token', 'create', '/', 'list', '/', 'revoke'])).toEqual([]);

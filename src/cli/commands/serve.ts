@@ -20,6 +20,10 @@ export function register(program: Command): void {
     .action(reporting(async function (this: Command, opts: { port?: number }) {
       const config = loadCommandConfig(this);
       const logger = createApiLogger({ level: logLevel() });
+      const major = Number(process.versions.node.split('.')[0]);
+      if (major < 22) {
+        logger.warn({ node: process.versions.node, supported: ['22', '24'] }, 'Node.js 20 reached end of life in April 2026 and the AWS SDK requires Node 22 from January 2027: run pitrd on Node 22 or 24');
+      }
       const daemon = await startDaemon(config, { logger, ...(opts.port !== undefined ? { port: opts.port } : {}) });
       await new Promise<void>((resolve) => {
         const onSignal = (signal: NodeJS.Signals) => {

@@ -16,9 +16,6 @@ export function register(program: Command): void {
     .argument('<path>', 'destination path (%p)')
     .option('--database <name>', 'database in the repository (default: the only one)')
     .action(async function (this: Command, file: string, path: string, opts: { database?: string }) {
-      // PostgreSQL logs every word restore_command prints, once per segment: the AWS SDK's
-      // Node-version notice would flood the server log.
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       try {
         const { db, store } = await openDatabaseForRestore(loadCommandConfig(this), opts.database);
         try {
