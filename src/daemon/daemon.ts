@@ -32,6 +32,7 @@ import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
 import { registerObjectRoute } from './object-route.js';
 import { RecoveryWindows } from './window.js';
+import { guardedPaths, readableByRestoreUser } from './restore-user-access.js';
 import { RestoreManager } from './restores.js';
 import { DatabaseRegistryStore } from './registry.js';
 
@@ -107,6 +108,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
     branches = br;
     await restores.stopLeftRunning();
+    for (const p of await readableByRestoreUser(guardedPaths(config))) {
+      logger.warn({ path: p.path }, `the ${p.what} ${p.path} can be read by the postgres OS user that restored servers run as (their superusers can run OS commands as it): make it owned by root and not readable by others (chmod 600 a file, 700 a directory)`);
+    }
     await br.start();
     mgr.setRemoveGuard((projectId, name) => {
       br.assertNone(projectId, name);

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository } from '../repository/index.js';
 import { streamToBuffer } from '../storage/index.js';
+import { childEnv } from './child-env.js';
 import { feedChild } from './feed.js';
 import type { RestoreProgressListener } from './progress.js';
 
@@ -102,9 +103,12 @@ export async function extractBackup(o: ExtractOptions): Promise<void> {
   }
 }
 
-export function asOwner(owner?: { uid: number; gid: number }): { uid?: number; gid?: number; env: NodeJS.ProcessEnv } {
-  const env = { ...process.env, LC_ALL: 'C.UTF-8' };
-  return owner ? { uid: owner.uid, gid: owner.gid, env: { ...env, HOME: '/tmp', USER: 'postgres' } } : { env };
+/**
+ * execa options for a child of a restore: as the postgres OS user when the daemon is root, with
+ * the allow-listed environment only (extendEnv false: execa would otherwise merge process.env).
+ */
+export function asOwner(owner?: { uid: number; gid: number }): { uid?: number; gid?: number; env: NodeJS.ProcessEnv; extendEnv: false } {
+  return owner ? { uid: owner.uid, gid: owner.gid, env: childEnv('postgres'), extendEnv: false } : { env: childEnv(null), extendEnv: false };
 }
 
 async function untar(o: ExtractOptions, name: string, sha256: string, dir: string, bytes: { done: number; total: number }): Promise<void> {

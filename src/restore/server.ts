@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { PitrdError } from '../errors.js';
+import { shellQuote } from '../pg-text.js';
 import { asOwner } from './extract.js';
+import { serverSettings } from './server-settings.js';
 
 /** Debian's PostgreSQL 15 binaries unless PITRD_PG_BIN says otherwise. */
 export const DEFAULT_PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -18,9 +20,24 @@ export interface RecoveryServer {
   user: string;
 }
 
-/** Extra server options: our port and socket, no archiving from the restored copy. */
+/**
+ * The postmaster's command line as pg_ctl's -o string (pg_ctl hands it to /bin/sh): every setting
+ * of serverSettings, each one shell word `-c name=value` (PostgreSQL takes such a value
+ * literally: no config-file quoting applies).
+ */
 function serverOptions(s: RecoveryServer): string {
-  return `-p ${s.port} -k ${s.socketDir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c logging_collector=off`;
+  const settings = serverSettings({ dataDir: s.dataDir, port: s.port, socketDir: s.socketDir, majorVersion: dataDirVersion(s.dataDir) });
+  return settings.map(([k, v]) => `-c ${shellQuote(`${k}=${v}`, k)}`).join(' ');
+}
+
+/** Major version of a data directory (PG_VERSION); 15, the default binaries', when unreadable. */
+function dataDirVersion(dataDir: string): number {
+  try {
+    const v = Number.parseInt(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim(), 10);
+    return Number.isFinite(v) ? v : 15;
+  } catch {
+    return 15;
+  }
 }
 
 export async function pgCtlStart(s: RecoveryServer): Promise<void> {

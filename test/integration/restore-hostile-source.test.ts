@@ -6,12 +6,19 @@
  * characters; a backslash-quote name restores exactly to its point (the config grammar's quoting
  * is right), a name with a newline is refused before anything is written (it would add a line to
  * postgresql.auto.conf), and so are labels with control characters and out-of-range xids.
+ *
+ * A hostile source configuration: the source sets commands (recovery_end_command,
+ * archive_cleanup_command, ssl_passphrase_command), libraries that do not exist, a recovery
+ * target of its own, and (in postgresql.conf itself) an include, hba_file and data_directory
+ * elsewhere; a base backup is taken; a restore and a branch to `latest` run: no command's file
+ * appears, both succeed, and the restored postmasters' environment holds none of the daemon's.
  */
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
-import { markerIdsAt, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
+import { markerIdsAt, queryUri, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const PASSWORD = 'Hs9-hostile-Secret-pw';
 let source: PgCluster;
@@ -124,4 +131,105 @@ describe('recovery settings cannot be injected', () => {
     }, 120_000, 200);
     expect(done.label).toBe("it's a \\ label");
   }, 180_000);
+});
+
+/** The environment of a running postmaster, from its data directory's postmaster.pid. */
+function postmasterEnv(dataDir: string): Record<string, string> {
+  const pid = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]!.trim();
+  const env: Record<string, string> = {};
+  for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)) {
+    const at = kv.indexOf('=');
+    env[kv.slice(0, at)] = kv.slice(at + 1);
+  }
+  return env;
+}
+
+describe("a source's own configuration does not run on the pitrd host", () => {
+  const CANARY = `canary-${tag}`;
+  const ran = ['end', 'env', 'cleanup', 'ssl'];
+
+  beforeAll(async () => {
+    // Secrets in the daemon's environment (the test process is the daemon's).
+    process.env.AWS_SECRET_ACCESS_KEY = CANARY;
+    process.env.PITRD_ENCRYPTION_KEY_CANARY = CANARY;
+    for (const [k, v] of [
+      ['recovery_end_command', `touch ${pwned('end')}; env > ${pwned('env')}`],
+      ['archive_cleanup_command', `touch ${pwned('cleanup')}`],
+      ['ssl_passphrase_command', `touch ${pwned('ssl')}`],
+      ['ssl', 'on'],
+      ['shared_preload_libraries', 'pitrd_no_such_library'],
+      ['session_preload_libraries', 'pitrd_no_such_library'],
+      ['dynamic_library_path', `/tmp/pw-${tag}-lib`],
+      ['listen_addresses', '*'],
+      ['log_min_messages', 'fatal'],
+      ['recovery_target_name', 'pitrd_no_such_point'],
+      ['recovery_min_apply_delay', '1h'],
+    ]) await source.query(`ALTER SYSTEM SET ${k} = '${v!.replace(/'/g, "''")}'`);
+    // What ALTER SYSTEM refuses, the owner of the source's files can still write.
+    appendFileSync(join(source.dataDir, 'postgresql.conf'), `\ninclude_if_exists = '${pwned('include')}'\nhba_file = '/nonexistent/pg_hba.conf'\ndata_directory = '/nonexistent/data'\n`);
+    // Never reloaded: the source keeps running with its old settings; only the backup has these.
+    const b = await fx.call('POST', `${base}/backups`, { label: 'hostile' });
+    expect(b.status).toBe(202);
+    await waitFor('hostile backup completed', async () => {
+      const d = (await fx.call('GET', `${base}/backups/${b.json.data.id}`)).json.data;
+      if (d.status === 'failed') throw new Error(d.error);
+      return d.status === 'completed';
+    }, 120_000, 200);
+    await insertRow();
+  }, 180_000);
+
+  afterAll(() => {
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    delete process.env.PITRD_ENCRYPTION_KEY_CANARY;
+  });
+
+  async function assertNeutralised(dataDir: string, uri: string): Promise<void> {
+    // The source's settings are still in the restored files: they were overridden, not lost.
+    expect(readFileSync(join(dataDir, 'postgresql.auto.conf'), 'utf8')).toContain('recovery_end_command');
+    const env = postmasterEnv(dataDir);
+    expect(JSON.stringify(env)).not.toContain(CANARY);
+    expect(Object.keys(env).sort()).toEqual(expect.arrayContaining(['LC_ALL', 'PATH']));
+    // pitrd's allow-list, and what pg_ctl's shell and the postmaster set themselves.
+    const allowed = ['HOME', 'LC_ALL', 'LOGNAME', 'PATH', 'TMPDIR', 'TZ', 'USER', 'PGDATA', 'PG_GRANDPARENT_PID', 'PGLOCALEDIR', 'PGSYSCONFDIR', 'PWD'];
+    expect(Object.keys(env).filter((k) => !allowed.includes(k))).toEqual([]);
+    const show = async (name: string) => (await queryUriOne(uri, `SELECT current_setting('${name}') AS v`)).v;
+    expect(await show('shared_preload_libraries')).toBe('');
+    expect(await show('listen_addresses')).toBe('127.0.0.1');
+    expect(await show('recovery_end_command')).toBe('');
+    expect(await show('data_directory')).toBe(dataDir);
+  }
+
+  const queryUriOne = async (uri: string, text: string) => (await queryUri<{ v: string }>(uri, PASSWORD, text))[0]!;
+
+  it('a restore left running reaches latest with none of it run', async () => {
+    const r = await fx.call('POST', `${base}/pitr/restore`, { target: 'latest', mode: 'running' });
+    expect(r.status, JSON.stringify(r.json)).toBe(202);
+    const done = await untilFinished(r.json.data.restore_id);
+    expect(done, done.error).toMatchObject({ status: 'completed' });
+    expect(await markerIdsAt(done.connection_uri, PASSWORD)).toEqual([1, 2, 3]);
+    await assertNeutralised(done.target_dir, done.connection_uri);
+    for (const f of ran) expect(existsSync(pwned(f)), f).toBe(false);
+  }, 240_000);
+
+  it('the daemon says which of its own files the restore OS user can read', () => {
+    if (process.getuid?.() !== 0) return; // not root: restored servers run as the daemon's own user
+    const warned = fx.logs.filter((l) => l.includes('can be read by the postgres OS user'));
+    // The fixture keeps its repository in a directory the postgres user owns: flagged. Its tokens
+    // file is root's, mode 0600: not.
+    expect(warned.some((l) => l.includes(join(fx.dir, 'repo')))).toBe(true);
+    expect(warned.some((l) => l.includes('tokens.json'))).toBe(false);
+  });
+
+  it('a branch runs with none of it either', async () => {
+    const r = await fx.call('POST', `${base}/branches`, { branch_name: 'hostile', target: 'latest' });
+    expect(r.status, JSON.stringify(r.json)).toBe(202);
+    const b = await waitFor('branch running', async () => {
+      const d = (await fx.call('GET', `${base}/branches/${r.json.data.id}`)).json.data;
+      if (d.status === 'failed') throw new Error(`branch failed: ${d.error}`);
+      return d.status === 'running' ? d : null;
+    }, 180_000, 200);
+    expect(await markerIdsAt(b.connection_uri, PASSWORD)).toEqual([1, 2, 3]);
+    await assertNeutralised(b.data_dir, b.connection_uri);
+    for (const f of ran) expect(existsSync(pwned(f)), f).toBe(false);
+  }, 240_000);
 });
