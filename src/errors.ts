@@ -50,6 +50,10 @@ export const ErrorCodes = {
   TARGET_DIR_NOT_EMPTY: 409,
   TIMEOUT: 504,
   POSTGRES_DATABASE_NOT_FOUND: 502,
+  /** The connection's sslmode requires TLS (require, verify-ca, verify-full) and the server offers none. */
+  POSTGRES_TLS_UNAVAILABLE: 502,
+  /** The TLS handshake failed: certificate not signed by a trusted CA, host name not in it, or refused. */
+  POSTGRES_TLS_FAILED: 502,
   WAL_NOT_ARCHIVED: 504,
   FORBIDDEN: 403,
   SIGNED_URL_INVALID: 403,

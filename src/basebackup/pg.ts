@@ -3,19 +3,12 @@
  * that the database and the role's rights exist before anything is written to the repository,
  * estimates the size for progress, and reads the server clock at the end.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { PitrdError, errorMessage, type ErrorCode } from '../errors.js';
+import { connectSource, type SourceConnection } from '../postgres/index.js';
 
-export interface ConnectionParams {
-  host: string;
-  port: number;
-  user: string;
-  /** Never logged, never passed on a command line. */
-  password?: string;
-  /** Database the SQL connection opens (the replication connection has none). */
-  database: string;
-  connectTimeoutMs?: number;
-}
+/** A source connection (TLS per its sslmode: ../postgres); the SQL connection opens `database`. */
+export type ConnectionParams = SourceConnection & { database: string };
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH']);
 
@@ -48,20 +41,10 @@ export class SqlConnection {
   private constructor(private readonly client: pg.Client) {}
 
   static async open(conn: ConnectionParams, applicationName: string): Promise<SqlConnection> {
-    const client = new pg.Client({
-      host: conn.host,
-      port: conn.port,
-      user: conn.user,
-      password: conn.password,
-      database: conn.database,
-      application_name: applicationName,
-      connectionTimeoutMillis: conn.connectTimeoutMs ?? 10_000,
-    });
-    client.on('error', () => undefined);
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await connectSource(conn, { applicationName });
     } catch (err) {
-      await client.end().catch(() => undefined);
       throw classifyPgError(err, `connection to ${conn.host}:${conn.port}/${conn.database}`);
     }
     return new SqlConnection(client);

@@ -16,12 +16,13 @@
  * starts (its bytes follow as 'd'); CopyDone; a row (end LSN, timeline).
  */
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Writable } from 'node:stream';
 import { PitrdError } from '../errors.js';
 import { parseLsn } from '../wal/lsn.js';
 import type { Lsn } from '../types.js';
 import { BlockPool, copyInto } from '../storage/block-pool.js';
+import { connectSource } from '../postgres/index.js';
 import { classifyPgError, type ConnectionParams } from './pg.js';
 import { WholeMessages } from './whole-messages.js';
 
@@ -75,21 +76,10 @@ export class BaseBackupConnection {
 
   static async open(conn: ConnectionParams, applicationName: string): Promise<BaseBackupConnection> {
     const tap: CopyDataTap = { handler: null };
-    const client = new pg.Client({
-      host: conn.host,
-      port: conn.port,
-      user: conn.user,
-      password: conn.password,
-      application_name: applicationName,
-      connectionTimeoutMillis: conn.connectTimeoutMs ?? 10_000,
-      replication: true,
-      ...(sslFromEnvironment() ? {} : { stream: () => reusingSocket(tap) }),
-    } as pg.ClientConfig);
-    client.on('error', () => undefined); // surfaced through the pending query instead
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await connectSource(conn, { applicationName, replication: true, plainSocket: () => reusingSocket(tap) });
     } catch (err) {
-      await client.end().catch(() => undefined);
       throw classifyPgError(err, `replication connection to ${conn.host}:${conn.port}`);
     }
     const wire = (client as unknown as { connection?: PgWire }).connection;
@@ -270,8 +260,8 @@ interface CopyDataTap {
  * while BASE_BACKUP runs, CopyData goes straight to its handler (the tap), which copies what it
  * keeps: pg would only have wrapped each 32 kB message in an object and re-emitted it.
  *
- * Only for plain TCP (ConnectionParams has no TLS options; see sslFromEnvironment), where this
- * socket is the one pg reads from.
+ * Only for plain TCP, where this socket is the one pg reads from; a TLS connection runs on pg's
+ * own socket (../postgres/source-client.ts).
  */
 function reusingSocket(tap: CopyDataTap): net.Socket {
   const buffer = Buffer.allocUnsafe(READ_BYTES);
@@ -297,12 +287,6 @@ function reusingSocket(tap: CopyDataTap): net.Socket {
     // `onread` is honoured by the Socket constructor (Node >= 12); @types/node lists it for connect() only.
   } as net.SocketConstructorOpts);
   return socket;
-}
-
-/** pg turns TLS on from PGSSLMODE; a TLS socket must read its own way. */
-function sslFromEnvironment(): boolean {
-  const mode = process.env.PGSSLMODE;
-  return mode !== undefined && mode !== '' && mode !== 'disable';
 }
 
 function quoteLiteral(s: string): string {

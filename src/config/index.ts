@@ -3,6 +3,7 @@ export type { Config, EncryptionConfig, LoadConfigOptions, ParseOptions } from '
 export { redactConfig } from './redact.js';
 export { repositoryOptions, storageOptions } from './storage.js';
 export { connectionPassword, parseEncryptionKey, REDACTED } from './secrets.js';
+export { sourceConnection, sourceTls } from './source.js';
 export { ENV_SHORTCUTS } from './env.js';
 export { ConfigSchema, defaultSlotName, COMPRESSION_ALGORITHMS, SSL_MODES, DATABASE_NAME_RE } from './schema.js';
 export type {

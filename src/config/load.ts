@@ -107,7 +107,13 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
   const databases: DatabaseConfig[] = parsed.databases.map((db) => ({
     ...db,
     slot_name: db.slot_name ?? defaultSlotName(db.name),
-    connection: { ...db.connection, ...(db.connection.password_file !== undefined ? { password_file: abs(db.connection.password_file) } : {}) },
+    connection: {
+      ...db.connection,
+      ...(db.connection.password_file !== undefined ? { password_file: abs(db.connection.password_file) } : {}),
+      ...(db.connection.sslrootcert !== undefined ? { sslrootcert: abs(db.connection.sslrootcert) } : {}),
+      ...(db.connection.sslcert !== undefined ? { sslcert: abs(db.connection.sslcert) } : {}),
+      ...(db.connection.sslkey !== undefined ? { sslkey: abs(db.connection.sslkey) } : {}),
+    },
   }));
 
   const config = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import cron from 'node-cron';
+import { SSL_MODES } from '../postgres/index.js';
 import { SUPPORTED_COMPRESSION } from '../storage/index.js';
 
 /**
@@ -95,7 +96,7 @@ const api = z
   })
   .default({ listen: { host: '127.0.0.1', port: 7432 }, token_hashes: [], rate_limit: { requests_per_minute: 60, burst: 10 } });
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export { SSL_MODES };
 
 const connection = z
   .strictObject({
@@ -106,9 +107,19 @@ const connection = z
     password_file: nonEmpty('a file path').optional(),
     dbname: nonEmpty('a database name').default('postgres'),
     sslmode: z.enum(SSL_MODES, { error: `expected one of ${SSL_MODES.join(', ')}` }).default('prefer'),
+    /** PEM files, as libpq's; relative paths are resolved against the config file's directory. */
+    sslrootcert: nonEmpty('a file path').optional(),
+    sslcert: nonEmpty('a file path').optional(),
+    sslkey: nonEmpty('a file path').optional(),
   })
   .refine((c) => c.password === undefined || c.password_file === undefined, {
     error: 'set password or password_file, not both',
+  })
+  .refine((c) => (c.sslcert === undefined) === (c.sslkey === undefined), {
+    error: 'set sslcert and sslkey together (the client certificate and its private key)',
+  })
+  .refine((c) => c.sslmode !== 'disable' || (c.sslrootcert === undefined && c.sslcert === undefined), {
+    error: 'sslrootcert, sslcert and sslkey have no effect with sslmode disable; remove them or choose another sslmode',
   });
 
 const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });

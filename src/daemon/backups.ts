@@ -13,7 +13,7 @@ import type { Config, DatabaseConfig } from '../config/index.js';
 import { errorMessage, isPitrdError, PitrdError } from '../errors.js';
 import type { BackupRecord, Repository } from '../repository/index.js';
 import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule } from '../retention/index.js';
-import type { DatabaseEntry } from './entry.js';
+import { entryConnection, type DatabaseEntry } from './entry.js';
 
 /** Signs a download URL for a store key: presigned S3 or the daemon-served fs URL. */
 export type UrlSigner = (key: string, expiresInSeconds: number) => Promise<{ url: string; expiresAt: Date }>;
@@ -239,12 +239,11 @@ export class BackupManager implements BackupRoutesService {
 
   private build(e: DatabaseEntry): Protected {
     const cfg = this.configOf(e);
-    const password = e.password();
     const service = createBackupService({
       repository: this.opts.repo,
       databases: {
         [e.name]: {
-          connection: { host: e.host, port: e.port, user: e.user, database: e.dbname, ...(password !== undefined ? { password } : {}) },
+          connection: { ...entryConnection(e), database: e.dbname },
           schedule: cfg?.backup.schedule ?? DEFAULT_SCHEDULE,
           pitr: e.pitr.enabled,
           retentionDays: e.pitr.retention_days,

@@ -1,5 +1,5 @@
 import type { Receiver } from '../receiver/index.js';
-import type { SslMode } from '../api/databases/index.js';
+import type { SourceConnection, SourceTls } from '../postgres/index.js';
 
 /** One protected database, from the configuration file or registered through the API. */
 export interface DatabaseEntry {
@@ -12,7 +12,8 @@ export interface DatabaseEntry {
   /** Resolved when a connection is opened (config: password or password_file), never shown. */
   password: () => string | undefined;
   dbname: string;
-  sslmode: SslMode;
+  /** sslmode, and for configured databases the certificate files. */
+  tls: SourceTls;
   slotName: string;
   synchronous: boolean;
   pitr: { enabled: boolean; retention_days: number };
@@ -22,4 +23,10 @@ export interface DatabaseEntry {
 
 export function entryKey(project: string, name: string): string {
   return `${project}/${name}`;
+}
+
+/** How every connection of the daemon to the database's server is opened (password read now). */
+export function entryConnection(e: DatabaseEntry): SourceConnection {
+  const password = e.password();
+  return { name: e.name, host: e.host, port: e.port, user: e.user, database: e.dbname, tls: e.tls, ...(password !== undefined ? { password } : {}) };
 }

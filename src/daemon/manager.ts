@@ -8,11 +8,11 @@ import type { Logger } from 'pino';
 import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
-import { connectionPassword, defaultSlotName, type Config } from '../config/index.js';
+import { connectionPassword, defaultSlotName, sourceTls, type Config } from '../config/index.js';
 import { errorMessage, PitrdError } from '../errors.js';
 import { createReceiver, type ReceiverStatus } from '../receiver/index.js';
 import type { Repository } from '../repository/index.js';
-import { entryKey, type DatabaseEntry } from './entry.js';
+import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 import { ReceiverThread } from './receiver-thread.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
 import { dropReplicationSlot } from './slot-drop.js';
@@ -61,7 +61,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
         user: conn.user,
         password: () => connectionPassword(conn, `databases[${db.name}].connection.password_file`),
         dbname: conn.dbname,
-        sslmode: conn.sslmode,
+        tls: sourceTls(conn),
         slotName: db.slot_name,
         synchronous: db.pitr.synchronous,
         pitr: { enabled: db.pitr.enabled, retention_days: db.pitr.retention_days },
@@ -283,7 +283,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       user: c.user,
       password: () => c.password,
       dbname: c.dbname,
-      sslmode: c.sslmode,
+      tls: { sslmode: c.sslmode },
       slotName: defaultSlotName(rec.name),
       synchronous: false,
       pitr: { ...rec.pitr },
@@ -305,11 +305,10 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
 
   private async startReceiver(e: DatabaseEntry): Promise<void> {
     if (e.receiver) return;
-    const password = e.password();
     const options = {
       database: e.name,
       project: e.project,
-      connection: { host: e.host, port: e.port, user: e.user, database: e.dbname, ...(password !== undefined ? { password } : {}) },
+      connection: entryConnection(e),
       spoolDir: join(this.opts.config.spool_dir, e.name),
       slotName: e.slotName,
       synchronous: e.synchronous,
@@ -360,7 +359,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       port: e.port,
       user: e.user,
       database: e.dbname,
-      sslmode: e.sslmode,
+      sslmode: e.tls.sslmode,
       pitr_enabled: e.pitr.enabled,
       status: e.receiver ? e.receiver.status().status : 'disabled',
       created_at: e.created_at,

@@ -1,5 +1,5 @@
-import pg from 'pg';
-import type { DatabaseEntry } from './entry.js';
+import { connectSource } from '../postgres/index.js';
+import { entryConnection, type DatabaseEntry } from './entry.js';
 
 /**
  * Drop the database's replication slot once pitrd stops protecting it: a slot nobody consumes
@@ -7,17 +7,7 @@ import type { DatabaseEntry } from './entry.js';
  * dropped. An active slot (another daemon still streaming) is left alone by PostgreSQL itself.
  */
 export async function dropReplicationSlot(entry: DatabaseEntry): Promise<boolean> {
-  const password = entry.password();
-  const client = new pg.Client({
-    host: entry.host,
-    port: entry.port,
-    user: entry.user,
-    database: entry.dbname,
-    ...(password !== undefined ? { password } : {}),
-    connectionTimeoutMillis: 10_000,
-    application_name: 'pitrd',
-  });
-  await client.connect();
+  const client = await connectSource(entryConnection(entry), { applicationName: 'pitrd' });
   try {
     const res = await client.query(
       `SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`,

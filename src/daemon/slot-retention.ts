@@ -1,5 +1,6 @@
-import pg from 'pg';
-import type { DatabaseEntry } from './entry.js';
+import type pg from 'pg';
+import { connectSource } from '../postgres/index.js';
+import { entryConnection, type DatabaseEntry } from './entry.js';
 
 /**
  * Bytes of WAL the server keeps for the database's replication slot (current WAL position minus
@@ -7,19 +8,9 @@ import type { DatabaseEntry } from './entry.js';
  * does not exist or the server cannot be asked (the receiver_down alert covers that case).
  */
 export async function slotRetainedBytes(entry: DatabaseEntry): Promise<number | null> {
-  const password = entry.password();
-  const client = new pg.Client({
-    host: entry.host,
-    port: entry.port,
-    user: entry.user,
-    database: entry.dbname,
-    ...(password !== undefined ? { password } : {}),
-    connectionTimeoutMillis: 5_000,
-    query_timeout: 5_000,
-    application_name: 'pitrd health',
-  });
+  let client: pg.Client | null = null;
   try {
-    await client.connect();
+    client = await connectSource({ ...entryConnection(entry), connectTimeoutMs: 5_000 }, { applicationName: 'pitrd health', queryTimeoutMs: 5_000 });
     const res = await client.query<{ retained: string | null }>(
       'SELECT (pg_current_wal_lsn() - restart_lsn)::bigint::text AS retained FROM pg_replication_slots WHERE slot_name = $1',
       [entry.slotName],
@@ -29,6 +20,6 @@ export async function slotRetainedBytes(entry: DatabaseEntry): Promise<number | 
   } catch {
     return null;
   } finally {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
   }
 }

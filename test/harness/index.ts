@@ -5,5 +5,7 @@ export { s3StorageConfig, startS3 } from './s3.js';
 export type { S3Server, StartS3Options } from './s3.js';
 export { startStandby } from './standby.js';
 export { cleanUp } from './clean-up.js';
+export { makeCertificates } from './tls.js';
+export type { TestCertificates } from './tls.js';
 export type { StandbyCluster } from './standby.js';
 export { cliJson, cliJsonError } from './cli-json.js';

@@ -36,6 +36,8 @@ export interface StartPostgresOptions {
 
 export interface PgCluster {
   dataDir: string;
+  /** The server's log (pg_ctl -l). */
+  logFile: string;
   port: number;
   connection: PgConnection;
   /** postgresql://… for the superuser. */
@@ -175,6 +177,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   let destroyed = false;
   const cluster: PgCluster = {
     dataDir,
+    logFile,
     port,
     connection,
     connectionString: `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,

@@ -104,6 +104,16 @@ describe('config validation names every offending key', () => {
     expect(problems(db('    connection: { password: x, password_file: /p }'))).toEqual(['databases[1].connection: set password or password_file, not both, got a mapping']);
   });
 
+  it('TLS files: resolved against the config file; sslcert and sslkey together; none with sslmode disable', () => {
+    const cfg = parseConfigText(db('    connection: { sslmode: verify-full, sslrootcert: certs/ca.crt, sslcert: /abs/client.crt, sslkey: certs/client.key }'), { env: {}, baseDir: '/etc/pitrd' });
+    expect(cfg.databases[1]!.connection).toMatchObject({ sslmode: 'verify-full', sslrootcert: '/etc/pitrd/certs/ca.crt', sslcert: '/abs/client.crt', sslkey: '/etc/pitrd/certs/client.key' });
+    expect(problems(db('    connection: { sslcert: /c.crt }'))).toEqual(['databases[1].connection: set sslcert and sslkey together (the client certificate and its private key), got a mapping']);
+    expect(problems(db('    connection: { sslmode: disable, sslrootcert: /ca.crt }'))).toEqual([
+      'databases[1].connection: sslrootcert, sslcert and sslkey have no effect with sslmode disable; remove them or choose another sslmode, got a mapping',
+    ]);
+    expect(problems(db("    connection: { sslrootcert: '' }"))).toEqual(['databases[1].connection.sslrootcert: expected a file path, not an empty string, got ""']);
+  });
+
   it('several problems are all reported at once', () => {
     const lines = problems(`
 api: { listen: { port: 0 } }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { connectionPassword, repositoryOptions, storageOptions, type Config } from '../../config/index.js';
+import { repositoryOptions, sourceConnection, storageOptions, type Config } from '../../config/index.js';
 import { createBackupService, fractionDone } from '../../basebackup/index.js';
 import { PitrdError } from '../../errors.js';
 import { openRepository } from '../../repository/index.js';
@@ -43,12 +43,11 @@ export function register(program: Command): void {
       const store = createObjectStore(storageOptions(config));
       try {
         const repository = await openRepository(store, repositoryOptions(config));
-        const password = connectionPassword(db.connection, `databases[${db.name}].connection.password_file`);
         const service = createBackupService({
           repository,
           databases: {
             [db.name]: {
-              connection: { host: db.connection.host, port: db.connection.port, user: db.connection.user, database: db.connection.dbname, ...(password !== undefined ? { password } : {}) },
+              connection: { ...sourceConnection(db), database: db.connection.dbname },
               schedule: null,
               pitr: o.selfContained ? null : db.pitr.enabled,
               walTimeoutMs: walTimeoutS * 1000,

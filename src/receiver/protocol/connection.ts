@@ -1,16 +1,17 @@
 /**
  * The one place that touches `pg` internals for physical replication: a `pg.Client` opened with
  * `replication: true` runs replication commands through `client.query`; we answer the CopyBoth
- * stream of START_REPLICATION with `sendCopyFromChunk` / `endCopyFrom`. pg runs on a socket we
- * give it (`stream`), which reads into our receive slabs (`onread`): CopyBothReader frames the
- * bytes, hands CopyData to us without copies and everything else to pg. None of that is in pg's
+ * stream of START_REPLICATION with `sendCopyFromChunk` / `endCopyFrom`. Without TLS, pg runs on a
+ * socket we give it (`stream`), which reads into our receive slabs (`onread`): CopyBothReader
+ * frames the bytes, hands CopyData to us without copies and everything else to pg. None of that is in pg's
  * type definitions, so the shape we rely on is declared here (PgWire) and checked once at
  * connect time; a pg that ignored our socket still streams, through its own `copyData` events.
  * pg is pinned in package.json.
  */
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { PitrdError } from '../../errors.js';
+import { connectSource, type SourceConnection } from '../../postgres/index.js';
 import type { Lsn, TimelineId } from '../../types.js';
 import { parseLsn } from '../../wal/lsn.js';
 import { formatLsn } from '../../wal/lsn.js';
@@ -18,16 +19,8 @@ import { CopyBothReader } from './copy-tap.js';
 import type { SlabHold } from './recv-slabs.js';
 import { classifyPgError } from './pg-errors.js';
 
-export interface ReplicationConnectionOptions {
-  host: string;
-  port: number;
-  user: string;
-  password?: string;
-  /** Only used for the normal (non-replication) connection that reads pg_replication_slots. */
-  database?: string;
-  applicationName?: string;
-  connectTimeoutMs?: number;
-}
+/** A source connection (TLS per its sslmode: ../../postgres) and the application_name to show. */
+export type ReplicationConnectionOptions = SourceConnection & { applicationName?: string };
 
 /** The parts of pg's internal Connection used here. */
 interface PgWire {
@@ -80,44 +73,34 @@ export class ReplicationConnection {
   }
 
   static async open(opts: ReplicationConnectionOptions): Promise<ReplicationConnection> {
-    // The socket reads straight into receive slabs (onread) and our reader frames the bytes; pg
-    // gets whole frames (copies) through 'data' events, all of them except CopyData while copying.
+    // A plain connection's socket reads straight into receive slabs (onread) and our reader
+    // frames the bytes; pg gets whole frames (copies) through 'data' events, all of them except
+    // CopyData while copying. A TLS connection runs on pg's own socket: its CopyData comes as
+    // pg's 'copyData' events (one copy per message).
     let conn: ReplicationConnection | null = null;
-    let socket: net.Socket | null = null;
-    const reader = new CopyBothReader(
-      (frames) => socket!.emit('data', frames),
-      (payload, slab) => conn?.copySink?.(payload, slab),
-      (err) => socket!.destroy(err),
-    );
-    // `onread` is honoured by the Socket constructor (Node ≥ 12); @types/node lists it for connect() only.
-    // Plain TCP only: TLS (not offered by these options) would have to read the raw socket itself.
-    socket = new net.Socket({
-      onread: {
-        buffer: () => reader.nextBuffer(),
-        callback: (n: number) => {
-          reader.onRead(n);
-          return true;
+    const plainSocket = (): net.Socket => {
+      let socket: net.Socket | null = null;
+      const reader = new CopyBothReader(
+        (frames) => socket!.emit('data', frames),
+        (payload, slab) => conn?.copySink?.(payload, slab),
+        (err) => socket!.destroy(err),
+      );
+      // `onread` is honoured by the Socket constructor (Node ≥ 12); @types/node lists it for connect() only.
+      socket = new net.Socket({
+        onread: {
+          buffer: () => reader.nextBuffer(),
+          callback: (n: number) => {
+            reader.onRead(n);
+            return true;
+          },
         },
-      },
-    } as net.SocketConstructorOpts);
-    const client = new pg.Client({
-      host: opts.host,
-      port: opts.port,
-      user: opts.user,
-      password: opts.password,
-      database: opts.database,
-      application_name: opts.applicationName ?? 'pitrd',
-      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-      // Physical replication (no database): `replication: true` sends replication=true.
-      replication: true,
-      stream: () => socket,
-    } as pg.ClientConfig);
-    // Errors before connect() resolves are reported through connect's rejection.
-    client.on('error', () => undefined);
+      } as net.SocketConstructorOpts);
+      return socket;
+    };
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await connectSource(opts, { applicationName: opts.applicationName ?? 'pitrd', replication: true, plainSocket });
     } catch (err) {
-      await client.end().catch(() => undefined);
       throw classifyPgError(err, `${opts.host}:${opts.port}`);
     }
     const wire = (client as unknown as { connection: PgWire }).connection;
@@ -247,20 +230,10 @@ export class ReplicationConnection {
 
 /** A normal (database) connection, for catalog queries such as pg_replication_slots. */
 export async function withSqlConnection<T>(opts: ReplicationConnectionOptions, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    host: opts.host,
-    port: opts.port,
-    user: opts.user,
-    password: opts.password,
-    database: opts.database ?? 'postgres',
-    application_name: `${opts.applicationName ?? 'pitrd'}_monitor`,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-  });
-  client.on('error', () => undefined);
+  let client: pg.Client;
   try {
-    await client.connect();
+    client = await connectSource({ ...opts, database: opts.database ?? 'postgres' }, { applicationName: `${opts.applicationName ?? 'pitrd'}_monitor` });
   } catch (err) {
-    await client.end().catch(() => undefined);
     throw classifyPgError(err, `${opts.host}:${opts.port}`);
   }
   try {
