@@ -316,4 +316,29 @@ describe('through the daemon: receiver, base backup and slot queries honour the 
     // The server never authorized a connection of the daemon (its own superuser queries name no application).
     expect(authorized(plainPg, 'postgres').filter((l) => l.includes('application_name=pitrd'))).toEqual([]);
   });
+
+  it('applies the sslmode of databases registered through the API', async () => {
+    const project = (await fx.call('POST', '/projects', { name: 'tls-api' })).json.data.id as string;
+    const dbs = `/projects/${project}/databases`;
+    const register = (name: string, server: PgCluster, sslmode: string) =>
+      fx.call('POST', dbs, { name, host: '127.0.0.1', port: server.port, user: 'postgres', password: PASSWORD, dbname: 'postgres', sslmode });
+    expect((await register('api-require', tlsPg, 'require')).status).toBe(201);
+    expect((await register('api-verify', plainPg, 'verify-full')).status).toBe(201);
+    expect((await fx.call('POST', `${dbs}/api-require/pitr/enable`, {})).status).toBe(200);
+    expect((await fx.call('POST', `${dbs}/api-verify/pitr/enable`, {})).status).toBe(200);
+
+    await waitFor('api-require streaming', async () => (await fx.call('GET', `${dbs}/api-require/pitr/receiver-status`)).json.data?.status === 'running', 60_000);
+    const rows = await tlsPg.query<{ ssl: boolean }>(
+      "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'postgres' AND a.backend_type = 'walsender'",
+    );
+    expect(rows).toEqual([{ ssl: true }]);
+
+    const st = await waitFor('api-verify reporting its error', async () => {
+      const r = await fx.call('GET', `${dbs}/api-verify/pitr/receiver-status`);
+      return r.json.data?.last_error ? r.json.data : null;
+    }, 60_000);
+    expect(st.last_error.code).toBe('POSTGRES_TLS_UNAVAILABLE');
+    expect(st.last_error.message).toContain('database "api-verify"');
+    expect(authorized(plainPg, 'postgres').filter((l) => l.includes('application_name=pitrd'))).toEqual([]);
+  });
 });
