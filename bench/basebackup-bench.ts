@@ -2,6 +2,8 @@
  * Base-backup time, pitrd against the reference tools on the same pgbench database in one run
  * (issue #5's targets):
  *   (a) pitrd, no compression, fs repository   vs  `pg_basebackup -Ft` (no compression) to a local directory  — target <= 1.1x
+ *       with the default storage.direct_io (auto: measured once, see src/storage/direct-choice.ts),
+ *       and also forced on (pitrd_none_direct) and off (pitrd_none_buffered)
  *   (b) pitrd, gzip level 6, fs repository     vs  pgBackRest compress-type=gz compress-level=6 into a local repo — target <= 1.0x
  * pgBackRest runs with process-max=1 (its default) and, because pitrd compresses on more than
  * one core, also with process-max=2, so the comparison is honest both ways.
@@ -14,8 +16,9 @@
  * Not run by the tests. Every tool takes the backup without WAL (pg_basebackup -X none,
  * pgBackRest archive-check=n, pitrd in PITR mode with an archive check that is always satisfied),
  * so they move the same bytes, with a fast checkpoint, and every tool syncs what it wrote
- * (each one's default; pitrd's fs driver writes the bulk of a large object with O_DIRECT, the
- * others through the page cache). A warm-up pass first puts the data in the page cache. Each round runs
+ * (each one's default; pitrd's fs driver writes the bulk of a large object with O_DIRECT where
+ * its measurement says that is faster, the others through the page cache). The disk's own dd
+ * figures (buffered+fsync, direct) and the load are printed first and last. A warm-up pass first puts the data in the page cache. Each round runs
  * every tool once, in an order that rotates from round to round; a ratio is taken within a round
  * (tools run minutes apart, not hours) and the report gives the median over the rounds, since
  * the machine is shared and noisy.
@@ -25,7 +28,9 @@ import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBackup } from '../src/basebackup/index.js';
 import { openRepository } from '../src/repository/index.js';
-import { createObjectStore } from '../src/storage/index.js';
+import { createObjectStore, type DirectIoMode } from '../src/storage/index.js';
+import { lastDirectChoice } from '../src/storage/direct-choice.js';
+import { describeDisk } from './lib/disk.js';
 import { asPostgres, makeTempDir, PG_BIN, postgresUser, startPostgres } from '../test/harness/index.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? process.env.SCALE ?? 130);
@@ -53,9 +58,11 @@ interface Run {
    */
   cpu: number;
 }
-type Tool = 'pg_basebackup' | 'pitrd_none' | 'pitrd_gzip6' | 'pgbackrest_p1' | 'pgbackrest_p2';
+type Tool = 'pg_basebackup' | 'pitrd_none' | 'pitrd_none_direct' | 'pitrd_none_buffered' | 'pitrd_gzip6' | 'pgbackrest_p1' | 'pgbackrest_p2';
 
 try {
+  const diskBefore = await describeDisk(scratch);
+  console.log(diskBefore);
   console.log(`pgbench -i -s ${scale} ...`);
   await cluster.exec('pgbench', ['-i', '-s', String(scale), '-q', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', 'postgres']);
   await cluster.query('VACUUM ANALYZE');
@@ -93,15 +100,17 @@ try {
       return { seconds, bytes, cpu: r.cpu };
     },
     pitrd_none: () => pitrd('none'),
+    pitrd_none_direct: () => pitrd('none', 'on'),
+    pitrd_none_buffered: () => pitrd('none', 'off'),
     pitrd_gzip6: () => pitrd('gzip'),
     pgbackrest_p1: haveBackrest ? () => backrest(1) : null,
     pgbackrest_p2: haveBackrest ? () => backrest(2) : null,
   };
 
-  async function pitrd(compression: 'none' | 'gzip'): Promise<Run> {
+  async function pitrd(compression: 'none' | 'gzip', directIo: DirectIoMode = 'auto'): Promise<Run> {
     const repoDir = join(scratch, `pitrd-repo-${compression}`);
     mkdirSync(repoDir, { recursive: true });
-    const store = createObjectStore({ type: 'fs', path: repoDir });
+    const store = createObjectStore({ type: 'fs', path: repoDir, directIo });
     const repo = await openRepository(store, { compression: compression === 'gzip' ? { algorithm: 'gzip', level: 6 } : 'none' });
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -165,7 +174,13 @@ try {
     if (wall !== null && cpu !== null) console.log(`${label}: wall ${wall.toFixed(2)}x (target <= ${target.toFixed(1)}x), client CPU ${cpu.toFixed(2)}x`);
   };
   console.log('\nratios: median over rounds of the per-round ratio');
-  show('(a) pitrd none / pg_basebackup -Ft', 'pitrd_none', 'pg_basebackup', 1.1);
+  show('(a) pitrd none (default direct_io auto) / pg_basebackup -Ft', 'pitrd_none', 'pg_basebackup', 1.1);
+  show('(a) pitrd none, direct_io on / pg_basebackup -Ft', 'pitrd_none_direct', 'pg_basebackup', 1.1);
+  show('(a) pitrd none, direct_io off / pg_basebackup -Ft', 'pitrd_none_buffered', 'pg_basebackup', 1.1);
+  const c = lastDirectChoice;
+  if (c) console.log(`direct_io auto chose ${c.direct ? 'direct' : 'buffered'} (probe best: direct ${c.directSeconds?.toFixed(3)} s, buffered ${c.bufferedSeconds?.toFixed(3)} s)`);
+  console.log(diskBefore);
+  console.log(await describeDisk(scratch));
   show('(b) pitrd gzip6 / pgBackRest gz6 process-max=1', 'pitrd_gzip6', 'pgbackrest_p1', 1.0);
   show('(b) pitrd gzip6 / pgBackRest gz6 process-max=2', 'pitrd_gzip6', 'pgbackrest_p2', 1.0);
 } finally {

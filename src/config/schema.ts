@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import cron from 'node-cron';
 import { SSL_MODES } from '../postgres/index.js';
-import { SUPPORTED_COMPRESSION } from '../storage/index.js';
+import { DIRECT_IO_MODES, SUPPORTED_COMPRESSION } from '../storage/index.js';
 
 /**
  * The configuration file's shape. Every object is strict: a misspelt key is an error, never
@@ -45,6 +45,8 @@ const fsStorage = z.strictObject({
   type: z.literal('fs'),
   /** Relative paths are resolved against the config file's directory. */
   path: nonEmpty('a directory path').default('pitrd-data/repository'),
+  /** O_DIRECT for the bulk of large objects: auto measures once which is faster (storage/direct-choice.ts). */
+  direct_io: z.enum(DIRECT_IO_MODES, { error: `expected one of ${DIRECT_IO_MODES.join(', ')}` }).default('auto'),
 });
 
 const s3Storage = z.strictObject({
@@ -165,7 +167,7 @@ const database = z.strictObject({
 
 export const ConfigSchema = z
   .strictObject({
-    storage: storage.default({ type: 'fs', path: 'pitrd-data/repository' }),
+    storage: storage.default({ type: 'fs', path: 'pitrd-data/repository', direct_io: 'auto' }),
     compression: compression.default({ algorithm: 'gzip' }),
     encryption,
     spool_dir: nonEmpty('a directory path').default('pitrd-data/spool'),

@@ -7,7 +7,7 @@ import type { Config } from './load.js';
  */
 export function storageOptions(config: Config): DriverStorageConfig {
   const s = config.storage;
-  if (s.type === 'fs') return { type: 'fs', path: s.path };
+  if (s.type === 'fs') return { type: 'fs', path: s.path, directIo: s.direct_io };
   return {
     type: 's3',
     region: s.region,

@@ -22,30 +22,16 @@
  * view releases it.
  *
  * Memory is bounded: a pool makes at most `maxBlocks` shared blocks; past that (its blocks are
- * not coming back) it hands out plain buffers, which the GC reclaims as before.
+ * not coming back) it hands out plain buffers, which the GC reclaims as before. The blocks are
+ * carved from one page-aligned arena (aligned-memory.ts), made when the first block is taken;
+ * its pages cost memory only once a block is used, and each block starts on a page boundary,
+ * so the fs driver can write it with O_DIRECT as it is (fs-direct.ts).
  */
+import { alignedShared, PAGE } from './aligned-memory.js';
 
 export const BLOCK_BYTES = 1024 * 1024;
 /** Enough for every stage of a backup's stream to hold what its backpressure lets it. */
 export const POOL_MAX_BLOCKS = 48;
-/**
- * Spare bytes in each block's memory, so that its view can start at an address direct I/O
- * accepts once one is known (see alignedStartOf): allocations are only 16-byte aligned.
- */
-export const BLOCK_SLACK = 4096;
-
-/** Per block memory: the view offset that is aligned for direct I/O, -1 for none; absent: not probed. */
-const alignedStarts = new WeakMap<SharedArrayBuffer, number>();
-
-/** Where a view of this memory must start to be written with O_DIRECT (undefined: unknown). */
-export function alignedStartOf(memory: SharedArrayBuffer): number | undefined {
-  return alignedStarts.get(memory);
-}
-
-/** Record the aligned start of a block's memory (found by fs-direct.ts): its next views start there. */
-export function learnAlignedStart(memory: SharedArrayBuffer, start: number): void {
-  alignedStarts.set(memory, start);
-}
 
 interface Lent {
   block: Buffer;
@@ -59,13 +45,18 @@ const lent = new WeakMap<Buffer, Lent>();
 export class BlockPool {
   private readonly free: Buffer[] = [];
   private made = 0;
+  private arena: Buffer | null = null;
+  /** Block size rounded up to whole pages: every block in the arena starts page-aligned. */
+  private readonly stride: number;
   /** Blocks that came back to be reused (observability and tests). */
   reused = 0;
 
   constructor(
     readonly blockBytes: number = BLOCK_BYTES,
     readonly maxBlocks: number = POOL_MAX_BLOCKS,
-  ) {}
+  ) {
+    this.stride = Math.ceil(blockBytes / PAGE) * PAGE;
+  }
 
   /** Shared blocks this pool made. */
   get blocksMade(): number {
@@ -80,8 +71,9 @@ export class BlockPool {
       return b;
     }
     if (this.made < this.maxBlocks) {
-      this.made++;
-      return Buffer.from(new SharedArrayBuffer(this.blockBytes + BLOCK_SLACK), 0, this.blockBytes);
+      this.arena ??= alignedShared(this.maxBlocks * this.stride);
+      const at = this.made++ * this.stride;
+      return this.arena.subarray(at, at + this.blockBytes);
     }
     return Buffer.allocUnsafe(this.blockBytes);
   }
@@ -99,10 +91,7 @@ export class BlockPool {
   /** A block whose last reference was released (called by releaseBlock only). */
   restore(block: Buffer): void {
     if (this.free.length >= this.maxBlocks) return;
-    const start = alignedStarts.get(block.buffer as SharedArrayBuffer) ?? -1;
-    const room = block.buffer.byteLength - this.blockBytes;
-    // Move the view to its aligned start (its bytes are free now) for the direct writes.
-    this.free.push(start > 0 && start <= room && start !== block.byteOffset ? Buffer.from(block.buffer, start, this.blockBytes) : block);
+    this.free.push(block);
   }
 }
 

@@ -11,19 +11,21 @@
  * into memory that stays warm.
  *
  * Direct I/O wants the memory, the file offset and the length aligned. Offsets and lengths are
- * kept multiples of ALIGN; JavaScript cannot see an address, so the staging memory's aligned
- * start is found by probing with a direct write of one block (a misaligned one fails with
- * EINVAL at once). A file system without O_DIRECT (tmpfs) or an alignment no probe
- * satisfies leaves the object on buffered writes. The last, unaligned bytes go through the
- * caller's buffered handle, and the caller's fsync covers both.
+ * kept multiples of ALIGN; memory comes page-aligned from aligned-memory.ts (the staging
+ * buffers, and the pooled blocks written as they are), and one direct write of a block of
+ * zeros where the object continues checks that this file system takes it. A file system
+ * without O_DIRECT (tmpfs), or memory not known to be aligned, leaves the object on buffered
+ * writes. The last, unaligned bytes go through the caller's buffered handle, and the caller's
+ * fsync covers both.
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PitrdError } from '../errors.js';
-import { alignedStartOf, copyInto, isPooledBlock, learnAlignedStart, releaseBlock, retainBlock } from './block-pool.js';
+import { alignedShared, isPageAligned, PAGE } from './aligned-memory.js';
+import { copyInto, isPooledBlock, releaseBlock, retainBlock } from './block-pool.js';
 
 /** File offsets and lengths of direct writes are multiples of this. */
-export const DIRECT_ALIGN = 4096;
+export const DIRECT_ALIGN = PAGE;
 /**
  * Bytes per direct write; two staging buffers this size, one filling while the other is written.
  * One write is in flight at a time (a file's appending direct writes are serialized anyway), so
@@ -31,6 +33,24 @@ export const DIRECT_ALIGN = 4096;
  * dd took 1.61 s in 1 MiB direct writes and 1.16 s in 8 MiB ones.
  */
 export const DIRECT_STAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Staging buffer pairs not in use: reused by the next large object, so a backup of many large
+ * objects maps its staging memory once (a WebAssembly memory also reserves address space).
+ */
+const spareStages: [Buffer, Buffer][] = [];
+const MAX_SPARE_STAGES = 2;
+
+function takeStages(): [Buffer, Buffer] {
+  const spare = spareStages.pop();
+  if (spare) return spare;
+  const raw = alignedShared(2 * DIRECT_STAGE_BYTES);
+  return [raw.subarray(0, DIRECT_STAGE_BYTES), raw.subarray(DIRECT_STAGE_BYTES)];
+}
+
+function giveBackStages(stages: [Buffer, Buffer]): void {
+  if (spareStages.length < MAX_SPARE_STAGES) spareStages.push(stages);
+}
 
 /** How many objects were written directly (observability and tests). */
 export const directStats = { objects: 0, fallbacks: 0, blocksAsIs: 0 };
@@ -64,23 +84,19 @@ export class DirectWriter {
       directStats.fallbacks++;
       return null;
     }
+    const stages = takeStages();
     try {
-      const raw = Buffer.allocUnsafeSlow(2 * DIRECT_STAGE_BYTES + DIRECT_ALIGN);
-      raw.fill(0, 0, 2 * DIRECT_ALIGN);
-      // Allocations are at least 16-byte aligned, so one of these starts is aligned enough. The
-      // probe is a real direct write of one block of zeros where the object continues (what
-      // follows overwrites it; finish() truncates to the real end). Reads are no probe: a
+      // The check is a real direct write of one block of zeros where the object continues (what
+      // follows overwrites it; finish() truncates to the real end). Reads are no check: a
       // misaligned direct read may quietly go through the page cache.
-      for (let k = 0; k < DIRECT_ALIGN; k += 16) {
-        if (!(await writesDirect(fh, raw.subarray(k, k + DIRECT_ALIGN), position))) continue;
+      if (isPageAligned(stages[0]) && (await writesDirect(fh, stages[0].fill(0, 0, DIRECT_ALIGN).subarray(0, DIRECT_ALIGN), position))) {
         directStats.objects++;
-        const a = raw.subarray(k, k + DIRECT_STAGE_BYTES);
-        const b = raw.subarray(k + DIRECT_STAGE_BYTES, k + 2 * DIRECT_STAGE_BYTES);
-        return new DirectWriter(fh, [a, b], position);
+        return new DirectWriter(fh, stages, position);
       }
     } catch {
-      // Any other failure of the probe: buffered writes, which report real errors themselves.
+      // Any other failure of the check: buffered writes, which report real errors themselves.
     }
+    giveBackStages(stages);
     directStats.fallbacks++;
     await fh.close().catch(() => undefined);
     return null;
@@ -93,7 +109,7 @@ export class DirectWriter {
    */
   async write(bufs: Buffer[]): Promise<void> {
     for (const b of bufs) {
-      if (this.fill === 0 && b.length > 0 && b.length % DIRECT_ALIGN === 0 && isPooledBlock(b) && (await this.isAligned(b))) {
+      if (this.fill === 0 && b.length > 0 && b.length % DIRECT_ALIGN === 0 && isPooledBlock(b) && isPageAligned(b)) {
         retainBlock(b);
         directStats.blocksAsIs++;
         this.lent.push(b);
@@ -134,8 +150,11 @@ export class DirectWriter {
       await this.fh.truncate(this.pos);
     } catch (err) {
       // A failed finish must not leave the direct handle to the garbage collector.
+      await this.inFlight?.catch(() => undefined);
       await this.fh.close().catch(() => undefined);
       throw err;
+    } finally {
+      if (this.inFlight === null) giveBackStages(this.stages);
     }
     await this.fh.close();
   }
@@ -144,6 +163,7 @@ export class DirectWriter {
   async abort(): Promise<void> {
     await this.inFlight?.catch(() => undefined);
     this.lent = [];
+    giveBackStages(this.stages);
     await this.fh.close().catch(() => undefined);
   }
 
@@ -184,27 +204,6 @@ export class DirectWriter {
         this.inFlight = null;
       },
     );
-  }
-
-  /**
-   * Whether a pooled block's view starts at an address direct I/O takes. Each block's memory is
-   * probed once, here, where the object continues (the real bytes follow there); the pool then
-   * moves the block's later views to the aligned start it learned.
-   */
-  private async isAligned(view: Buffer): Promise<boolean> {
-    const memory = view.buffer as SharedArrayBuffer;
-    let start = alignedStartOf(memory);
-    if (start === undefined) {
-      start = -1;
-      for (let k = 0; k + DIRECT_ALIGN <= memory.byteLength - view.length + DIRECT_ALIGN && k < DIRECT_ALIGN; k += 16) {
-        if (await writesDirect(this.fh, Buffer.from(memory, k, DIRECT_ALIGN), this.pos)) {
-          start = k;
-          break;
-        }
-      }
-      learnAlignedStart(memory, start);
-    }
-    return start === view.byteOffset;
   }
 
   private async settle(): Promise<void> {

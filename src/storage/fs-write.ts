@@ -29,16 +29,23 @@ const WRITE_AHEAD_BYTES = 4 * 1024 * 1024;
  * Write all of `body` to `fh`, the open file at `path`, from its start; resolves with the byte
  * count. `durable` (the caller fsyncs the file): dirty pages of what is written buffered are
  * flushed as it goes (BackgroundFlush). `direct`: past DIRECT_AFTER_BYTES the rest goes by
- * direct I/O where the file system allows it (fs-direct.ts).
+ * direct I/O where the file system allows it (fs-direct.ts); a function is asked only there,
+ * so small objects never wait for the decision (direct-choice.ts).
  */
-export async function writeStream(fh: FileHandle, path: string, body: Readable, opts: { durable: boolean; direct: boolean }): Promise<number> {
+export async function writeStream(
+  fh: FileHandle,
+  path: string,
+  body: Readable,
+  opts: { durable: boolean; direct: boolean | (() => Promise<boolean>) },
+): Promise<number> {
   const flusher = opts.durable ? new BackgroundFlush(fh) : null;
   let size = 0;
   let direct: DirectWriter | null = null;
-  let directTried = !opts.direct;
+  let directTried = opts.direct === false;
   const take = async (bufs: Buffer[]): Promise<void> => {
     let rest = bufs;
     const n = bufs.reduce((sum, b) => sum + b.length, 0);
+    if (!directTried && size + n > DIRECT_AFTER_BYTES) directTried = !(typeof opts.direct === 'function' ? await opts.direct() : opts.direct);
     if (!directTried && size + n > DIRECT_AFTER_BYTES) {
       // Buffered up to the (aligned) switch point, direct from there on.
       directTried = true;

@@ -10,6 +10,7 @@ import { copyFile, mkdir, open, opendir, rename, link, stat, unlink, rm, type Fi
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PitrdError, isPitrdError } from '../errors.js';
+import { useDirect, type DirectIoMode } from './direct-choice.js';
 import { writeStream } from './fs-write.js';
 import { TEMP_MARKER, validateKey, validatePrefix } from './keys.js';
 import { signFsUrl } from './signed-url.js';
@@ -27,10 +28,11 @@ export interface FsObjectStoreOptions {
   /** fsync files and directories on put (default true; tests of throughput may turn it off). */
   fsync?: boolean;
   /**
-   * Write the bulk of large streamed objects with O_DIRECT (default true; only with fsync, and
-   * only where the file system takes it: see fs-direct.ts).
+   * Write the bulk of large streamed objects with O_DIRECT: on, off, or auto (the default: where
+   * a measurement on this file system says it is clearly faster, see direct-choice.ts). Only with
+   * fsync, and only where the file system takes it (fs-direct.ts).
    */
-  directIo?: boolean;
+  directIo?: DirectIoMode;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -69,7 +71,9 @@ export class FsObjectStore implements ObjectStore {
         await fh.writeFile(body);
         size = body.length;
       } else {
-        size = await writeStream(fh, tmp, body, { durable: this.fsync, direct: this.fsync && this.opts.directIo !== false });
+        const mode = this.opts.directIo ?? 'auto';
+        const direct = this.fsync && mode !== 'off' && (() => useDirect(mode, this.root));
+        size = await writeStream(fh, tmp, body, { durable: this.fsync, direct });
       }
       if (opts.contentLength !== undefined && opts.contentLength !== size) {
         throw new PitrdError('VALIDATION_ERROR', `object ${key}: body had ${size} bytes but contentLength said ${opts.contentLength}`, {

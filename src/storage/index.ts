@@ -6,6 +6,7 @@
  */
 export type * from './types.js';
 export { FsObjectStore, type FsObjectStoreOptions } from './fs.js';
+export { DIRECT_IO_MODES, type DirectIoMode } from './direct-choice.js';
 export { S3ObjectStore, type S3ObjectStoreOptions } from './s3.js';
 export { createObjectStore, type StorageConfig, type FsStorageConfig, type S3StorageConfig } from './config.js';
 export { signFsUrl, verifyFsSignedUrl, FS_SIGNED_URL_PATH, type VerifiedFsUrl } from './signed-url.js';

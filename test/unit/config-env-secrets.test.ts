@@ -163,6 +163,6 @@ describe('storage and repository options', () => {
     const ro = repositoryOptions(cfg);
     expect(ro.compression).toEqual({ algorithm: 'gzip' });
     expect(ro.key!.toString('hex')).toBe(KEY_HEX);
-    expect(storageOptions(parseConfigText('storage: { type: fs, path: /srv/repo }', { env: {} }))).toEqual({ type: 'fs', path: '/srv/repo' });
+    expect(storageOptions(parseConfigText('storage: { type: fs, path: /srv/repo }', { env: {} }))).toEqual({ type: 'fs', path: '/srv/repo', directIo: 'auto' });
   });
 });

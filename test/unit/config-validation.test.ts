@@ -18,7 +18,7 @@ const db = (extra: string) => `databases:\n  - name: main\n    connection: { hos
 describe('config validation names every offending key', () => {
   it('accepts an empty file and fills defaults', () => {
     const cfg = parseConfigText('', { env: {}, baseDir: '/etc/pitrd' });
-    expect(cfg.storage).toEqual({ type: 'fs', path: '/etc/pitrd/pitrd-data/repository' });
+    expect(cfg.storage).toEqual({ type: 'fs', path: '/etc/pitrd/pitrd-data/repository', direct_io: 'auto' });
     expect(cfg.compression.algorithm).toBe('gzip');
     expect(cfg.encryption.enabled).toBe(false);
     expect(cfg.spool_dir).toBe('/etc/pitrd/pitrd-data/spool');

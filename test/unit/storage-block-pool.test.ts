@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BlockPool, copyInto, isPooledBlock, releaseBlock, retainBlock } from '../../src/storage/block-pool.js';
+import { isPageAligned } from '../../src/storage/aligned-memory.js';
 import { ParallelGzip, Sha256Meter, streamToBuffer } from '../../src/storage/index.js';
 import { pooledSource } from '../harness/pooled-source.js';
 
@@ -33,6 +34,21 @@ describe('BlockPool', () => {
     // A second release of a returned view changes nothing.
     releaseBlock(view);
     expect(retainBlock(Buffer.alloc(8))).toBe(false);
+  });
+
+  it('carves its blocks from page-aligned shared memory, each starting on a page boundary', () => {
+    const pool = new BlockPool(1000, 3);
+    const blocks = [pool.take(), pool.take(), pool.take()];
+    for (const b of blocks) {
+      expect(b.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(b.length).toBe(1000);
+      expect(isPageAligned(b)).toBe(true);
+    }
+    // Distinct memory: filling one leaves the others alone.
+    blocks[0]!.fill(1);
+    blocks[1]!.fill(2);
+    expect(blocks[0]!.every((x) => x === 1)).toBe(true);
+    expect(isPageAligned(Buffer.from(new SharedArrayBuffer(8192)))).toBe(false);
   });
 
   it('hands out plain buffers past its cap, which are never pooled', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir as mkdirAsync, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BlockPool } from '../../src/storage/block-pool.js';
 import { DIRECT_ALIGN, DirectWriter, directStats } from '../../src/storage/fs-direct.js';
 import { DIRECT_AFTER_BYTES, FLUSH_EVERY_BYTES } from '../../src/storage/fs-write.js';
+import { DIRECT_MARGIN, lastDirectChoice, preferDirect, useDirect } from '../../src/storage/direct-choice.js';
+import { readdirSync } from 'node:fs';
 import { FsObjectStore } from '../../src/storage/fs.js';
 import { pooledSource } from '../harness/pooled-source.js';
 
@@ -46,7 +48,7 @@ describe('FsObjectStore.put of a stream', () => {
     const data = randomBytes(FLUSH_EVERY_BYTES + 5 * 1024 * 1024 + 99);
     const pool = new BlockPool(1024 * 1024, 8);
     // Buffered all the way (direct writes leave nothing to flush).
-    const store = new FsObjectStore({ path: dir, directIo: false });
+    const store = new FsObjectStore({ path: dir, directIo: 'off' });
     const res = await store.put('a/big', pooledSource(pool, data));
     expect(res.size).toBe(data.length);
     expect(readFileSync(join(dir, 'a', 'big')).equals(data)).toBe(true);
@@ -70,7 +72,7 @@ describe('FsObjectStore.put of a stream', () => {
 
   it('writes a large durable object directly past the first bytes, with any chunk sizes and an unaligned end', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir });
+    const store = new FsObjectStore({ path: dir, directIo: 'on' });
     for (const size of [DIRECT_AFTER_BYTES + 19 * 1024 * 1024 + 12_345, DIRECT_AFTER_BYTES + 100, DIRECT_AFTER_BYTES + 1]) {
       const data = randomBytes(size);
       const before = { ...directStats };
@@ -92,7 +94,7 @@ describe('FsObjectStore.put of a stream', () => {
 
   it('writes pooled blocks directly without staging them once their memory is known to be aligned, in stream order', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir });
+    const store = new FsObjectStore({ path: dir, directIo: 'on' });
     const pool = new BlockPool(1024 * 1024, 48);
     const before = { ...directStats };
     for (const size of [DIRECT_AFTER_BYTES + 60 * 1024 * 1024 + 4321, DIRECT_AFTER_BYTES + 40 * 1024 * 1024]) {
@@ -105,14 +107,15 @@ describe('FsObjectStore.put of a stream', () => {
     }
     // Blocks came back (also those written as they are) and were used again.
     expect(pool.reused).toBeGreaterThan(60);
-    // Where direct I/O works, blocks went to the device as they were from their second use on.
-    if (directStats.objects > before.objects) expect(directStats.blocksAsIs - before.blocksAsIs).toBeGreaterThan(10);
+    // Where direct I/O works, blocks went to the device as they were, from their first use on
+    // (their memory is page-aligned: nothing probed, nothing staged), except around the switch.
+    if (directStats.objects > before.objects) expect(directStats.blocksAsIs - before.blocksAsIs).toBeGreaterThan(95);
     else expect(directStats.fallbacks).toBeGreaterThan(before.fallbacks);
   });
 
   it('a failing body removes the partial object, also after the switch to direct writes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir });
+    const store = new FsObjectStore({ path: dir, directIo: 'on' });
     let sent = 0;
     const body = new Readable({
       read() {
@@ -126,6 +129,47 @@ describe('FsObjectStore.put of a stream', () => {
     });
     await expect(store.put('broken', body)).rejects.toThrow(/source broke/);
     expect((await store.list('')).objects.map((o) => o.key)).toEqual([]);
+  });
+});
+
+describe('storage.direct_io', () => {
+  let dir: string | null = null;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  it('goes direct only when measured and clearly faster', () => {
+    expect(preferDirect(null, 1)).toBe(false);
+    expect(preferDirect(1, null)).toBe(false);
+    expect(preferDirect(1, DIRECT_MARGIN)).toBe(false);
+    expect(preferDirect(1, DIRECT_MARGIN * 1.01)).toBe(true);
+    expect(preferDirect(2, 1)).toBe(false);
+  });
+
+  it('auto measures both paths once per file system, leaves no probe file, and the store follows the choice', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pitrd-directio-'));
+    const first = await useDirect('auto', dir);
+    const choice = lastDirectChoice!;
+    expect(choice.direct).toBe(first);
+    expect(choice.bufferedSeconds).toBeGreaterThan(0);
+    expect(first).toBe(preferDirect(choice.directSeconds, choice.bufferedSeconds));
+    expect(readdirSync(dir)).toEqual([]);
+    // Same file system: the same answer without measuring again.
+    const other = join(dir, 'sub');
+    await mkdirAsync(other);
+    expect(await useDirect('auto', other)).toBe(first);
+    expect(lastDirectChoice).toBe(choice);
+    // The store writes the way auto chose.
+    const store = new FsObjectStore({ path: dir });
+    const before = { ...directStats };
+    const data = randomBytes(DIRECT_AFTER_BYTES + 3 * 1024 * 1024 + 7);
+    await store.put('x', uneven(data));
+    expect(readFileSync(join(dir, 'x')).equals(data)).toBe(true);
+    expect(directStats.objects + directStats.fallbacks - before.objects - before.fallbacks).toBe(first ? 1 : 0);
+    // on and off decide without measuring.
+    expect(await useDirect('on', dir)).toBe(true);
+    expect(await useDirect('off', dir)).toBe(false);
   });
 });
 
