@@ -1,7 +1,9 @@
+import { SSL_MODES, type SslMode } from '../../postgres/index.js';
 import type { ReceiverStatus } from '../../receiver/index.js';
 
-export const SSL_MODE_VALUES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODE_VALUES)[number];
+/** libpq's sslmode values (one list: ../../postgres/tls-plan.ts). */
+export const SSL_MODE_VALUES = SSL_MODES;
+export type { SslMode };
 
 /** A protected database as the API shows it: never its password. */
 export interface DatabaseView {
