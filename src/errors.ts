@@ -94,6 +94,11 @@ export function isPitrdError(err: unknown, code?: ErrorCode): err is PitrdError 
   return err instanceof PitrdError && (code === undefined || err.code === code);
 }
 
+/** Storage did not answer (down, refused, timed out), as opposed to answering something wrong. */
+export function isStorageUnreachable(err: unknown): boolean {
+  return isPitrdError(err, 'STORAGE_UNAVAILABLE') || (isPitrdError(err, 'STORAGE_ERROR') && err.retryable);
+}
+
 /** The message of anything thrown, for logs and status fields. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

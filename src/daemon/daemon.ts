@@ -17,7 +17,7 @@ import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
-import { openRepository, type Repository } from '../repository/index.js';
+import type { Repository } from '../repository/index.js';
 import { createWebhookNotifier, type HealthThresholds } from '../retention/index.js';
 import { createObjectStore, signFsUrl } from '../storage/index.js';
 import { BackupManager } from './backups.js';
@@ -34,6 +34,7 @@ import { registerObjectRoute } from './object-route.js';
 import { RecoveryWindows } from './window.js';
 import { guardedPaths, readableByRestoreUser } from './restore-user-access.js';
 import { RestoreManager } from './restores.js';
+import { openRepositoryOrLocalCopy } from './repository-copy.js';
 import { DatabaseRegistryStore } from './registry.js';
 
 export interface StartDaemonOptions {
@@ -87,8 +88,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   let branches: BranchManager | null = null;
   let catalogThread: CatalogThread | null = null;
   try {
-    const repo = await openRepository(store, repositoryOptions(config));
-    logger.info({ repository: store.location, created: repo.created, encrypted: config.encryption.enabled }, 'repository opened');
+    // During a storage outage: from the verified local copy of repo.json kept in the spool dir.
+    const { repo, fromLocalCopy } = await openRepositoryOrLocalCopy(store, repositoryOptions(config), config.spool_dir, logger);
+    logger.info({ repository: store.location, created: repo.created, encrypted: config.encryption.enabled, from_local_copy: fromLocalCopy }, 'repository opened');
     if (!config.encryption.enabled) {
       logger.warn('repository is not encrypted: passwords of databases registered through the API are stored in clear text in it');
     }

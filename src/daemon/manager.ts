@@ -9,11 +9,12 @@ import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, Regist
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
 import { connectionPassword, defaultSlotName, sourceTls, type Config } from '../config/index.js';
-import { errorMessage, PitrdError } from '../errors.js';
+import { errorMessage, isStorageUnreachable, PitrdError } from '../errors.js';
 import { createReceiver, type ReceiverStatus } from '../receiver/index.js';
 import type { Repository } from '../repository/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 import { ReceiverThread } from './receiver-thread.js';
+import { receiverRepository } from './repository-copy.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
 import { dropReplicationSlot } from './slot-drop.js';
 import type { RecoveryWindows } from './window.js';
@@ -33,6 +34,7 @@ export interface DatabaseManagerOptions {
 }
 
 const DEFAULT_RETENTION_DAYS = 7;
+const REGISTRY_RETRY_MS = 5_000;
 
 export class DatabaseManager implements DatabaseService, PitrService, DatabaseRegistry, RecoveryWindowService {
   private readonly entries = new Map<string, DatabaseEntry>();
@@ -42,6 +44,9 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   private readonly now: () => Date;
   /** Refuses a delete while something depends on the database (its branches, a running restore). */
   private removeGuard: ((projectId: string, name: string) => void) | null = null;
+  /** Reading the registry again after storage was unreachable at start. */
+  private registryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(private readonly opts: DatabaseManagerOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -69,20 +74,63 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
         receiver: null,
       });
     }
-    for (const rec of await this.opts.registry.list()) {
-      if (this.findByName(rec.name)) {
-        this.opts.logger.warn({ project: rec.project, database: rec.name }, 'registered database has the name of one in the configuration file; the configuration wins');
-        continue;
-      }
-      this.entries.set(entryKey(rec.project, rec.name), this.fromRecord(rec));
+    let registered: RegisteredDatabase[] = [];
+    try {
+      registered = await this.opts.registry.list();
+    } catch (err) {
+      if (!isStorageUnreachable(err)) throw err;
+      // The configuration's databases stream into their spools meanwhile.
+      this.opts.logger.warn({ err: errorMessage(err) }, 'storage unreachable: databases registered through the API are loaded when it answers');
+      this.retryRegistry();
     }
+    this.addRegistered(registered);
     for (const e of this.entries.values()) if (e.pitr.enabled) await this.startReceiver(e);
     await this.changed();
     this.opts.logger.info({ databases: this.entries.size, receivers: [...this.entries.values()].filter((e) => e.receiver).length }, 'databases loaded');
   }
 
+  private addRegistered(records: RegisteredDatabase[]): DatabaseEntry[] {
+    const added: DatabaseEntry[] = [];
+    for (const rec of records) {
+      if (this.findByName(rec.name)) {
+        if (this.findByName(rec.name)!.source === 'config') this.opts.logger.warn({ project: rec.project, database: rec.name }, 'registered database has the name of one in the configuration file; the configuration wins');
+        continue;
+      }
+      const e = this.fromRecord(rec);
+      this.entries.set(entryKey(rec.project, rec.name), e);
+      added.push(e);
+    }
+    return added;
+  }
+
+  /** Read the registry again every REGISTRY_RETRY_MS until storage answers, then start its receivers. */
+  private retryRegistry(): void {
+    this.registryTimer = setTimeout(() => {
+      this.registryTimer = null;
+      void this.exclusive(async () => {
+        if (this.stopped) return;
+        let records: RegisteredDatabase[];
+        try {
+          records = await this.opts.registry.list();
+        } catch (err) {
+          if (!this.stopped) this.retryRegistry();
+          return;
+        }
+        const added = this.addRegistered(records);
+        for (const e of added) if (e.pitr.enabled) await this.startReceiver(e);
+        await this.changed();
+        this.opts.logger.info({ databases: added.map((e) => e.name) }, 'registered databases loaded');
+      }).catch((err: unknown) => this.opts.logger.error({ err: errorMessage(err) }, 'loading registered databases failed'));
+    }, REGISTRY_RETRY_MS);
+    this.registryTimer.unref();
+  }
+
   /** Stop every receiver: each flushes, reports its flush position and finishes its uploads. */
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.registryTimer) clearTimeout(this.registryTimer);
+    this.registryTimer = null;
+    await this.exclusive(async () => undefined);
     await Promise.all([...this.entries.values()].map((e) => this.stopReceiver(e)));
   }
 
@@ -316,7 +364,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     const logger = this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name });
     const receiver = this.opts.receiverThreads
       ? new ReceiverThread(this.opts.config, options, logger, this.opts.repo.repoJson)
-      : createReceiver({ ...options, repository: this.opts.repo.database(e.name), logger });
+      : createReceiver({ ...options, repository: receiverRepository(this.opts.repo, e.name), logger });
     await receiver.start();
     e.receiver = receiver;
     this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');

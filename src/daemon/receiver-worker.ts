@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createReceiver, type Receiver } from '../receiver/index.js';
 import type { ReceiverThreadData, ReceiverThreadReply, ReceiverThreadRequest, ThreadLogLevel } from './receiver-thread.js';
+import { receiverRepository } from './repository-copy.js';
 import { openHandedRepository, toWireError } from './thread-wire.js';
 
 const data = workerData as ReceiverThreadData;
@@ -29,7 +30,7 @@ let timer: NodeJS.Timeout | null = null;
 
 function open(): Receiver {
   const repo = openHandedRepository(data.repository);
-  return createReceiver({ ...data.receiver, repository: repo.database(data.receiver.database), logger });
+  return createReceiver({ ...data.receiver, repository: receiverRepository(repo, data.receiver.database), logger });
 }
 
 async function handle(m: ReceiverThreadRequest): Promise<unknown> {

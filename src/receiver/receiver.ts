@@ -4,7 +4,7 @@
  * server), so a broken configuration never becomes a tight crash loop. Owns the uploader, which
  * outlives sessions, and the status object.
  */
-import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
+import { PitrdError, errorMessage, isPitrdError, isStorageUnreachable } from '../errors.js';
 import type { DatabaseInfo, WalArchive } from '../repository/types.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
@@ -17,6 +17,7 @@ import { ensureSpoolDir } from './spool.js';
 import type { NamedSegment, StartPoint } from './start-point.js';
 import { initialStatus, type ReceiverStatus, type SlotState } from './status.js';
 import { Uploader, type UploaderState } from './uploader.js';
+import { readVerifiedIdentity, saveVerifiedIdentity } from './verified-identity.js';
 
 /** The part of a repository database handle the receiver uses. */
 export interface ReceiverRepository {
@@ -24,6 +25,8 @@ export interface ReceiverRepository {
   info(): Promise<DatabaseInfo | null>;
   /** Records the server; may itself refuse a different system identifier (SYSTEM_ID_MISMATCH). */
   saveInfo(input: Omit<DatabaseInfo, 'name' | 'created_at' | 'updated_at'>): Promise<unknown>;
+  /** Re-reads repo.json: still the repository the handle was opened on (REPO_INVALID if not). */
+  confirm?(): Promise<void>;
 }
 
 export interface ReceiverOptions {
@@ -231,17 +234,39 @@ class ReceiverImpl implements Receiver, SessionHost {
         // Catching up = more than 4 segments behind the server's WAL end.
         defer: () => this.session !== null && this.serverWalEnd - this.received > BigInt(4 * id.segSize),
         maxDeferredBytes: this.opts.maxDeferredUploadBytes,
+        // Streamed on the spool's verified identity during an outage: check the repository first.
+        ready: () => (this.repoVerified ? Promise.resolve() : this.verifyRepository(id, false)),
       });
       await this.uploader.start();
     }
   }
 
-  /** database.json records the server; any later mismatch refuses to stream (SYSTEM_ID_MISMATCH). */
-  private async verifyRepository(id: ServerIdentity): Promise<void> {
+  /**
+   * database.json records the server; any later mismatch refuses to stream (SYSTEM_ID_MISMATCH).
+   * While storage is unreachable (`orLocal`), the identity verified by an earlier run
+   * (./verified-identity.ts) stands in: streaming into the spool goes on, and the uploader runs
+   * this check again (without the stand-in) before its first upload.
+   */
+  private async verifyRepository(id: ServerIdentity, orLocal = true): Promise<void> {
     const repo = this.opts.repository;
-    const info = await repo.info().catch((err: unknown) => {
-      throw new PitrdError('STORAGE_UNAVAILABLE', `cannot read database.json of "${this.opts.database}": ${errorMessage(err)}`, { cause: err, retryable: true });
-    });
+    let info: DatabaseInfo | null;
+    try {
+      await repo.confirm?.();
+      info = await repo.info();
+    } catch (err) {
+      if (!isStorageUnreachable(err) && isPitrdError(err)) throw err;
+      const local = orLocal ? await readVerifiedIdentity(this.spoolDir) : null;
+      if (local === null) throw new PitrdError('STORAGE_UNAVAILABLE', `cannot read database.json of "${this.opts.database}": ${errorMessage(err)}`, { cause: err, retryable: true });
+      if (local.system_identifier !== id.systemId || local.wal_segment_size !== id.segSize) {
+        throw new PitrdError(
+          'SYSTEM_ID_MISMATCH',
+          `database "${this.opts.database}" was verified for system ${local.system_identifier} (segment size ${local.wal_segment_size}); the server is system ${id.systemId} (segment size ${id.segSize}): refusing to stream`,
+          { context: { database: this.opts.database, expected: local.system_identifier, actual: id.systemId } },
+        );
+      }
+      this.logger.warn({ err: errorMessage(err) }, 'repository unreachable: streaming into the spool on the identity verified before; database.json is checked again before the first upload');
+      return;
+    }
     if (info === null) {
       await repo.saveInfo({ project: this.opts.project ?? 'default', system_identifier: id.systemId, pg_version: id.pgVersion, wal_segment_size: id.segSize });
     } else if (info.system_identifier !== id.systemId || info.wal_segment_size !== id.segSize) {
@@ -251,6 +276,7 @@ class ReceiverImpl implements Receiver, SessionHost {
         { context: { database: this.opts.database, expected: info.system_identifier, actual: id.systemId } },
       );
     }
+    await saveVerifiedIdentity(this.spoolDir, { system_identifier: id.systemId, wal_segment_size: id.segSize });
     this.repoVerified = true;
   }
 

@@ -34,6 +34,8 @@ export interface UploaderOptions {
    */
   defer?: () => boolean;
   maxDeferredBytes?: number;
+  /** Awaited before each upload (the receiver's repository check); a rejection counts as a failed upload. */
+  ready?: () => Promise<void>;
 }
 
 interface Item {
@@ -191,6 +193,7 @@ export class Uploader {
   }
 
   private async upload(item: Item): Promise<void> {
+    await this.opts.ready?.();
     const path = join(this.opts.dir, item.name);
     const archive = this.opts.archive;
     if (item.kind === 'history') {

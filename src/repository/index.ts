@@ -7,7 +7,7 @@ export { BackupStore } from './backups.js';
 export { RestoreStore } from './restores.js';
 export { WalSummaryStore } from './wal-summaries.js';
 export type { StoredWalSummary } from './wal-summaries.js';
-export { repoKeyFingerprint, REPO_FORMAT } from './repo-json.js';
+export { checkRepoJson, repoKeyFingerprint, REPO_FORMAT, RepoJsonSchema } from './repo-json.js';
 export type { RepoJson } from './repo-json.js';
 export { COMPRESSION_EXT, DatabaseKeys, newId, REPO_JSON_KEY } from './keys.js';
 export type { Compression } from './keys.js';

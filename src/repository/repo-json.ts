@@ -85,6 +85,27 @@ async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
   return parseJson(REPO_JSON_KEY, buf, RepoJsonSchema);
 }
 
+/**
+ * The storage answered with a repo.json: is it the one `known` describes (the same repository,
+ * not one created anew at the same location)? Compared: format, creation time and creator, cipher
+ * and key fingerprint. Throws REPO_INVALID naming what differs.
+ */
+export async function confirmRepoJson(store: ObjectStore, known: RepoJson): Promise<void> {
+  const now = await readRepoJson(store);
+  const fields = ['format', 'created_at', 'created_by', 'cipher', 'key_fingerprint'] as const;
+  const differs = now === null ? ['repo.json is absent'] : fields.filter((f) => now[f] !== known[f]).map((f) => `${f} ${JSON.stringify(now[f])}, was ${JSON.stringify(known[f])}`);
+  if (differs.length > 0) {
+    throw new PitrdError('REPO_INVALID', `repository ${store.location} is not the one verified before (${differs.join('; ')}): refusing to write into it`, {
+      context: { location: store.location, differs },
+    });
+  }
+}
+
+/** The checks a repo.json must pass against the configured key (exported for a verified local copy of it). */
+export function checkRepoJson(repo: RepoJson, store: ObjectStore, opts: RepoOpenOptions): RepoJson {
+  return check(repo, store, opts);
+}
+
 function check(repo: RepoJson, store: ObjectStore, opts: RepoOpenOptions): RepoJson {
   const where = `repository ${store.location}`;
   if (repo.cipher === 'none' && opts.key) {

@@ -3,7 +3,7 @@ import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { DatabaseRepository } from './database.js';
 import { assertDatabaseName, type Compression } from './keys.js';
 import { MetaStore } from './meta.js';
-import { openRepoJson, type RepoJson } from './repo-json.js';
+import { confirmRepoJson, openRepoJson, type RepoJson } from './repo-json.js';
 
 export interface OpenRepositoryOptions {
   /** 32-byte AES-256-GCM key; absent = unencrypted repository. */
@@ -39,6 +39,14 @@ export class Repository {
       this.handles.set(name, h);
     }
     return h;
+  }
+
+  /**
+   * Read repo.json again and check it is still the repository this handle was opened on (a handle
+   * opened from a verified local copy while storage was unreachable confirms it before writing).
+   */
+  async confirm(): Promise<void> {
+    await confirmRepoJson(this.store, this.repoJson);
   }
 
   /** Names of databases with a database.json, sorted. */

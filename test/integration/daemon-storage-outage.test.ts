@@ -8,10 +8,20 @@
  *   long before the 256 MiB backlog threshold, and /metrics exposes the failure as gauges;
  * - when the server is back, the backlog drains, the alerts clear, and every archived segment is
  *   byte-identical to pg_receivewal's.
+ * And `pitrd serve` (a real child process) started while the S3 server is down: the first start
+ * ever fails clearly (STORAGE_UNAVAILABLE, no verified local copy); after one successful run it
+ * starts from the verified local copy of repo.json, receives WAL into its spool, and uploads it
+ * byte-identical once the S3 server is back.
  */
+import { execa, type ResultPromise } from 'execa';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, s3StorageConfig, startPostgres, startS3, type PgCluster, type S3Server } from '../harness/index.js';
-import { compareArchiveWithReference, startPgReceivewal, switchWal, type PgReceivewal } from '../harness/receiver.js';
+import { FileTokenStore } from '../../src/auth/index.js';
+import { cleanUp, freePort, makeTempDir, s3StorageConfig, startPostgres, startS3, type PgCluster, type S3Server } from '../harness/index.js';
+import { compareArchiveWithReference, openReceiverRepo, startPgReceivewal, switchWal, type PgReceivewal } from '../harness/receiver.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 const DB = 'main';
@@ -21,6 +31,9 @@ let pg: PgCluster;
 let s3: S3Server;
 let ref: PgReceivewal;
 let fx: DaemonFixture;
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const children: ResultPromise[] = [];
+const dirs: string[] = [];
 
 beforeAll(async () => {
   [pg, s3] = await Promise.all([startPostgres({ walSegmentSizeMB: 1 }), startS3()]);
@@ -41,6 +54,11 @@ afterAll(
   () =>
     cleanUp(
       () => fx?.close(),
+      ...children.map((c) => async () => {
+        if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
+        await c.catch(() => undefined);
+      }),
+      ...dirs.map((d) => async () => rmSync(d, { recursive: true, force: true })),
       () => ref?.stop(),
       () => pg?.destroy(),
       () => s3?.destroy(),
@@ -132,4 +150,92 @@ describe('an S3 outage under a running daemon', () => {
     expect(names).toContain(last);
     expect(compared).toBeGreaterThanOrEqual(5);
   }, 300_000);
+});
+
+describe('pitrd serve started while S3 is down', () => {
+  it('fails clearly the first time ever; after one successful run it receives into the spool and uploads when S3 is back', async () => {
+    const dir = makeTempDir('pitrd-serve-outage');
+    dirs.push(dir);
+    const tokensFile = join(dir, 'tokens.json');
+    const token = (await new FileTokenStore(tokensFile).create({ name: 'ops', projects: ['*'], tier: 'pro' })).token;
+    const port = await freePort();
+    writeFileSync(join(dir, 'pg.pass'), `${pg.connection.password}\n`, { mode: 0o600 });
+    const prefix = 'served';
+    writeFileSync(
+      join(dir, 'pitrd.yaml'),
+      toYaml({
+        storage: s3StorageConfig(s3, { prefix }),
+        spool_dir: 'spool',
+        api: { listen: { host: '127.0.0.1', port }, tokens_file: 'tokens.json' },
+        databases: [{ name: 'served', connection: { host: '127.0.0.1', port: pg.port, user: 'postgres', password_file: 'pg.pass', dbname: 'postgres', sslmode: 'disable' } }],
+      }),
+    );
+    const serve = () => {
+      const out = { text: '' };
+      const child = execa(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', '-c', join(dir, 'pitrd.yaml')], {
+        cwd: dir,
+        reject: false,
+        all: true,
+        env: { PITRD_LOG_LEVEL: 'debug' },
+      });
+      children.push(child);
+      child.all?.on('data', (b: Buffer) => (out.text += b.toString('utf8')));
+      return { child, out };
+    };
+    const api = async (path: string) => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await r.json()) as { data: any }).data;
+    };
+    const status = () => api('/projects/default/databases/served/pitr/receiver-status');
+
+    // 1. The first start ever, storage down: nothing to start from; says why and exits.
+    await s3.stop();
+    const first = await serve().child;
+    expect(first.exitCode).not.toBe(0);
+    expect(first.all).toMatch(/STORAGE_UNAVAILABLE/);
+    expect(first.all).toMatch(/no verified local copy of repo\.json/);
+
+    // 2. A successful run: repo.json read and checked, the local copy kept, WAL archived.
+    await s3.start();
+    const ok = serve();
+    await waitFor('API listening', () => ok.out.text.includes('pitrd API listening'), 60_000);
+    await waitFor('receiver running', async () => (await status())?.status === 'running');
+    await generateWal(1);
+    await waitFor('a segment archived', async () => (await status()).segments_archived >= 1, 60_000);
+    process.kill(ok.child.pid!, 'SIGTERM');
+    expect((await ok.child).exitCode).toBe(0);
+    expect(existsSync(join(dir, 'spool', 'repository.json'))).toBe(true);
+
+    // 3. Storage down before the start: the daemon starts from the verified copy and receives.
+    await s3.stop();
+    const down = serve();
+    await waitFor('API listening', () => down.out.text.includes('pitrd API listening'), 60_000);
+    expect(down.out.text).toContain('started from the verified local copy of repo.json');
+    await waitFor('receiver running', async () => (await status())?.status === 'running', 60_000);
+    const last = await generateWal(3);
+    await waitFor(
+      'the WAL received into the spool',
+      async () => {
+        const st = await status();
+        return st.last_wal_file >= last && st.upload_backlog.segments >= 3;
+      },
+      60_000,
+    );
+    const spooled = readdirSync(join(dir, 'spool', 'served')).filter((f) => /^[0-9A-F]{24}$/.test(f));
+    expect(spooled.length).toBeGreaterThanOrEqual(3);
+    // 4. Storage back: the backlog is uploaded, byte-identical to pg_receivewal's copy.
+    await s3.start();
+    await waitFor('backlog uploaded', async () => (await status()).upload_backlog.segments === 0, 120_000);
+    process.kill(down.child.pid!, 'SIGTERM');
+    expect((await down.child).exitCode).toBe(0);
+    await waitFor(`pg_receivewal to hold ${last}`, () => ref.segments().includes(last), 60_000);
+    const repo = await openReceiverRepo({ kind: 's3', endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, prefix }, 'served');
+    try {
+      const { names, compared } = await compareArchiveWithReference(repo.wal, ref, 1);
+      for (const name of spooled) expect(names).toContain(name);
+      expect(compared).toBeGreaterThanOrEqual(4);
+    } finally {
+      await repo.close();
+    }
+  }, 400_000);
 });
