@@ -158,35 +158,33 @@ function connectionFor(k: Case, name: string): SourceConnection & { database: st
   return { name, host, port: server.port, database: 'postgres', tls: k.tls(), ...who };
 }
 
-/** What the server says about the connection with this application_name: TLS or not. */
-async function serverSeesTls(server: PgCluster, app: string): Promise<boolean> {
-  const rows = await server.query<{ ssl: boolean }>('SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = $1', [app]);
-  expect(rows, `one server process for ${app}`).toHaveLength(1);
-  return rows[0]!.ssl;
+/** What the server says about the connections with these application names: TLS or not. */
+async function serverSeesTls(server: PgCluster, apps: string[]): Promise<Map<string, boolean>> {
+  const rows = await server.query<{ app: string; ssl: boolean }>(
+    'SELECT a.application_name AS app, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = ANY($1)',
+    [apps],
+  );
+  expect(rows.length, 'one server process per connection').toBe(new Set(rows.map((r) => r.app)).size);
+  return new Map(rows.map((r) => [r.app, r.ssl]));
 }
 
 describe('sslmode on every connection to a source', () => {
   CASES.forEach((k, i) => {
     it(k.what, async () => {
-      for (const [j, [kind, how]] of Object.entries(KINDS).entries()) {
-        const app = `tls_t${i}_k${j}`;
-        const name = `tls-case-${i}`;
-        const conn = connectionFor(k, name);
+      const name = `tls-case-${i}`;
+      const conn = connectionFor(k, name);
+      // Every kind at once, held open together: one look at the server sees them all.
+      const kinds = Object.entries(KINDS).map(([kind, how], j) => ({ kind, app: `tls_t${i}_k${j}`, how }));
+      const opened = await Promise.all(kinds.map((x) => x.how.open(conn, x.app).then((close) => ({ close, err: null }), (err: unknown) => ({ close: null, err }))));
+      try {
         if (typeof k.expect === 'string') {
-          const close = await how.open(conn, app);
-          try {
-            expect(await serverSeesTls(k.server(), how.serverName(app)), kind).toBe(k.expect === 'tls');
-          } finally {
-            await close();
-          }
-        } else {
-          const err = await how.open(conn, app).then(
-            async (close) => {
-              await close();
-              return null;
-            },
-            (e: unknown) => e,
-          );
+          const seen = await serverSeesTls(k.server(), kinds.map((x) => x.how.serverName(x.app)));
+          const want = Object.fromEntries(kinds.map((x, j) => [x.kind, opened[j]!.err === null ? k.expect === 'tls' : String(opened[j]!.err)]));
+          expect(Object.fromEntries(kinds.map((x) => [x.kind, seen.get(x.how.serverName(x.app)) ?? 'not connected']))).toEqual(want);
+          return;
+        }
+        for (const [j, { kind }] of kinds.entries()) {
+          const err = opened[j]!.err;
           expect(isPitrdError(err), `${kind}: ${String(err)}`).toBe(true);
           if (!isPitrdError(err)) continue;
           expect(err.code, `${kind}: ${err.message}`).toBe(k.expect.code);
@@ -197,6 +195,8 @@ describe('sslmode on every connection to a source', () => {
             expect(err.message).toContain(`sslmode ${conn.tls!.sslmode}`);
           }
         }
+      } finally {
+        await Promise.all(opened.map((o) => o.close?.()));
       }
     });
   });
@@ -225,7 +225,7 @@ describe('sslmode on every connection to a source', () => {
       const k = CASES.find((c) => c.what.startsWith('verify-full: the right CA and address'))!;
       const close = await KINDS['base backup replication']!.open(connectionFor(k, 'env'), 'tls_env');
       try {
-        expect(await serverSeesTls(tlsPg, 'tls_env')).toBe(true);
+        expect((await serverSeesTls(tlsPg, ['tls_env'])).get('tls_env')).toBe(true);
       } finally {
         await close();
       }
