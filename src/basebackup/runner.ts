@@ -8,6 +8,7 @@
  * untouched; anything after leaves backup.json `failed` (or `interrupted`) with the error, and
  * no data objects.
  */
+import { crashPoint } from '../crash/index.js';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
 import type { BackupFile, BackupRecord, BackupRecordInput, BackupType, DatabaseRepository } from '../repository/index.js';
@@ -94,6 +95,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
       wal_included: !opts.pitr, tablespaces: [],
     };
     await backups.save(base);
+    crashPoint('basebackup.after-start-record');
     report();
 
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -178,6 +180,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
       }
     }
 
+    crashPoint('basebackup.after-data');
     const completedAt = new Date();
     return await backups.save({
       ...base,

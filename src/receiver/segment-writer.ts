@@ -17,6 +17,7 @@
 import { writeSync } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crashPoint, flushTrace } from '../crash/index.js';
 import { PitrdError } from '../errors.js';
 import type { Lsn } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
@@ -104,6 +105,8 @@ export class SegmentWriter {
     this.received = start;
     this.durable = start;
     this.written = start;
+    // Everything before the start point is archived or complete in the spool (start-point.ts).
+    flushTrace('durable', start);
   }
 
   /**
@@ -180,6 +183,8 @@ export class SegmentWriter {
     if (this.fh && this.dirty) {
       await this.fh.sync();
       this.dirty = false;
+      flushTrace('durable', upTo);
+      crashPoint('receiver.after-fsync');
     }
     this.lastSync = Date.now();
     this.markDurable(upTo);
@@ -212,6 +217,7 @@ export class SegmentWriter {
           this.hash.update(first.offset, bufs);
           writeChunked(fh.fd, bufs, first.offset);
           this.dirty = true;
+          crashPoint('receiver.after-write');
           let bytes = 0;
           for (let k = i; k < j; k++) {
             bytes += batch[k]!.data.length;
@@ -275,8 +281,12 @@ export class SegmentWriter {
       } finally {
         await fh.close().catch(() => undefined);
       }
+      crashPoint('receiver.segment-fsynced');
       await rename(join(this.opts.dir, name + PARTIAL_SUFFIX), join(this.opts.dir, name));
+      crashPoint('receiver.segment-renamed');
       await fsyncDir(this.opts.dir);
+      flushTrace('durable', end);
+      crashPoint('receiver.segment-complete');
     })().then(
       () => {
         this.completing = null;

@@ -3,6 +3,7 @@
  * slot, pick the start point, then stream timeline after timeline into the spool. Anything that
  * goes wrong ends the session with a PitrdError; the supervisor decides when to try again.
  */
+import { crashPoint, flushTrace } from '../crash/index.js';
 import { PitrdError, errorMessage } from '../errors.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
@@ -223,7 +224,11 @@ export class Session {
     const w = this.writer;
     if (!w || !this.conn) return;
     try {
-      this.conn.sendCopyData(encodeStatusUpdate({ write: w.receivedLsn, flush: w.flushedLsn, nowMs: Date.now(), replyRequested }));
+      const flush = w.flushedLsn;
+      crashPoint('receiver.before-feedback');
+      flushTrace('confirm', flush);
+      this.conn.sendCopyData(encodeStatusUpdate({ write: w.receivedLsn, flush, nowMs: Date.now(), replyRequested }));
+      crashPoint('receiver.after-feedback');
     } catch (err) {
       this.fail(err);
     }

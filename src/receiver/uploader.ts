@@ -13,6 +13,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crashPoint } from '../crash/index.js';
 import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
 import type { WalArchive } from '../repository/types.js';
 import type { Lsn } from '../types.js';
@@ -206,6 +207,7 @@ export class Uploader {
       if (archive.putSegmentFile) await archive.putSegmentFile(item.timeline, item.name, { path, sha256: item.sha256 });
       else await archive.putSegment(item.timeline, item.name, await readFile(path));
     }
+    crashPoint('uploader.before-spool-removal');
     await removeDurable(this.opts.dir, item.name);
     this.queued.delete(item.name);
     if (item.kind === 'segment') {

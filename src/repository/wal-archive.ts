@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { crashPoint } from '../crash/index.js';
 import { isPitrdError, PitrdError } from '../errors.js';
 import type { CodecStore, ObjectStore, PutOptions, PutResult } from '../storage/types.js';
 import { COMPRESSION_EXT, assertSegment, lsnOrderKey, parseWalKey, tliHex, type Compression, type DatabaseKeys, type WalKey } from './keys.js';
@@ -131,7 +132,9 @@ export class RepoWalArchive implements WalArchive {
         if (isPitrdError(err, 'OBJECT_EXISTS') && attempt === 0) continue;
         throw err;
       }
+      crashPoint('uploader.after-object-put');
       await this.putMarker(timeline, name, sum, size);
+      crashPoint('uploader.after-marker');
       return { outcome: 'stored', sha256: sum };
     }
   }

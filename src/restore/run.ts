@@ -1,3 +1,4 @@
+import { crashPoint } from '../crash/index.js';
 import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -126,6 +127,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     prefetcher.start();
 
     await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    crashPoint('restore.after-extract');
 
     const script = join(workDir, 'restore_command.sh');
     writeFileSync(script, restoreCommandScript(stageDir, appliedLog), { mode: 0o755 });

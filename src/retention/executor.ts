@@ -1,3 +1,4 @@
+import { crashPoint } from '../crash/index.js';
 import { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
 import type { DatabaseRepository, Repository } from '../repository/index.js';
@@ -94,6 +95,7 @@ export async function runExpiry(repo: Repository, dbName: string, policy: Retent
   let done = 0;
   const step = async (s: ExpiryStep) => {
     done += 1;
+    crashPoint('retention.after-delete');
     await opts.afterStep?.(s, done);
   };
 

@@ -80,11 +80,14 @@ export interface ReceiverChild {
   /** SIGTERM: clean stop; resolves with the final status. */
   stop(): Promise<ReceiverStatus | null>;
   stderr(): string;
+  /** Resolves when the process has exited (e.g. at a crash point), with its signal if it was killed by one. */
+  exited: Promise<string | null>;
 }
 
-export function spawnReceiverChild(cfg: ReceiverChildConfig): ReceiverChild {
+/** `env`: extra environment (e.g. the test-only PITRD_CRASH_AT and PITRD_FLUSH_TRACE). */
+export function spawnReceiverChild(cfg: ReceiverChildConfig, env: Record<string, string> = {}): ReceiverChild {
   const proc = execa(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, PITRD_RECEIVER_CHILD: JSON.stringify(cfg) },
+    env: { ...process.env, ...env, PITRD_RECEIVER_CHILD: JSON.stringify(cfg) },
     reject: false,
     buffer: false,
   });
@@ -100,9 +103,11 @@ export function spawnReceiverChild(cfg: ReceiverChildConfig): ReceiverChild {
   proc.stderr!.on('data', (b: Buffer) => {
     errText = (errText + b.toString('utf8')).slice(-20_000);
   });
-  const exited = proc.then(() => undefined);
+  const exitSignal = proc.then((r) => r.signal ?? null);
+  const exited = exitSignal.then(() => undefined);
   return {
     pid: proc.pid!,
+    exited: exitSignal,
     status: () => latest,
     async kill() {
       proc.kill('SIGKILL');
@@ -156,10 +161,11 @@ export async function switchWal(cluster: PgCluster): Promise<{ lsn: string; segm
 }
 
 /**
- * Every segment of `timeline` in the archive, compared byte for byte with pg_receivewal's copy.
- * Returns the archived names; throws on the first difference or a hole.
+ * Every segment of `timeline` in the archive, compared byte for byte with pg_receivewal's copy,
+ * each read through its marker (so its sha256 is verified). Returns the archived names; throws on
+ * the first difference or a hole. `seen`: names already compared (skipped, then added to).
  */
-export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceivewal, timeline: number): Promise<{ names: string[]; compared: number }> {
+export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceivewal, timeline: number, seen?: Set<string>): Promise<{ names: string[]; compared: number }> {
   const names: string[] = [];
   for await (const s of wal.listSegments(timeline)) names.push(s.name);
   names.sort();
@@ -172,11 +178,13 @@ export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceiv
   }
   let compared = 0;
   for (const name of names) {
+    if (seen?.has(name)) continue;
+    const ours = await wal.getSegment(timeline, name);
     const refPath = join(ref.dir, name);
     if (!existsSync(refPath)) continue; // outside the range pg_receivewal received
-    const ours = await wal.getSegment(timeline, name);
     if (!ours.equals(readFileSync(refPath))) throw new Error(`segment ${name} differs from pg_receivewal's copy`);
     compared++;
+    seen?.add(name);
   }
   return { names, compared };
 }

@@ -1,0 +1,1 @@
+export { CRASH_POINTS, crashPoint, flushTrace, parseCrashSpec, type CrashPointName } from './crash-points.js';
