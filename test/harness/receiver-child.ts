@@ -9,7 +9,7 @@ import { openReceiverRepo, type ReceiverChildConfig } from './receiver.js';
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.env.PITRD_RECEIVER_CHILD ?? '{}') as ReceiverChildConfig;
   const repo = await openReceiverRepo(cfg.repo, cfg.database, cfg.compression);
-  const log = (level: string) => (obj: object, msg?: string) => process.stderr.write(`${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
+  const log = (level: string) => (obj: object, msg?: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg ?? ''} ${JSON.stringify(obj)}\n`);
   const receiver = createReceiver({
     database: cfg.database,
     connection: cfg.connection,

@@ -144,7 +144,7 @@ describe('crash points on the WAL data path', () => {
         expect(armed.status()?.gap ?? null).toBeNull();
         await compareArchiveWithReference(repo.wal, ref, 1, compared);
         done.push(`${point}:${hit}`);
-        if (process.env.PITRD_TEST_DEBUG) console.log(`${point}:${hit} crashed and checked in ${Date.now() - t0} ms`);
+        if (process.env.PITRD_TEST_DEBUG) console.log(`${new Date(t0).toISOString()} ${point}:${hit} crashed and checked in ${Date.now() - t0} ms\n${armed.stderr()}`);
       }
       // A last restart: it must catch up without a hole, byte-identical to pg_receivewal.
       const last = spawnReceiverChild(cfg, { PITRD_FLUSH_TRACE: trace });
