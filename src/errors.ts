@@ -60,33 +60,89 @@ export const ErrorCodes = {
   SIGNED_URL_EXPIRED: 403,
   DEMO_FAILED: 500,
   BRANCH_NOT_FOUND: 404,
+  /** Too many failed authentications from one client address (its own bucket, see src/api/auth-failures.ts). */
+  AUTH_RATE_LIMITED: 429,
+  /** Another daemon holds the spool's lock file (src/daemon/spool-lock.ts). */
+  SPOOL_LOCKED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
 export type ErrorContext = Record<string, unknown>;
 
+/**
+ * What an API client is told for a server-side failure. The message of a 5xx error is written for
+ * the operator (it names paths, hosts, buckets, SQL, PostgreSQL's log tail) and goes to the log
+ * only; the client gets the code, this text and the request id to quote.
+ */
+const PUBLIC_SERVER_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  STORAGE_UNAVAILABLE: 'the repository storage is unavailable; retry later',
+  STORAGE_ERROR: 'the repository storage refused the operation',
+  POSTGRES_UNREACHABLE: 'the protected PostgreSQL server cannot be reached',
+  POSTGRES_AUTH_FAILED: "the protected PostgreSQL server refused the daemon's credentials",
+  POSTGRES_DATABASE_NOT_FOUND: 'the protected PostgreSQL server has no such database',
+  REPLICATION_NOT_PERMITTED: 'the protected PostgreSQL server does not permit replication to the daemon',
+  REPLICATION_ERROR: 'replication from the protected PostgreSQL server failed',
+  BACKUP_FAILED: 'the base backup failed',
+  RESTORE_FAILED: 'the restore failed',
+  TIMEOUT: 'the operation timed out',
+  WAL_NOT_ARCHIVED: 'the WAL needed is not archived yet',
+  REPO_INVALID: 'the repository is not in a state the daemon can read',
+  REPO_FORMAT_UNSUPPORTED: "the repository's format is not supported by this daemon",
+  CHECKSUM_MISMATCH: 'stored data failed its checksum',
+  DECRYPT_FAILED: 'stored data could not be decrypted',
+  TRUNCATED_OBJECT: 'stored data is truncated',
+  COMPRESSION_ERROR: 'stored data could not be decompressed',
+};
+const PUBLIC_INTERNAL = 'internal server error';
+
 export class PitrdError extends Error {
   readonly code: ErrorCode;
   readonly context: ErrorContext;
   /** True when trying the same operation again later may succeed (network, outage). */
   readonly retryable: boolean;
+  /** Set when the thrower wrote a client-safe text for a server error (see publicMessage). */
+  private readonly publicText: string | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { context?: ErrorContext; cause?: unknown; retryable?: boolean } = {}) {
+  /**
+   * `message` is for the log. A 4xx message is about the request and is also what the client
+   * reads, so it must not name server internals (absolute paths, hosts, buckets): put those in
+   * `context` (logged, never sent). A 5xx message is never sent; `public` may give a safe text.
+   */
+  constructor(code: ErrorCode, message: string, opts: { context?: ErrorContext; cause?: unknown; retryable?: boolean; public?: string } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'PitrdError';
     this.code = code;
     this.context = Object.freeze({ ...(opts.context ?? {}) });
     this.retryable = opts.retryable ?? false;
+    this.publicText = opts.public;
   }
 
   get httpStatus(): number {
     return ErrorCodes[this.code];
   }
 
+  /** What an API client may read (the one rule: 4xx = the message, 5xx = a safe text per code). */
+  get publicMessage(): string {
+    return this.publicText ?? publicTextFor(this.code, this.message);
+  }
+
   toJSON(): { code: ErrorCode; message: string; context: ErrorContext } {
     return { code: this.code, message: this.message, context: this.context };
   }
+}
+
+/** The client-safe text for an error of `code` whose full message is `message`. */
+export function publicTextFor(code: ErrorCode | string, message: string): string {
+  const status = (ErrorCodes as Record<string, number>)[code];
+  if (status !== undefined && status < 500) return message;
+  return PUBLIC_SERVER_MESSAGES[code as ErrorCode] ?? PUBLIC_INTERNAL;
+}
+
+/** Code and client-safe text of anything thrown (non-PitrdErrors are INTERNAL_ERROR). */
+export function publicErrorOf(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof PitrdError) return { code: err.code, message: err.publicMessage };
+  return { code: 'INTERNAL_ERROR', message: PUBLIC_INTERNAL };
 }
 
 /** Narrow `unknown` to a PitrdError, optionally of one code. */

@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Principal, Tier, TokenVerifier } from '../auth/index.js';
-import { PitrdError } from '../errors.js';
+import { isAllProjects, type Principal, type Tier, type TokenVerifier } from '../auth/index.js';
+import { errorMessage, PitrdError } from '../errors.js';
+import { AuthFailureLimiter } from './auth-failures.js';
 import { VERSION } from '../version.js';
 import { ok } from './envelope.js';
 import { installErrorHandlers, toErrorResponse } from './error-handler.js';
@@ -34,13 +35,16 @@ export interface CreateApiOptions {
   /** A pino logger (createApiLogger() gives one with secret redaction), or false for none. */
   logger?: Logger | false;
   rateLimits?: Partial<Record<Tier, RateLimit>>;
+  /** Failed authentications per client address (default DEFAULT_AUTH_FAILURE_LIMIT). */
+  authFailureLimit?: RateLimit;
   /** Milliseconds clock for rate limits and idempotency expiry (tests step it). */
   clock?: () => number;
   idempotency?: IdempotencyStore;
   metrics?: MetricsRegistry;
   /**
    * sha256 (hex) of scrape-only bearer tokens accepted by GET /metrics in addition to API
-   * tokens (the config's api.token_hashes), so Prometheus needs no project-scoped token.
+   * tokens for every project ('*'; the config's api.token_hashes): the series name every
+   * project's databases, so a project-scoped token may not read them.
    */
   metricsTokenHashes?: readonly string[];
   /** More route modules (the daemon's services). */
@@ -71,6 +75,7 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   const metrics = opts.metrics ?? new MetricsRegistry();
   const limiter = new TokenBucketLimiter({ ...DEFAULT_RATE_LIMITS, ...opts.rateLimits }, clock);
   const idem = new IdempotencyCoordinator(opts.idempotency ?? new MemoryIdempotencyStore(), clock);
+  const authFailures = new AuthFailureLimiter(opts.authFailureLimit, clock);
   const metricsHashes = (opts.metricsTokenHashes ?? []).map((h) => Buffer.from(h, 'hex'));
   const logger = opts.logger === undefined ? createApiLogger() : opts.logger;
 
@@ -78,6 +83,10 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // Random ids, never taken from a request header: a 5xx message quotes the id of the log
+    // line that has the details, and a client must not be able to choose or guess it.
+    requestIdHeader: false,
+    genReqId: () => `req_${randomBytes(8).toString('hex')}`,
   }) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   installErrorHandlers(app);
@@ -91,8 +100,28 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
     durations.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
 
-  async function authenticate(req: FastifyRequest, policy: RoutePolicy): Promise<void> {
-    if (policy.auth === 'none') return;
+  /**
+   * Who is calling, and the bucket their requests spend from (null: not limited). A failure
+   * counts against the client address; an address out of failures is refused before its token
+   * is checked.
+   */
+  async function authenticate(req: FastifyRequest, reply: FastifyReply, policy: RoutePolicy): Promise<{ key: string; tier: Tier } | null> {
+    if (policy.auth === 'none') return null;
+    const address = req.ip;
+    const wait = authFailures.blockedFor(address);
+    if (wait > 0) {
+      void reply.header('Retry-After', wait);
+      throw new PitrdError('AUTH_RATE_LIMITED', `too many failed authentications from this address; retry in ${wait} s`, { context: { address, retry_after_s: wait } });
+    }
+    try {
+      return await identify(req, policy);
+    } catch (err) {
+      if (err instanceof PitrdError && err.code === 'AUTH_REQUIRED') authFailures.failed(address);
+      throw err;
+    }
+  }
+
+  async function identify(req: FastifyRequest, policy: RoutePolicy): Promise<{ key: string; tier: Tier }> {
     const header = req.headers.authorization;
     if (header === undefined) throw new PitrdError('AUTH_REQUIRED', 'missing Authorization header: send "Authorization: Bearer <token>" (create one with `pitrd token create`)');
     const m = BEARER_RE.exec(header);
@@ -100,19 +129,28 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
     const bearer = m[1]!;
     if (policy.auth === 'metrics' && metricsHashes.length > 0) {
       const h = sha256(bearer);
-      let match = false;
-      for (const allowed of metricsHashes) if (allowed.length === h.length && timingSafeEqual(allowed, h)) match = true;
-      if (match) return;
+      let match = -1;
+      metricsHashes.forEach((allowed, i) => {
+        if (allowed.length === h.length && timingSafeEqual(allowed, h)) match = i;
+      });
+      // Each scrape token has its own bucket, at the pro tier: scrapers poll on a schedule.
+      if (match >= 0) return { key: `scrape:${match}`, tier: 'pro' };
     }
     let principal: Principal | null;
     try {
       principal = await opts.auth.verify(bearer);
     } catch (err) {
       // A broken tokens file is the server's problem, not the caller's: 500, details in the log.
-      throw new PitrdError('INTERNAL_ERROR', 'cannot verify API tokens right now; the daemon log has the details', { cause: err });
+      throw new PitrdError('INTERNAL_ERROR', `cannot verify API tokens: ${errorMessage(err)}`, { cause: err, public: 'cannot verify API tokens right now' });
     }
     if (!principal) throw new PitrdError('AUTH_REQUIRED', 'invalid or revoked API token');
+    if (policy.auth === 'metrics' && !isAllProjects(principal)) {
+      throw new PitrdError('FORBIDDEN', `token ${principal.tokenId} is scoped to specific projects; /metrics shows every project's databases and needs a token created with --project '*' or a scrape token listed in api.token_hashes`, {
+        context: { token_id: principal.tokenId },
+      });
+    }
     req.principal = principal;
+    return { key: principal.tokenId, tier: principal.tier };
   }
 
   const routes: RouteDef[] = [];
@@ -142,17 +180,17 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
       url: def.url,
       config: { pitrdPolicy: policy },
       onRequest: async (req, reply) => {
-        await authenticate(req, policy);
-        if (policy.rateLimit === 'standard' && req.principal) {
-          const d = limiter.take(req.principal.tokenId, req.principal.tier);
+        const caller = await authenticate(req, reply, policy);
+        if (policy.rateLimit === 'standard' && caller) {
+          const d = limiter.take(caller.key, caller.tier);
           void reply.header('X-RateLimit-Limit', d.limit.perMinute);
           void reply.header('X-RateLimit-Burst', d.limit.burst);
           void reply.header('X-RateLimit-Remaining', d.remaining);
           void reply.header('X-RateLimit-Reset', d.resetSeconds);
           if (!d.allowed) {
             void reply.header('Retry-After', d.retryAfterSeconds);
-            throw new PitrdError('RATE_LIMIT_EXCEEDED', `rate limit of the ${req.principal.tier} tier exceeded (${d.limit.perMinute}/min, burst ${d.limit.burst}); retry in ${d.retryAfterSeconds} s`, {
-              context: { token_id: req.principal.tokenId, retry_after_s: d.retryAfterSeconds },
+            throw new PitrdError('RATE_LIMIT_EXCEEDED', `rate limit of the ${caller.tier} tier exceeded (${d.limit.perMinute}/min, burst ${d.limit.burst}); retry in ${d.retryAfterSeconds} s`, {
+              context: { token_id: caller.key, retry_after_s: d.retryAfterSeconds },
             });
           }
         }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ErrorCodes, isPitrdError, type ErrorCode } from '../errors.js';
+import { ErrorCodes, isPitrdError, publicErrorOf, type ErrorCode } from '../errors.js';
 import { fail, type ErrorEnvelope } from './envelope.js';
 
 export interface ErrorResponse {
@@ -17,19 +17,25 @@ const FASTIFY_ERRORS: Record<string, string> = {
 };
 
 /**
- * Map anything thrown to the error envelope. PitrdError keeps its code and message; known
- * client mistakes caught by fastify become VALIDATION_ERROR; anything else is INTERNAL_ERROR
- * with a generic message (the details go to the log only: they may name hosts, paths or SQL).
+ * Map anything thrown to the error envelope. A PitrdError keeps its code; the client reads its
+ * public message (src/errors.ts: a 4xx message, or a safe text per code for a 5xx, whose details
+ * go to the log only: they may name hosts, buckets, paths, SQL or PostgreSQL's log). Known client
+ * mistakes caught by fastify become VALIDATION_ERROR; anything else is INTERNAL_ERROR. A server
+ * error's message gives the request id, which the log line of the details carries too.
  */
-export function toErrorResponse(err: unknown): ErrorResponse & { internal: boolean } {
-  if (isPitrdError(err)) return { status: err.httpStatus, body: fail(err.code, err.message), internal: err.httpStatus >= 500 };
+export function toErrorResponse(err: unknown, requestId?: string): ErrorResponse & { internal: boolean } {
+  const withId = (m: string) => `${m}; the daemon log has the details${requestId !== undefined ? ` (request ${requestId})` : ''}`;
+  if (isPitrdError(err)) {
+    const internal = err.httpStatus >= 500;
+    return { status: err.httpStatus, body: fail(err.code, internal ? withId(err.publicMessage) : err.publicMessage), internal };
+  }
   const fe = err as Partial<FastifyError> | null;
   const known = typeof fe?.code === 'string' ? FASTIFY_ERRORS[fe.code] : undefined;
   if (known !== undefined) return { status: ErrorCodes.VALIDATION_ERROR, body: fail('VALIDATION_ERROR', known), internal: false };
   if (err instanceof SyntaxError && (fe?.statusCode === 400)) {
     return { status: ErrorCodes.VALIDATION_ERROR, body: fail('VALIDATION_ERROR', 'request body is not valid JSON'), internal: false };
   }
-  return { status: ErrorCodes.INTERNAL_ERROR, body: fail('INTERNAL_ERROR', 'internal server error; the daemon log has the details'), internal: true };
+  return { status: ErrorCodes.INTERNAL_ERROR, body: fail('INTERNAL_ERROR', withId(publicErrorOf(err).message)), internal: true };
 }
 
 export function errorResponseFor(code: ErrorCode, message: string): ErrorResponse {
@@ -38,7 +44,7 @@ export function errorResponseFor(code: ErrorCode, message: string): ErrorRespons
 
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
-    const r = toErrorResponse(err);
+    const r = toErrorResponse(err, req.id);
     if (r.internal) req.log.error({ err, cause: (err as { cause?: unknown }).cause }, 'request failed');
     else req.log.info({ code: r.body.error.code }, r.body.error.message);
     void reply.code(r.status).type('application/json; charset=utf-8').send(r.body);

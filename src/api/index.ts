@@ -12,7 +12,8 @@ export { IdempotencyCoordinator, MemoryIdempotencyStore, IDEMPOTENCY_TTL_MS } fr
 export type { IdempotencyStore, IdempotencyRecord } from './idempotency.js';
 export { TokenBucketLimiter, DEFAULT_RATE_LIMITS } from './rate-limit.js';
 export type { RateLimit, RateDecision } from './rate-limit.js';
-export { createApiLogger, scrubSecrets, REDACT_PATHS } from './logger.js';
+export { AuthFailureLimiter, DEFAULT_AUTH_FAILURE_LIMIT } from './auth-failures.js';
+export { createApiLogger, scrubSecrets, redactRequestUrl, REDACT_PATHS } from './logger.js';
 export { buildOpenApi } from './openapi.js';
 export { MetricsRegistry } from './metrics/index.js';
 export type { Counter, Gauge, Histogram, Labels, Summary } from './metrics/index.js';

@@ -31,6 +31,38 @@ export function scrubSecrets(text: string): string {
     .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, '$1[REDACTED]');
 }
 
+/** Paths whose query string is a credential (the fs driver's signed download URLs). */
+const SIGNED_PATHS = ['/v1/objects/'];
+/** Query parameters that carry a secret on any route (S3 presigned URLs, tokens in URLs). */
+const SECRET_PARAM = /^(sig|signature|token|access_token|password|secret|x-amz-signature|x-amz-credential|x-amz-security-token)$/i;
+
+/**
+ * A request target as it may be logged: the query of a signed route is dropped whole (it is the
+ * credential), and secret-named parameters of any other route are masked.
+ */
+export function redactRequestUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return scrubSecrets(url);
+  const path = url.slice(0, q);
+  if (SIGNED_PATHS.some((p) => path.includes(p))) return `${scrubSecrets(path)}?[REDACTED]`;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        /* a malformed name is logged as sent */
+      }
+      return eq >= 0 && SECRET_PARAM.test(decoded) ? `${name}=[REDACTED]` : pair;
+    })
+    .join('&');
+  return scrubSecrets(`${path}?${query}`);
+}
+
 function scrubDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubSecrets(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
@@ -54,7 +86,7 @@ export function createApiLogger(opts: ApiLoggerOptions = {}): Logger {
       // Never the headers (Authorization) or the body: method, path and peer are enough.
       req: (req: { method?: string; url?: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
         method: req.method,
-        url: scrubSecrets(req.url ?? ''),
+        url: redactRequestUrl(req.url ?? ''),
         remoteAddress: req.ip ?? req.socket?.remoteAddress,
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

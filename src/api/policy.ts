@@ -8,8 +8,8 @@ import type { RoutePolicy } from './route.js';
 export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = Object.freeze({
   'GET /': { auth: 'none', rateLimit: 'exempt' },
   'GET /openapi.json': { auth: 'none', rateLimit: 'exempt' },
-  // Scrapers poll on a fixed schedule; limiting them would only create gaps in the graphs.
-  'GET /metrics': { auth: 'metrics', rateLimit: 'exempt' },
+  // Every project's series: a '*' token or a scrape token (api.token_hashes), each with its bucket.
+  'GET /metrics': { auth: 'metrics', rateLimit: 'standard' },
   'GET /projects': { auth: 'token', rateLimit: 'standard' },
   'POST /projects': { auth: 'token', rateLimit: 'standard' },
   'GET /projects/:id': { auth: 'token', rateLimit: 'standard' },

@@ -45,6 +45,15 @@ export class TokenBucketLimiter {
   ) {}
 
   take(key: string, tier: Tier, cost = 1): RateDecision {
+    return this.decide(key, tier, cost, true);
+  }
+
+  /** What take() would answer, without spending anything. */
+  peek(key: string, tier: Tier, cost = 1): RateDecision {
+    return this.decide(key, tier, cost, false);
+  }
+
+  private decide(key: string, tier: Tier, cost: number, spend: boolean): RateDecision {
     const limit = this.limits[tier];
     const ratePerMs = limit.perMinute / 60_000;
     const now = this.clock();
@@ -60,7 +69,7 @@ export class TokenBucketLimiter {
     b.tokens = Math.min(limit.burst, b.tokens + elapsed * ratePerMs);
     b.updatedMs = Math.max(b.updatedMs, now);
     const allowed = b.tokens >= cost;
-    if (allowed) b.tokens -= cost;
+    if (allowed && spend) b.tokens -= cost;
     const missing = limit.burst - b.tokens;
     return {
       allowed,

@@ -8,8 +8,10 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * Who may call a route and whether it spends rate-limit tokens.
  * - auth 'none': public (health, OpenAPI document).
  * - auth 'token': an API token (AUTH_REQUIRED otherwise).
- * - auth 'metrics': an API token, or a scrape-only token whose sha256 is configured.
- * - rateLimit 'standard': one token from the caller's bucket per request (tier from the token).
+ * - auth 'metrics': an API token for every project ('*'), or a scrape-only token whose sha256 is configured.
+ * - rateLimit 'standard': one token from the caller's bucket per request (tier from the token;
+ *   scrape tokens: the pro tier).
+ * Whatever the route, failed authentications are limited per client address (./auth-failures.ts).
  */
 export interface RoutePolicy {
   auth: 'none' | 'token' | 'metrics';

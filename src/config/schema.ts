@@ -76,6 +76,18 @@ const encryption = z
   .default({});
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
+const RATE_LIMIT_DEFAULTS = { requests_per_minute: 60, burst: 10, failed_auth_per_minute: 10, failed_auth_burst: 20 };
+
+function isPublicUrl(s: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return false;
+  }
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' && u.search === '' && u.hash === '' && u.username === '' && u.password === '' && !s.includes('?') && !s.includes('#');
+}
 const api = z
   .strictObject({
     listen: z
@@ -88,15 +100,26 @@ const api = z
     tokens_file: nonEmpty('a file path').optional(),
     /** sha256 (hex) of accepted bearer tokens: the config never holds a usable token. */
     token_hashes: z.array(z.string().regex(SHA256_HEX, { error: 'expected a sha256 hex digest (64 lower-case hex characters)' })).default([]),
-    /** Per-token limits, the tiers of the API reference (Free: 60/min, burst 10). */
+    /**
+     * Base of every link the API builds (signed download URLs), as clients reach the daemon
+     * (a proxy, a DNS name): http(s)://host[:port][/path]. Without it: the bound address, or
+     * the request's Host header when the daemon listens on a wildcard address.
+     */
+    public_url: z
+      .string({ error: 'expected a URL such as https://pitrd.example.com' })
+      .refine(isPublicUrl, { error: 'expected an http:// or https:// URL with a host and no query, fragment or user info, such as https://pitrd.example.com' })
+      .optional(),
+    /** Per-token limits, the tiers of the API reference (Free: 60/min, burst 10); failed authentications per client address. */
     rate_limit: z
       .strictObject({
-        requests_per_minute: z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' }).default(60),
-        burst: z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' }).default(10),
+        requests_per_minute: positiveInt.default(60),
+        burst: positiveInt.default(10),
+        failed_auth_per_minute: positiveInt.default(10),
+        failed_auth_burst: positiveInt.default(20),
       })
-      .default({ requests_per_minute: 60, burst: 10 }),
+      .default(RATE_LIMIT_DEFAULTS),
   })
-  .default({ listen: { host: '127.0.0.1', port: 7432 }, token_hashes: [], rate_limit: { requests_per_minute: 60, burst: 10 } });
+  .default({ listen: { host: '127.0.0.1', port: 7432 }, token_hashes: [], rate_limit: RATE_LIMIT_DEFAULTS });
 
 export { SSL_MODES };
 
@@ -123,8 +146,6 @@ const connection = z
   .refine((c) => c.sslmode !== 'disable' || (c.sslrootcert === undefined && c.sslcert === undefined), {
     error: 'sslrootcert, sslcert and sslkey have no effect with sslmode disable; remove them or choose another sslmode',
   });
-
-const positiveInt = z.int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' });
 
 const database = z.strictObject({
   name: z.string({ error: 'expected a database name' }).regex(DATABASE_NAME_RE, {

@@ -16,7 +16,12 @@ import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule 
 import { entryConnection, type DatabaseEntry } from './entry.js';
 
 /** Signs a download URL for a store key: presigned S3 or the daemon-served fs URL. */
-export type UrlSigner = (key: string, expiresInSeconds: number) => Promise<{ url: string; expiresAt: Date }>;
+export type UrlSigner = (key: string, expiresInSeconds: number, request?: LinkRequest) => Promise<{ url: string; expiresAt: Date }>;
+
+/** What the request that asks for a link tells about how the client reached the daemon. */
+export interface LinkRequest {
+  host?: string | undefined;
+}
 
 export const DOWNLOAD_URL_TTL_S = 3600;
 const DEFAULT_RETENTION_SCHEDULE = '30 3 * * *';
@@ -153,7 +158,7 @@ export class BackupManager implements BackupRoutesService {
     throw notFound(name, backupId);
   }
 
-  async download(projectId: string, name: string, backupId: string): Promise<BackupDownloadView> {
+  async download(projectId: string, name: string, backupId: string, request?: LinkRequest): Promise<BackupDownloadView> {
     this.protectedDb(projectId, name);
     const backups = this.opts.repo.database(name).backups;
     const rec = await backups.get(backupId);
@@ -165,7 +170,7 @@ export class BackupManager implements BackupRoutesService {
     const files = [];
     let expiresAt: Date | null = null;
     for (const f of rec.files) {
-      const s = await this.signer(backups.dataKey(rec.id, f.name), DOWNLOAD_URL_TTL_S);
+      const s = await this.signer(backups.dataKey(rec.id, f.name), DOWNLOAD_URL_TTL_S, request);
       expiresAt ??= s.expiresAt;
       files.push({ name: f.name, url: s.url, size_bytes: f.stored_size, original_size_bytes: f.size, sha256: f.sha256 });
     }

@@ -30,7 +30,9 @@ import { DatabaseManager } from './manager.js';
 import { CatalogThread } from './catalog-thread.js';
 import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
+import { isWildcardAddress, linkBase } from './link-base.js';
 import { registerObjectRoute } from './object-route.js';
+import { lockSpool } from './spool-lock.js';
 import { RecoveryWindows } from './window.js';
 import { guardedPaths, readableByRestoreUser } from './restore-user-access.js';
 import { RestoreManager } from './restores.js';
@@ -78,6 +80,8 @@ const noTokens: TokenVerifier = { verify: async () => null };
 
 export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
   const logger = opts.logger ?? createApiLogger();
+  // Before anything starts: a second daemon on this spool must start no receiver at all.
+  const spoolLock = lockSpool(config.spool_dir);
   // From the start: a slow start-up (receivers catching up, first summaries) shows too.
   const loop = new EventLoopMonitor();
   loop.start();
@@ -140,7 +144,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     if (config.api.tokens_file !== undefined) auth = new FileSignatureCachedVerifier(config.api.tokens_file, new FileTokenStore(config.api.tokens_file));
     else logger.warn('api.tokens_file is not set: every API request except / and /openapi.json will be refused');
 
-    const limit = { perMinute: config.api.rate_limit.requests_per_minute, burst: config.api.rate_limit.burst };
+    const rl = config.api.rate_limit;
+    const limit = { perMinute: rl.requests_per_minute, burst: rl.burst };
     app = await createApi({
       services: { projects, databases: manager },
       auth,
@@ -153,6 +158,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       ),
       // The config's rate_limit sets the free tier; pro tokens keep the reference's pro tier.
       rateLimits: { free: limit },
+      authFailureLimit: { perMinute: rl.failed_auth_per_minute, burst: rl.failed_auth_burst },
       routes: [
         ...databaseRoutes({ projects, databases: manager }),
         ...pitrRoutes({ projects, databases: manager, pitr: manager, health, windows: manager }),
@@ -169,9 +175,13 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const addr = app.server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     logger.info({ url }, 'pitrd API listening');
+    const links = { publicUrl: config.api.public_url, bound: addr };
+    if (config.api.public_url === undefined && isWildcardAddress(addr.address)) {
+      logger.warn({ host }, 'api.public_url is not set and the API listens on a wildcard address: download links use each request\'s Host header; set api.public_url to how clients reach the daemon');
+    }
     b.setSigner(
       store.kind === 'fs'
-        ? async (key, ttl) => signFsUrl({ publicBaseUrl: url, secret: signingSecret, key, expiresInSeconds: ttl })
+        ? async (key, ttl, request) => signFsUrl({ publicBaseUrl: linkBase(links, request?.host), secret: signingSecret, key, expiresInSeconds: ttl })
         : async (key, ttl) => {
             const s = await store.signedUrl(key, ttl);
             return { url: s.url, expiresAt: s.expiresAt };
@@ -202,6 +212,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
           await catalog.stop();
           await store.close();
           loop.stop();
+          spoolLock.release();
           logger.info('stopped');
         })();
         return stopping;
@@ -215,6 +226,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await store.close().catch(() => undefined);
     await catalogThread?.stop().catch(() => undefined);
     loop.stop();
+    spoolLock.release();
     throw err;
   }
 }

@@ -8,5 +8,5 @@ export type { UrlSigner } from './backups.js';
 export { HealthMonitor, DEFAULT_THRESHOLDS } from './health.js';
 export { RestoreManager, INTERRUPTED_MESSAGE } from './restores.js';
 export { BranchManager } from './branches.js';
-export { resolveUnderRoot } from './restore-root.js';
+export { resolveTargetDir } from './restore-root.js';
 export { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } from './idempotency-store.js';

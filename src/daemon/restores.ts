@@ -5,7 +5,7 @@
  * window, WAL continuity, backup, empty target directory: refused before anything is written)
  * and written the record. On shutdown a running restore is stopped and recorded as interrupted.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
@@ -14,7 +14,7 @@ import type { DatabaseRepository, Repository, RestoreRecord } from '../repositor
 import { runRestore, type RestoreResult } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
 import { pgIsRunning, pgStop } from './pg-ctl.js';
-import { defaultRestoreDir, ensureOwnedDir, resolveUnderRoot } from './restore-root.js';
+import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
 
 export interface RestoreManagerOptions {
   repo: Repository;
@@ -111,7 +111,9 @@ export class RestoreManager implements RestoreService {
    * (called once when the daemon starts).
    */
   async stopLeftRunning(): Promise<void> {
-    for (const { dir, work_dir } of this.readLeftRunning()) {
+    // Before the state directory existed the list lay in the root itself.
+    const legacy = join(this.opts.root, 'running-restores.json');
+    for (const { dir, work_dir } of [...this.readLeftRunning(legacy), ...this.readLeftRunning()]) {
       if (await pgIsRunning(dir)) {
         await pgStop(dir);
         this.opts.logger.warn({ target_dir: dir }, 'stopped the server of a restore a previous daemon left running (its data directory is kept)');
@@ -120,11 +122,12 @@ export class RestoreManager implements RestoreService {
       if (work_dir !== null) rmSync(work_dir, { recursive: true, force: true });
     }
     this.writeLeftRunning([]);
+    rmSync(legacy, { force: true });
   }
 
   async start(projectId: string, name: string, req: RestoreRequest): Promise<RestoreView> {
     const e = this.opts.lookup(projectId, name);
-    const targetDir = req.targetDir !== undefined ? resolveUnderRoot(this.opts.root, req.targetDir) : defaultRestoreDir(this.opts.root, e.name);
+    const targetDir = req.targetDir !== undefined ? resolveTargetDir(this.opts.root, e.project, req.targetDir) : defaultRestoreDir(this.opts.root, e.project, e.name);
     const { record } = await this.launch(e, req, targetDir, false);
     return this.view(record);
   }
@@ -136,7 +139,7 @@ export class RestoreManager implements RestoreService {
   async launch(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
     if (this.stopping) throw new PitrdError('CONFLICT', 'the daemon is shutting down; restore again once it is back', { context: { database: e.name } });
     // Two requests naming one directory would both find it empty and extract into it together.
-    if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using ${targetDir}; choose another target_dir`, { context: { target_dir: targetDir } });
+    if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using this target_dir; choose another one`, { context: { target_dir: targetDir } });
     this.reserved.add(targetDir);
     try {
       return await this.launchReserved(e, req, targetDir, forBranch);
@@ -265,13 +268,14 @@ export class RestoreManager implements RestoreService {
     this.jobs.delete(j.id);
   }
 
+  /** In the daemon's state directory, which no request's target_dir can name. */
   private get leftRunningFile(): string {
-    return join(this.opts.root, 'running-restores.json');
+    return join(stateDir(this.opts.root), 'running-restores.json');
   }
 
-  private readLeftRunning(): LeftRunning[] {
+  private readLeftRunning(file = this.leftRunningFile): LeftRunning[] {
     try {
-      const v: unknown = JSON.parse(readFileSync(this.leftRunningFile, 'utf8'));
+      const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
       if (!Array.isArray(v)) return [];
       return v.flatMap((d: { dir?: unknown; work_dir?: unknown }) => (typeof d?.dir === 'string' ? [{ dir: d.dir, work_dir: typeof d.work_dir === 'string' ? d.work_dir : null }] : []));
     } catch {
@@ -282,6 +286,7 @@ export class RestoreManager implements RestoreService {
   private writeLeftRunning(dirs: LeftRunning[]): void {
     try {
       if (dirs.length === 0 && !existsSync(this.leftRunningFile)) return;
+      mkdirSync(stateDir(this.opts.root), { recursive: true, mode: 0o700 });
       const tmp = `${this.leftRunningFile}.tmp`;
       writeFileSync(tmp, JSON.stringify(dirs), { mode: 0o600 });
       renameSync(tmp, this.leftRunningFile);

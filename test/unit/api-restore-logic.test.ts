@@ -1,10 +1,10 @@
-/** Pure parts of the restore and branch routes: one target per body, paths kept under the restore root. */
+/** Pure parts of the restore and branch routes: one target per body, a target_dir is a name in its project's directory. */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recoveryOptions, targetOf } from '../../src/api/restores/index.js';
-import { resolveUnderRoot } from '../../src/daemon/index.js';
+import { resolveTargetDir } from '../../src/daemon/index.js';
 import { isPitrdError } from '../../src/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -38,25 +38,28 @@ describe('targetOf', () => {
   });
 });
 
-describe('resolveUnderRoot', () => {
+describe('resolveTargetDir', () => {
   const base = mkdtempSync(join(tmpdir(), 'pitrd-root-logic-'));
   const root = join(base, 'restores');
-  mkdirSync(root);
-  symlinkSync(base, join(root, 'up'));
+  const projectDir = join(root, 'projects', 'proj_a');
+  mkdirSync(projectDir, { recursive: true });
+  symlinkSync(base, join(projectDir, 'up'));
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-  it('takes relative paths from the root and absolute ones inside it', () => {
-    expect(resolveUnderRoot(root, 'a/b')).toBe(join(root, 'a', 'b'));
-    expect(resolveUnderRoot(root, join(root, 'x'))).toBe(join(root, 'x'));
-    expect(resolveUnderRoot(root, 'a/../c')).toBe(join(root, 'c'));
+  it("takes a name, inside the project's own directory", () => {
+    expect(resolveTargetDir(root, 'proj_a', 'main-0301')).toBe(join(projectDir, 'main-0301'));
+    expect(resolveTargetDir(root, 'proj_b', 'x.1_y')).toBe(join(root, 'projects', 'proj_b', 'x.1_y'));
   });
 
-  it('refuses the root itself, escapes, prefixes of the root name and symlinks out of it', () => {
-    for (const p of ['.', '..', '../restores-evil', `${root}-evil/x`, '/etc', 'a/../../x']) {
-      expect(code(() => resolveUnderRoot(root, p))).toMatch(/^VALIDATION_ERROR: body.target_dir: .* outside the daemon's restore root/);
+  it("refuses paths, the daemon's state, hidden names, escapes and symlinks out, without naming the root", () => {
+    for (const p of ['.', '..', '.pitrd', '../proj_b/x', 'a/b', '/etc', join(projectDir, 'x'), 'running-restores.json/..', 'a\0b', '', 'x'.repeat(129)]) {
+      const msg = code(() => resolveTargetDir(root, 'proj_a', p));
+      expect(msg, p).toMatch(/^VALIDATION_ERROR: body.target_dir: expected a directory name/);
+      expect(msg).not.toContain(base);
     }
-    expect(code(() => resolveUnderRoot(root, 'up/data'))).toMatch(/^VALIDATION_ERROR: body.target_dir: .* through a symbolic link/);
-    expect(code(() => resolveUnderRoot(root, 'a\0b'))).toMatch(/NUL/);
+    const link = code(() => resolveTargetDir(root, 'proj_a', 'up'));
+    expect(link).toMatch(/^VALIDATION_ERROR: body.target_dir: "up" leads out of the project's restore directory through a symbolic link/);
+    expect(link).not.toContain(base);
   });
 });
 

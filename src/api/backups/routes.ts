@@ -104,8 +104,8 @@ export function backupRoutes(deps: { projects: ProjectStore; databases: Database
       params: backupParams,
       query: noQuery,
       response: downloadSchema,
-      async handler({ params }) {
-        return backups.download(params.project_id, params.name, params.backup_id);
+      async handler({ params, request }) {
+        return backups.download(params.project_id, params.name, params.backup_id, { host: request.headers.host });
       },
     }),
     route({

@@ -49,7 +49,8 @@ export interface BackupService {
   create(projectId: string, name: string, label: string | null): Promise<BackupView>;
   /** BACKUP_NOT_FOUND when absent. */
   get(projectId: string, name: string, backupId: string): Promise<BackupView>;
-  download(projectId: string, name: string, backupId: string): Promise<BackupDownloadView>;
+  /** `request.host`: the request's Host header, for links when the daemon has no public URL. */
+  download(projectId: string, name: string, backupId: string, request?: { host?: string | undefined }): Promise<BackupDownloadView>;
   /** CONFLICT for a running one, or a pinned one without force. */
   remove(projectId: string, name: string, backupId: string, force: boolean): Promise<{ id: string; deleted: true }>;
   runRetention(projectId: string, name: string, dryRun: boolean): Promise<RetentionRunView>;
