@@ -145,6 +145,28 @@ export function publicErrorOf(err: unknown): { code: ErrorCode; message: string 
   return { code: 'INTERNAL_ERROR', message: PUBLIC_INTERNAL };
 }
 
+/**
+ * A failure as a record stores it (backup.json, restores/{id}.json, branch state): `error` with
+ * every detail for the operator (CLI, logs) and `error_public`, the text the API shows.
+ */
+export function recordedError(err: unknown): { error: string; error_public: string } {
+  const p = publicErrorOf(err);
+  const code = err instanceof PitrdError ? err.code : p.code;
+  return { error: `${code}: ${errorMessage(err)}`, error_public: `${code}: ${p.message}` };
+}
+
+/**
+ * What the API shows of a record's failure: its `error_public`; for a record written before
+ * that field existed, the client-safe text of the code its `error` starts with (`CODE: …`).
+ */
+export function publicRecordError(rec: { error?: unknown; error_public?: unknown }): string | null {
+  if (typeof rec.error_public === 'string') return rec.error_public;
+  if (typeof rec.error !== 'string') return null;
+  const m = /^([A-Z][A-Z_]+): ([\s\S]*)$/.exec(rec.error);
+  if (m && m[1]! in ErrorCodes) return `${m[1]}: ${publicTextFor(m[1]!, m[2]!)}`;
+  return PUBLIC_INTERNAL;
+}
+
 /** Narrow `unknown` to a PitrdError, optionally of one code. */
 export function isPitrdError(err: unknown, code?: ErrorCode): err is PitrdError {
   return err instanceof PitrdError && (code === undefined || err.code === code);

@@ -10,7 +10,7 @@
  */
 import { crashPoint } from '../crash/index.js';
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
+import { PitrdError, errorMessage, isPitrdError, recordedError } from '../errors.js';
 import type { BackupFile, BackupRecord, BackupRecordInput, BackupType, DatabaseRepository } from '../repository/index.js';
 import { COMPRESSION_EXT } from '../repository/index.js';
 import type { ObjectStore } from '../storage/types.js';
@@ -220,7 +220,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
     if (base) {
       try {
         await removeDataObjects(opts, id);
-        await backups.save({ ...base, status: wasInterrupted ? 'interrupted' : 'failed', error: `${error.code}: ${error.message}`, files: [] });
+        await backups.save({ ...base, status: wasInterrupted ? 'interrupted' : 'failed', ...recordedError(error), files: [] });
       } catch {
         // Storage is failing too. The record then stays `running`, which no reader takes for a
         // restorable backup, and the original error is the one worth reporting.
@@ -235,7 +235,8 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
 }
 
 function interrupted(id: string, cause?: unknown): PitrdError {
-  return new PitrdError('BACKUP_FAILED', `backup ${id} was interrupted (cancelled or the daemon is shutting down)`, { context: { backup: id }, ...(cause === undefined ? {} : { cause }) });
+  const message = `backup ${id} was interrupted (cancelled or the daemon is shutting down)`;
+  return new PitrdError('BACKUP_FAILED', message, { context: { backup: id }, public: message, ...(cause === undefined ? {} : { cause }) });
 }
 
 /** A tar's bytes on their way to the store: scanned as they pass, and given the end-of-archive

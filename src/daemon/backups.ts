@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BackupDownloadView, BackupService as BackupRoutesService, BackupView, RetentionRunView } from '../api/backups/index.js';
 import { createBackupService, DEFAULT_SCHEDULE, type BackupService, type StartedBackup } from '../basebackup/index.js';
 import type { Config, DatabaseConfig } from '../config/index.js';
-import { errorMessage, isPitrdError, PitrdError } from '../errors.js';
+import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
 import type { BackupRecord, Repository } from '../repository/index.js';
 import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule } from '../retention/index.js';
 import { entryConnection, type DatabaseEntry } from './entry.js';
@@ -303,7 +303,7 @@ export class BackupManager implements BackupRoutesService {
       pinned: b.pinned,
       // backup.json is loose: the basebackup runner adds wal_included.
       wal_included: typeof b['wal_included'] === 'boolean' ? b['wal_included'] : null,
-      error: b.error,
+      error: publicRecordError(b),
       progress: running ? { phase: running.phase, bytes_done: running.bytesDone, bytes_total_estimate: running.bytesTotalEstimate, current_archive: running.currentArchive } : null,
     };
   }

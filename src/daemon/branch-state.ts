@@ -26,7 +26,10 @@ export const BranchStateSchema = z.looseObject({
   /** The restore's work directory (server log, socket) while its first server runs; removed with it. */
   work_dir: z.string().nullable().default(null),
   created_at: z.string(),
+  /** Every detail, for the operator. */
   error: z.string().nullable(),
+  /** What the API shows (src/errors.ts recordedError). */
+  error_public: z.string().nullable().optional(),
 });
 
 export type BranchState = z.output<typeof BranchStateSchema>;

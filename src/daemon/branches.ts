@@ -12,7 +12,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BranchService, BranchView, CreateBranchInput } from '../api/branches/index.js';
-import { errorMessage, PitrdError } from '../errors.js';
+import { errorMessage, PitrdError, publicRecordError, recordedError } from '../errors.js';
 import { newId } from '../repository/index.js';
 import type { RestoreResult } from '../restore/index.js';
 import { branchDir, loadBranchStates, saveBranchState, type BranchState } from './branch-state.js';
@@ -20,6 +20,9 @@ import type { DatabaseEntry } from './entry.js';
 import { freePort, pgIsRunning, pgStart, pgStop, portIsFree } from './pg-ctl.js';
 import { ensureOwnedDir } from './restore-root.js';
 import type { RestoreManager } from './restores.js';
+
+const STOPPED_WHILE_CREATING = 'the daemon stopped while the branch was being created; delete it and create it again';
+const INTERRUPTED_BRANCH = 'interrupted: the daemon stopped while the branch was being created';
 
 export interface BranchManagerOptions {
   restores: RestoreManager;
@@ -57,13 +60,13 @@ export class BranchManager implements BranchService {
           // The daemon died while restoring it: the half-restored directory is worthless.
           await pgStop(s.data_dir).catch(() => undefined);
           rmSync(s.data_dir, { recursive: true, force: true });
-          this.save(b, { status: 'failed', error: 'the daemon stopped while the branch was being created; delete it and create it again' });
+          this.save(b, { status: 'failed', error: STOPPED_WHILE_CREATING, error_public: STOPPED_WHILE_CREATING });
         } else if (s.status === 'running' || (s.status === 'stopped' && s.stopped_by_daemon)) {
           if (await pgIsRunning(s.data_dir)) this.save(b, { status: 'running', stopped_by_daemon: false });
           else await this.startServer(b);
         }
       } catch (err) {
-        this.save(b, { status: 'stopped', stopped_by_daemon: false, error: `could not start the branch's server: ${errorMessage(err)}` });
+        this.save(b, { status: 'stopped', stopped_by_daemon: false, ...recordedError(new PitrdError('RESTORE_FAILED', `could not start the branch's server: ${errorMessage(err)}`, { cause: err })) });
         this.opts.logger.warn({ branch: s.id, err: errorMessage(err) }, 'branch server did not start');
       }
     }
@@ -138,7 +141,7 @@ export class BranchManager implements BranchService {
           this.opts.logger.info({ branch: id, database: e.name, port: res.port }, 'branch running');
         },
         (err: unknown) => {
-          this.save(b, { status: 'failed', error: this.stopping ? 'interrupted: the daemon stopped while the branch was being created' : errorMessage(err) });
+          this.save(b, this.stopping ? { status: 'failed', error: INTERRUPTED_BRANCH, error_public: INTERRUPTED_BRANCH } : { status: 'failed', ...recordedError(err) });
           this.opts.logger.warn({ branch: id, database: e.name, err: errorMessage(err) }, 'branch creation failed');
         },
       );
@@ -218,7 +221,7 @@ export class BranchManager implements BranchService {
     ensureOwnedDir(runDir);
     const port = b.state.port !== null && (await portIsFree(b.state.port)) ? b.state.port : await freePort();
     await pgStart({ dataDir: b.state.data_dir, port, runDir });
-    this.save(b, { status: 'running', port, stopped_by_daemon: false, error: null });
+    this.save(b, { status: 'running', port, stopped_by_daemon: false, error: null, error_public: null });
     this.opts.logger.info({ branch: b.state.id, port }, 'branch server started');
   }
 
@@ -250,7 +253,7 @@ export class BranchManager implements BranchService {
       backup_id: s.backup_id,
       data_dir: s.data_dir,
       created_at: s.created_at,
-      error: s.error,
+      error: publicRecordError(s),
     };
   }
 

@@ -213,8 +213,9 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     return this.exclusive(async () => {
       const e = this.entry(projectId, name);
       if (e.source === 'config') {
-        throw new PitrdError('CONFLICT', `database "${name}" is defined in the configuration file${this.opts.config.source ? ` (${this.opts.config.source})` : ''}; remove it there`, {
-          context: { project_id: projectId, name },
+        // The file's path stays in the log (context): clients are not told the daemon's paths.
+        throw new PitrdError('CONFLICT', `database "${name}" is defined in the daemon's configuration file; remove it there`, {
+          context: { project_id: projectId, name, config_file: this.opts.config.source },
         });
       }
       this.removeGuard?.(projectId, name);

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
-import { errorMessage, isPitrdError, PitrdError } from '../errors.js';
+import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
 import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
 import { runRestore, type RestoreResult } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
@@ -258,7 +258,7 @@ export class RestoreManager implements RestoreService {
     const store = this.opts.repo.database(j.database).restores;
     try {
       const rec = await store.get(j.id);
-      if (rec) await store.save({ ...rec, status: 'failed', interrupted: true, error: INTERRUPTED_MESSAGE, completed_at: new Date().toISOString() });
+      if (rec) await store.save({ ...rec, status: 'failed', interrupted: true, error: INTERRUPTED_MESSAGE, error_public: INTERRUPTED_MESSAGE, completed_at: new Date().toISOString() });
       // Still extracting at the deadline: the process is going away; leave no partial cluster.
       if (!j.settled && existsSync(j.targetDir)) rmSync(j.targetDir, { recursive: true, force: true });
       this.opts.logger.warn({ database: j.database, restore: j.id }, 'restore recorded as interrupted');
@@ -329,7 +329,7 @@ export class RestoreManager implements RestoreService {
       progress: job && r.status === 'running' ? job.progress : null,
       started_at: r.started_at,
       completed_at: r.completed_at,
-      error: r.error,
+      error: publicRecordError(r),
     };
   }
 }

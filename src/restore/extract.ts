@@ -30,7 +30,7 @@ interface TablespaceMeta {
 /** Refuse a target that holds anything: a restore never overwrites data. */
 export function assertEmptyTarget(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new PitrdError('TARGET_DIR_NOT_EMPTY', `restore target directory ${dir} is not empty; choose an absent or empty directory`, { context: { target_dir: dir } });
+    throw new PitrdError('TARGET_DIR_NOT_EMPTY', 'the restore target directory is not empty; choose an absent or empty directory', { context: { target_dir: dir } });
   }
 }
 

@@ -189,13 +189,14 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     await prefetcher?.stop();
     if (server && isRunning(server)) await pgCtlStop(server);
     const message = err instanceof Error ? err.message : String(err);
-    await o.db.restores.save({ ...record, status: 'failed', completed_at: new Date().toISOString(), error: message }).catch(() => undefined);
+    const failure = isPitrdError(err) ? err : new PitrdError('RESTORE_FAILED', `restore ${record.id} failed: ${message}`, { cause: err, context: { restore: record.id } });
+    // `error` keeps every detail for the operator; the API shows `error_public` (src/errors.ts).
+    await o.db.restores.save({ ...record, status: 'failed', completed_at: new Date().toISOString(), error: message, error_public: `${failure.code}: ${failure.publicMessage}` }).catch(() => undefined);
     // Leave no half-restored cluster behind to be mistaken for a good one.
     rmSync(targetDir, { recursive: true, force: true });
     if (targetExisted) mkdirSync(targetDir, { recursive: true, mode: 0o700 });
     for (const d of createdDirs) rmSync(d, { recursive: true, force: true });
-    if (isPitrdError(err)) throw err;
-    throw new PitrdError('RESTORE_FAILED', `restore ${record.id} failed: ${message}`, { cause: err, context: { restore: record.id } });
+    throw failure;
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }
