@@ -167,7 +167,7 @@ export class FsObjectStore implements ObjectStore {
       await link(from, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
+        throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists`, { context: { key, location: this.location } });
       }
       throw err;
     }
@@ -188,7 +188,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       const st = await fh.stat();
       if (!st.isFile()) {
-        throw new PitrdError('OBJECT_NOT_FOUND', `object ${key} not found in ${this.location} (only a prefix of other keys)`, { context: { key } });
+        throw new PitrdError('OBJECT_NOT_FOUND', `object ${key} not found (only a prefix of other keys)`, { context: { key, location: this.location } });
       }
       const r = checkRange(key, range, st.size);
       if (r && r.end < r.start) {
@@ -364,7 +364,7 @@ export class FsObjectStore implements ObjectStore {
       });
     }
     if (op === 'get' && (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')) {
-      return new PitrdError('OBJECT_NOT_FOUND', `object ${key} not found in ${this.location}`, { context: { key }, cause: err });
+      return new PitrdError('OBJECT_NOT_FOUND', `object ${key} not found`, { context: { key, location: this.location }, cause: err });
     }
     const transient = code === 'ENOSPC' || code === 'EIO' || code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN';
     return new PitrdError(transient ? 'STORAGE_UNAVAILABLE' : 'STORAGE_ERROR', `fs storage ${op} of ${key} in ${this.root} failed: ${code ?? String(err)}`, {

@@ -59,12 +59,12 @@ export function mapS3Error(err: unknown, ctx: { op: string; key: string; locatio
   const e = err as SdkErrorShape;
   const status = e?.$metadata?.httpStatusCode;
   const code = errCode(e);
-  const base = { key: ctx.key, op: ctx.op, s3Code: code, httpStatus: status };
+  const base = { key: ctx.key, op: ctx.op, location: ctx.location, s3Code: code, httpStatus: status };
   if (isNotFound(err)) {
-    return new PitrdError('OBJECT_NOT_FOUND', `object ${ctx.key} not found in ${ctx.location}`, { context: base, cause: err });
+    return new PitrdError('OBJECT_NOT_FOUND', `object ${ctx.key} not found`, { context: base, cause: err });
   }
   if (code === 'PreconditionFailed' || status === 412) {
-    return new PitrdError('OBJECT_EXISTS', `object ${ctx.key} already exists in ${ctx.location}`, { context: base, cause: err });
+    return new PitrdError('OBJECT_EXISTS', `object ${ctx.key} already exists`, { context: base, cause: err });
   }
   if (code === 'InvalidRange' || status === 416) {
     return new PitrdError('VALIDATION_ERROR', `byte range not satisfiable for object ${ctx.key} in ${ctx.location}`, {

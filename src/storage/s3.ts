@@ -150,7 +150,7 @@ export class S3ObjectStore implements ObjectStore {
       // on such servers two concurrent writers of one key can still both "win" (last write
       // stays). Repository keys are written once by the daemon that owns the database.
       if ((await this.head(key)) !== null) {
-        throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists in ${this.location}`, { context: { key } });
+        throw new PitrdError('OBJECT_EXISTS', `object ${key} already exists`, { context: { key, location: this.location } });
       }
     }
     const base: PutObjectCommandInput = { Bucket: this.bucket, Key, ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}) };

@@ -46,8 +46,9 @@ export async function startDaemonFixture(rawConfig: Record<string, unknown> = {}
       storage: { type: 'fs', path: join(dir, 'repo') },
       compression: 'gzip',
       spool_dir: join(dir, 'spool'),
-      api: { listen: { host: '127.0.0.1', port: await freePort() }, tokens_file: tokensFile },
       ...rawConfig,
+      // Merged: a test may add api keys (rate limits, public_url) and keep the port and tokens.
+      api: { listen: { host: '127.0.0.1', port: await freePort() }, tokens_file: tokensFile, ...((rawConfig.api ?? {}) as Record<string, unknown>) },
     },
     { baseDir: dir, env: {} },
   );
