@@ -7,7 +7,7 @@ import { errorMessage, PitrdError } from '../errors.js';
 import { AuthFailureLimiter } from './auth-failures.js';
 import { VERSION } from '../version.js';
 import { ok } from './envelope.js';
-import { installErrorHandlers, toErrorResponse } from './error-handler.js';
+import { frameworkErrors, installErrorHandlers, toErrorResponse } from './error-handler.js';
 import { fingerprint, IDEMPOTENCY_KEY_RE, IdempotencyCoordinator, MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { createApiLogger } from './logger.js';
 import { MetricsRegistry } from './metrics/index.js';
@@ -87,6 +87,7 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
     // line that has the details, and a client must not be able to choose or guess it.
     requestIdHeader: false,
     genReqId: () => `req_${randomBytes(8).toString('hex')}`,
+    frameworkErrors,
   }) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   installErrorHandlers(app);

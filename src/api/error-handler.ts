@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, isPitrdError, publicErrorOf, type ErrorCode } from '../errors.js';
 import { fail, type ErrorEnvelope } from './envelope.js';
 
@@ -14,7 +14,17 @@ const FASTIFY_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type: send application/json',
   FST_ERR_CTP_BODY_TOO_LARGE: 'request body is too large',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the request body',
+  // Raised by the router, before any route runs (fastify's frameworkErrors).
+  FST_ERR_BAD_URL: 'the request path is not valid percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long (at most 100 characters)',
 };
+
+/** Fastify's `frameworkErrors` option: router errors in the envelope too (they skip the error handler). */
+export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const r = toErrorResponse(err, req.id);
+  req.log.info({ code: r.body.error.code }, r.body.error.message);
+  void reply.code(r.status).type('application/json; charset=utf-8').send(r.body);
+}
 
 /**
  * Map anything thrown to the error envelope. A PitrdError keeps its code; the client reads its

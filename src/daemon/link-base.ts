@@ -28,7 +28,8 @@ export function linkBase(opts: LinkBaseOptions, hostHeader?: string): string {
   if (!isWildcardAddress(address)) return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   if (hostHeader !== undefined) {
     const m = HOST_HEADER.exec(hostHeader);
-    if (m && (m[2] === undefined || Number(m[2]) <= 65535)) return `http://${hostHeader}`;
+    const host = m?.[1]?.replace(/^\[|\]$/g, '');
+    if (m && host !== undefined && !isWildcardAddress(host) && (m[2] === undefined || Number(m[2]) <= 65535)) return `http://${hostHeader}`;
   }
   return `http://${family === 'IPv6' ? '[::1]' : '127.0.0.1'}:${port}`;
 }

@@ -28,6 +28,8 @@ interface Case {
 const json = { 'content-type': 'application/json' };
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
+// Malformed JSON, content types, arrays, unknown fields and malformed ids on every route are
+// generated from the OpenAPI document (api-openapi-bad-input.test.ts); these are the route's own.
 const cases: Case[] = [
   // GET /projects
   { name: 'limit 0', method: 'GET', url: '/projects?limit=0', status: 400, code: 'VALIDATION_ERROR', says: 'query.limit: must be at least 1' },
@@ -41,22 +43,18 @@ const cases: Case[] = [
   { name: 'cursor wrong arity', method: 'GET', url: `/projects?cursor=${b64('["x"]')}`, status: 400, code: 'VALIDATION_ERROR', says: 'query.cursor' },
   { name: 'cursor empty', method: 'GET', url: '/projects?cursor=', status: 400, code: 'VALIDATION_ERROR', says: 'query.cursor' },
   // POST /projects
-  { name: 'malformed JSON', method: 'POST', url: '/projects', headers: json, payload: '{"name": "x"', status: 400, code: 'VALIDATION_ERROR', says: 'request body is not valid JSON' },
   { name: 'empty JSON body', method: 'POST', url: '/projects', headers: json, payload: '', status: 400, code: 'VALIDATION_ERROR', says: 'request body is empty' },
   { name: 'no body at all', method: 'POST', url: '/projects', status: 400, code: 'VALIDATION_ERROR', says: 'body: required' },
-  { name: 'body is an array', method: 'POST', url: '/projects', headers: json, payload: '[]', status: 400, code: 'VALIDATION_ERROR', says: 'body: expected object' },
   { name: 'missing field', method: 'POST', url: '/projects', headers: json, payload: '{}', status: 400, code: 'VALIDATION_ERROR', says: 'body.name: required' },
   { name: 'wrong type', method: 'POST', url: '/projects', headers: json, payload: '{"name": 42}', status: 400, code: 'VALIDATION_ERROR', says: 'body.name: expected string' },
   { name: 'unknown field', method: 'POST', url: '/projects', headers: json, payload: '{"name":"ok","region":"x"}', status: 400, code: 'VALIDATION_ERROR', says: 'body.region: unknown field' },
   { name: 'bad name', method: 'POST', url: '/projects', headers: json, payload: '{"name":"Bad Name!"}', status: 400, code: 'VALIDATION_ERROR', says: 'body.name: expected 1-63 characters' },
   { name: 'name too long', method: 'POST', url: '/projects', headers: json, payload: JSON.stringify({ name: `a${'b'.repeat(63)}` }), status: 400, code: 'VALIDATION_ERROR', says: 'body.name' },
-  { name: 'not JSON content type', method: 'POST', url: '/projects', headers: { 'content-type': 'text/xml' }, payload: '<name/>', status: 400, code: 'VALIDATION_ERROR', says: 'unsupported Content-Type' },
   { name: 'idempotency key wrong type', method: 'POST', url: '/projects', headers: json, payload: '{"name":"ok","idempotency_key":5}', status: 400, code: 'VALIDATION_ERROR', says: 'body.idempotency_key' },
   { name: 'idempotency header too long', method: 'POST', url: '/projects', headers: { ...json, 'idempotency-key': 'k'.repeat(256) }, payload: '{"name":"ok"}', status: 400, code: 'VALIDATION_ERROR', says: 'headers.idempotency-key' },
   { name: 'idempotency header and body differ', method: 'POST', url: '/projects', headers: { ...json, 'idempotency-key': 'a' }, payload: '{"name":"ok","idempotency_key":"b"}', status: 400, code: 'VALIDATION_ERROR', says: 'body.idempotency_key' },
   // GET/DELETE /projects/:id
   { name: 'get: malformed id', method: 'GET', url: '/projects/not-an-id', status: 400, code: 'VALIDATION_ERROR', says: 'params.id: expected a project id' },
-  { name: 'delete: malformed id', method: 'DELETE', url: '/projects/PROJ_X', status: 400, code: 'VALIDATION_ERROR', says: 'params.id' },
   { name: 'get: unknown id', method: 'GET', url: '/projects/proj_missing', status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_missing' },
   { name: 'delete: unknown id', method: 'DELETE', url: '/projects/proj_missing', status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_missing' },
   // Methods and paths nobody registered

@@ -7,19 +7,15 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileTokenStore } from '../../src/auth/index.js';
 import { startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 
 let fx: DaemonFixture;
 let pid: string;
-let scopedToOther: string;
 let root: string;
 
 beforeAll(async () => {
   fx = await startDaemonFixture({}, { schedules: false });
   pid = (await fx.call('POST', '/projects', { name: 'main-project' })).json.data.id;
-  const otherPid = (await fx.call('POST', '/projects', { name: 'other' })).json.data.id;
-  scopedToOther = (await new FileTokenStore(fx.config.api.tokens_file!).create({ name: 'scoped', projects: [otherPid], tier: 'pro' })).token;
   const reg = await fx.call('POST', `/projects/${pid}/databases`, { name: 'known', host: 'db.invalid', port: 5432, user: 'replicator', password: 'pw-rst-bad-input', dbname: 'app', sslmode: 'require' });
   expect(reg.status).toBe(201);
   root = fx.daemon.restores.root;
@@ -58,8 +54,8 @@ const cases: Case[] = [
   { name: 'restore: inclusive with latest', method: 'POST', url: R, body: { target: 'latest', inclusive: false }, status: 400, code: 'VALIDATION_ERROR', says: 'body.inclusive' },
   { name: 'restore: malformed backup id', method: 'POST', url: R, body: { target: 'latest', backup_id: '../x' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.backup_id' },
   { name: 'restore: absolute target_dir outside the root', method: 'POST', url: R, body: { target_time: T, target_dir: '/etc/pitrd-evil' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.target_dir' },
-  { name: 'restore: relative target_dir escaping the root', method: 'POST', url: R, body: { target_time: T, target_dir: '../../escape' }, status: 400, code: 'VALIDATION_ERROR', says: "outside the daemon's restore root" },
-  { name: 'restore: target_dir through a symlink out of the root', method: 'POST', url: R, body: { target_time: T, target_dir: 'link-out/data' }, status: 400, code: 'VALIDATION_ERROR', says: 'symbolic link' },
+  { name: 'restore: relative target_dir escaping the root', method: 'POST', url: R, body: { target_time: T, target_dir: '../../escape' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.target_dir: expected a directory name' },
+  { name: 'restore: target_dir through a symlink out of the root', method: 'POST', url: R, body: { target_time: T, target_dir: 'link-out' }, status: 400, code: 'VALIDATION_ERROR', says: 'symbolic link' },
   { name: 'restore: nothing archived yet', method: 'POST', url: R, body: { target_time: T }, status: 422, code: 'TARGET_TIME_INVALID', says: 'no recovery window' },
   { name: 'restore: latest, nothing archived yet', method: 'POST', url: R, body: { target_time: 'latest' }, status: 422, code: 'TARGET_TIME_INVALID', says: '"known"' },
   // POST backups/:id/restore
@@ -88,8 +84,8 @@ const cases: Case[] = [
 
 describe('bad input on restore and branch routes', () => {
   beforeAll(() => {
-    mkdirSync(root, { recursive: true });
-    symlinkSync('/tmp', join(root, 'link-out'));
+    mkdirSync(join(root, 'projects', pid), { recursive: true });
+    symlinkSync('/tmp', join(root, 'projects', pid, 'link-out'));
   });
 
   it.each(cases)('$name → $status $code', async (c) => {
@@ -106,7 +102,8 @@ describe('bad input on restore and branch routes', () => {
     const branches = await fx.call('GET', `/projects/${pid}/databases/known/branches`);
     expect(branches.json.data).toEqual({ branches: [], next_cursor: null });
     expect((await fx.call('GET', `/projects/${pid}/branches`)).json.data).toEqual({ branches: [], next_cursor: null });
-    expect(readdirSync(root)).toEqual(['link-out']);
+    expect(readdirSync(root)).toEqual(['projects']);
+    expect(readdirSync(join(root, 'projects', pid))).toEqual(['link-out']);
     expect(existsSync('/etc/pitrd-evil')).toBe(false);
   });
 
@@ -145,30 +142,5 @@ describe('bad input on restore and branch routes', () => {
   });
 });
 
-const routes: Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string; body?: unknown }> = [
-  { method: 'POST', url: `${D}/pitr/restore`, body: { target: 'latest' } },
-  { method: 'GET', url: `${D}/pitr/restores` },
-  { method: 'GET', url: `${D}/pitr/restores/rstr_20260101T000000Z_00000000` },
-  { method: 'POST', url: `${D}/backups/bkp_20260101T000000Z_00000000/restore` },
-  { method: 'POST', url: `${D}/branches`, body: { branch_name: 'b' } },
-  { method: 'GET', url: `${D}/branches` },
-  { method: 'GET', url: '/projects/P/branches' },
-  { method: 'GET', url: `${D}/branches/br_20260101T000000Z_00000000` },
-  { method: 'DELETE', url: `${D}/branches/br_20260101T000000Z_00000000` },
-];
-
-describe('auth on restore and branch routes', () => {
-  it.each(routes)('$method $url: no token or a bad one → AUTH_REQUIRED', async (r) => {
-    for (const token of [null, 'nonsense']) {
-      const res = await fx.call(r.method, r.url.replace('/P/', `/${pid}/`), r.body, {}, token);
-      expect(res.status).toBe(401);
-      expect(res.json.error.code).toBe('AUTH_REQUIRED');
-    }
-  });
-
-  it.each(routes)('$method $url: a token scoped to another project → PROJECT_NOT_FOUND', async (r) => {
-    const res = await fx.call(r.method, r.url.replace('/P/', `/${pid}/`), r.body, {}, scopedToOther);
-    expect(res.status).toBe(404);
-    expect(res.json.error.code).toBe('PROJECT_NOT_FOUND');
-  });
-});
+// Auth, another project's token, malformed ids and bodies on every route: generated from the
+// OpenAPI document in api-openapi-bad-input.test.ts.

@@ -54,7 +54,7 @@ describe('restore over HTTP from an S3 repository', () => {
     const target = new Date((rows[0]!.getTime() + rows[1]!.getTime()) / 2).toISOString();
     const r = await fx.call('POST', `${base}/pitr/restore`, { target_time: target, mode: 'running', target_dir: 'from-s3' });
     expect(r.status).toBe(202);
-    expect(r.json.data.target_dir).toBe(`${fx.daemon.restores.root}/from-s3`);
+    expect(r.json.data.target_dir).toBe(`${fx.daemon.restores.root}/projects/${projectId}/from-s3`);
     const done = await waitFor('restore finished', async () => {
       const d = (await fx.call('GET', `${base}/pitr/restores/${r.json.data.restore_id}`)).json.data;
       return d.status === 'running' ? null : d;

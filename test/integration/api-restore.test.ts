@@ -8,7 +8,7 @@
  * daemon shutdown.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { markerIdsAt, startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
@@ -20,7 +20,7 @@ let base: string;
 let backup: { id: string; stop_time: string };
 const rows: Array<{ id: number; committed_at: Date; xid: string }> = [];
 let lsnAfter2 = '';
-let firstRestore: { target: string; id?: string };
+let firstRestore: { target: string; id?: string; dir?: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (a: Date, b: Date) => new Date((a.getTime() + b.getTime()) / 2).toISOString();
@@ -100,7 +100,9 @@ describe('restores over HTTP', () => {
     const done = await untilFinished(id);
     expect(done).toMatchObject({ id, status: 'completed', error: null });
     expect(done.wal_files_applied).toBeGreaterThan(0);
-    expect(done.target_dir.startsWith(fx.daemon.restores.root)).toBe(true);
+    // In the project's own directory under the restore root, never beside the daemon's state.
+    expect(done.target_dir).toMatch(new RegExp(`^${fx.daemon.restores.root}/projects/proj_[a-z0-9]+/main-restore-`));
+    firstRestore.dir = done.target_dir;
     expect(existsSync(`${done.target_dir}/postmaster.pid`)).toBe(false);
 
     const restored = await startPostgres({ dataDir: done.target_dir, password: PASSWORD });
@@ -140,10 +142,10 @@ describe('restores over HTTP', () => {
     expect(r.status).toBe(422);
     expect(r.json.error.code).toBe('TARGET_TIME_INVALID');
     expect(r.json.error.message).toContain(early);
-    expect(existsSync(`${fx.daemon.restores.root}/too-early`)).toBe(false);
+    expect(existsSync(join(dirname(firstRestore.dir!), 'too-early'))).toBe(false);
     expect((await fx.call('GET', `${base}/pitr/restores`)).json.data.total_count).toBe(before);
     // An existing, non-empty target directory is refused too.
-    const busy = await fx.call('POST', `${base}/pitr/restore`, { target: 'latest', target_dir: 'main' });
+    const busy = await fx.call('POST', `${base}/pitr/restore`, { target: 'latest', target_dir: basename(firstRestore.dir!) });
     expect(busy.status).toBe(409);
     expect(busy.json.error.code).toBe('TARGET_DIR_NOT_EMPTY');
     // Two requests naming one new directory at once: one restores into it, the other is refused.
@@ -219,7 +221,7 @@ describe('restores over HTTP', () => {
     expect(live.status).toBe(202);
     const done = await untilFinished(live.json.data.restore_id);
     expect(await markerIds(done.connection_uri)).toEqual([]);
-    const workDir = (JSON.parse(readFileSync(join(fx.daemon.restores.root, 'running-restores.json'), 'utf8')) as Array<{ dir: string; work_dir: string }>).find((x) => x.dir === done.target_dir)!.work_dir;
+    const workDir = (JSON.parse(readFileSync(join(fx.daemon.restores.root, '.pitrd', 'running-restores.json'), 'utf8')) as Array<{ dir: string; work_dir: string }>).find((x) => x.dir === done.target_dir)!.work_dir;
     expect(existsSync(`${workDir}/postgres.log`)).toBe(true);
     // A crash: the daemon goes away without stopping its restores.
     fx.daemon.restores.stop = async () => undefined;

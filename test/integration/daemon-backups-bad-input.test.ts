@@ -6,13 +6,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileTokenStore } from '../../src/auth/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
 let fx: DaemonFixture;
 let pid: string;
 let otherPid: string;
-let scopedToOther: string;
 let hook: Server;
 const hookBodies: Array<{ event: string; alert: { kind: string; database: string } }> = [];
 
@@ -30,7 +28,6 @@ beforeAll(async () => {
   fx = await startDaemonFixture({}, { schedules: false, alertWebhookUrl: hookUrl });
   pid = (await fx.call('POST', '/projects', { name: 'main-project' })).json.data.id;
   otherPid = (await fx.call('POST', '/projects', { name: 'other' })).json.data.id;
-  scopedToOther = (await new FileTokenStore(fx.config.api.tokens_file!).create({ name: 'scoped', projects: [otherPid], tier: 'pro' })).token;
   const reg = await fx.call('POST', `/projects/${pid}/databases`, { name: 'known', host: 'db.invalid', port: 5432, user: 'replicator', password: 'pw-bk-bad-input', dbname: 'app', sslmode: 'require' });
   expect(reg.status).toBe(201);
 }, 60_000);
@@ -62,8 +59,6 @@ const cases: Case[] = [
   { name: 'list: foreign cursor', method: 'GET', url: `${B}?cursor=${Buffer.from('["a"]').toString('base64url')}`, status: 400, code: 'VALIDATION_ERROR', says: 'query.cursor' },
   { name: 'list: unknown database', method: 'GET', url: '/projects/P/databases/missing/backups', status: 404, code: 'DATABASE_NOT_FOUND', says: '"missing"' },
   { name: 'list: database of another project', method: 'GET', url: '/projects/O/databases/known/backups', status: 404, code: 'DATABASE_NOT_FOUND', says: '"known"' },
-  { name: 'list: malformed project id', method: 'GET', url: '/projects/Bad!Id/databases/known/backups', status: 400, code: 'VALIDATION_ERROR', says: 'params.project_id' },
-  { name: 'create: unknown field', method: 'POST', url: B, body: { type: 'automated' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.type: unknown field' },
   { name: 'create: label not a string', method: 'POST', url: B, body: { label: 42 }, status: 400, code: 'VALIDATION_ERROR', says: 'body.label' },
   { name: 'create: empty label', method: 'POST', url: B, body: { label: '' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.label' },
   { name: 'create: bad idempotency key', method: 'POST', url: B, body: {}, headers: { 'idempotency-key': 'é' }, status: 400, code: 'VALIDATION_ERROR', says: 'headers.idempotency-key' },
@@ -114,32 +109,8 @@ describe('bad input on backup, retention and health routes', () => {
   });
 });
 
-const routes: Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string; body?: unknown }> = [
-  { method: 'GET', url: B },
-  { method: 'POST', url: B, body: {} },
-  { method: 'GET', url: `${B}/bkp_x` },
-  { method: 'GET', url: `${B}/bkp_x/download` },
-  { method: 'DELETE', url: `${B}/bkp_x` },
-  { method: 'POST', url: '/projects/P/databases/known/retention/run?dry_run=true' },
-  { method: 'GET', url: '/projects/P/databases/known/health' },
-];
-
-describe('auth on backup, retention and health routes', () => {
-  it.each(routes)('$method $url: no token, a bad token, a revoked-looking token → AUTH_REQUIRED', async (r) => {
-    const url = r.url.replace('/P/', `/${pid}/`);
-    for (const token of [null, 'nonsense', `pitrd_000000000000_${'A'.repeat(43)}`]) {
-      const res = await fx.call(r.method, url, r.body, {}, token);
-      expect(res.status).toBe(401);
-      expect(res.json.error.code).toBe('AUTH_REQUIRED');
-    }
-  });
-
-  it.each(routes)('$method $url: a token scoped to another project → PROJECT_NOT_FOUND', async (r) => {
-    const res = await fx.call(r.method, r.url.replace('/P/', `/${pid}/`), r.body, {}, scopedToOther);
-    expect(res.status).toBe(404);
-    expect(res.json.error.code).toBe('PROJECT_NOT_FOUND');
-  });
-});
+// Auth, another project's token, malformed ids and bodies on every route: generated from the
+// OpenAPI document in api-openapi-bad-input.test.ts.
 
 describe('alert webhook', () => {
   it('POSTs a raised alert once, and the clearing when the database goes', async () => {

@@ -10,16 +10,12 @@ import { startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 const PASSWORD = 'Bad-Input-Secret-pw-41';
 let fx: DaemonFixture;
 let pid: string;
-let otherPid: string;
-let scopedToOther: string;
 let freeToken: string;
 
 beforeAll(async () => {
   fx = await startDaemonFixture();
   pid = (await fx.call('POST', '/projects', { name: 'main-project' })).json.data.id;
-  otherPid = (await fx.call('POST', '/projects', { name: 'other' })).json.data.id;
   const tokens = new FileTokenStore(fx.config.api.tokens_file!);
-  scopedToOther = (await tokens.create({ name: 'scoped', projects: [otherPid], tier: 'pro' })).token;
   freeToken = (await tokens.create({ name: 'free', projects: ['*'], tier: 'free' })).token;
   const reg = await fx.call('POST', `/projects/${pid}/databases`, { name: 'known', host: 'db.invalid', port: 5432, user: 'replicator', password: PASSWORD, dbname: 'app', sslmode: 'require' });
   expect(reg.status).toBe(201);
@@ -44,7 +40,6 @@ const cases: Case[] = [
   { name: 'list: limit 0', method: 'GET', url: '/projects/P/databases?limit=0', status: 400, code: 'VALIDATION_ERROR', says: 'query.limit: must be at least 1' },
   { name: 'list: unknown query field', method: 'GET', url: '/projects/P/databases?region=x', status: 400, code: 'VALIDATION_ERROR', says: 'query.region: unknown field' },
   { name: 'list: foreign cursor', method: 'GET', url: `/projects/P/databases?cursor=${Buffer.from('{"a":1}').toString('base64url')}`, status: 400, code: 'VALIDATION_ERROR', says: 'query.cursor' },
-  { name: 'list: malformed project id', method: 'GET', url: '/projects/Bad!Id/databases', status: 400, code: 'VALIDATION_ERROR', says: 'params.project_id' },
   { name: 'list: unknown project', method: 'GET', url: '/projects/proj_nothere/databases', status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_nothere' },
   // register
   { name: 'register: no name', method: 'POST', url: '/projects/P/databases', body: { host: 'h' }, status: 400, code: 'VALIDATION_ERROR', says: 'body.name: required' },
@@ -61,7 +56,6 @@ const cases: Case[] = [
   { name: 'register: unknown project', method: 'POST', url: '/projects/proj_nothere/databases', body: reg({}), status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_nothere' },
   // get / url / delete
   { name: 'get: unknown database', method: 'GET', url: '/projects/P/databases/missing', status: 404, code: 'DATABASE_NOT_FOUND', says: '"missing"' },
-  { name: 'get: malformed name', method: 'GET', url: '/projects/P/databases/BAD_NAME', status: 400, code: 'VALIDATION_ERROR', says: 'params.name' },
   { name: 'url: unknown database', method: 'GET', url: '/projects/P/databases/missing/url', status: 404, code: 'DATABASE_NOT_FOUND', says: '"missing"' },
   { name: 'url: unknown query field', method: 'GET', url: '/projects/P/databases/known/url?reveal=true', status: 400, code: 'VALIDATION_ERROR', says: 'query' },
   { name: 'delete: bad delete_data', method: 'DELETE', url: '/projects/P/databases/known?delete_data=yes', status: 400, code: 'VALIDATION_ERROR', says: 'query.delete_data' },
@@ -111,41 +105,9 @@ describe('bad input on database and PITR routes', () => {
   });
 });
 
-const routes: Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string; body?: unknown }> = [
-  { method: 'GET', url: '/projects/P/databases' },
-  { method: 'POST', url: '/projects/P/databases', body: { name: 'zz', host: 'h', password: PASSWORD } },
-  { method: 'GET', url: '/projects/P/databases/known' },
-  { method: 'GET', url: '/projects/P/databases/known/url' },
-  { method: 'DELETE', url: '/projects/P/databases/known' },
-  { method: 'GET', url: '/projects/P/databases/known/pitr/config' },
-  { method: 'POST', url: '/projects/P/databases/known/pitr/enable', body: { retention_days: 7 } },
-  { method: 'POST', url: '/projects/P/databases/known/pitr/disable' },
-  { method: 'GET', url: '/projects/P/databases/known/pitr/wal' },
-  { method: 'GET', url: '/projects/P/databases/known/pitr/receiver-status' },
-  { method: 'POST', url: '/projects/P/databases/known/pitr/restart-receiver' },
-];
-
-describe('auth on database and PITR routes', () => {
-  it.each(routes)('$method $url: no token, a bad token, a revoked-looking token → AUTH_REQUIRED', async (r) => {
-    const url = r.url.replace('/P/', `/${pid}/`);
-    for (const token of [null, 'nonsense', `pitrd_000000000000_${'A'.repeat(43)}`]) {
-      const res = await fx.call(r.method, url, r.body, {}, token);
-      expect(res.status).toBe(401);
-      expect(res.json.error.code).toBe('AUTH_REQUIRED');
-    }
-  });
-
-  it.each(routes)('$method $url: a token scoped to another project → PROJECT_NOT_FOUND', async (r) => {
-    const res = await fx.call(r.method, r.url.replace('/P/', `/${pid}/`), r.body, {}, scopedToOther);
-    expect(res.status).toBe(404);
-    expect(res.json.error.code).toBe('PROJECT_NOT_FOUND');
-  });
-
-  it('an unauthenticated invalid request learns nothing about its validity', async () => {
-    const res = await fx.call('POST', `/projects/${pid}/databases`, { port: 'x' }, {}, null);
-    expect(res.json.error.code).toBe('AUTH_REQUIRED');
-  });
-
+// No token, bad tokens, another project's token, malformed ids, JSON and content types on every
+// route: generated from the OpenAPI document in api-openapi-bad-input.test.ts.
+describe('rate limits and secrets on database and PITR routes', () => {
   it('database routes spend rate-limit tokens (free tier: burst 10)', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 11; i++) statuses.push((await fx.call('GET', `/projects/${pid}/databases/known`, undefined, {}, freeToken)).status);
