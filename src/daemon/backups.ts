@@ -184,14 +184,8 @@ export class BackupManager implements BackupRoutesService {
     if (p.service.progress(name)?.backupId === backupId) {
       throw new PitrdError('CONFLICT', `backup ${backupId} of database "${name}" is running; wait for it to finish before deleting it`, { context: { backup_id: backupId } });
     }
-    const backups = this.opts.repo.database(name).backups;
-    const rec = await backups.get(backupId);
-    if (!rec) throw notFound(name, backupId);
-    if (rec.pinned && !force) {
-      throw new PitrdError('CONFLICT', `backup ${backupId} of database "${name}" is pinned; pass ?force=true to delete it anyway`, { context: { backup_id: backupId } });
-    }
-    // BackupStore.remove deletes backup.json first (un-commit), then the data objects.
-    await backups.remove(backupId);
+    // The pinned rule and the commit order (backup.json first) are BackupStore's.
+    const rec = await this.opts.repo.database(name).backups.deleteRequested(backupId, { force });
     this.opts.onCatalogChange?.(name);
     this.opts.logger.info({ database: name, backup: backupId, forced: force && rec.pinned }, 'backup deleted');
     return { id: backupId, deleted: true };

@@ -5,3 +5,4 @@ export { initialStatus } from './status.js';
 export type { Logger } from './logger.js';
 export { defaultSlotName } from './slot.js';
 export { parseTimelineHistory, type TimelineHistoryEntry } from './timeline-history.js';
+export { scanSpool, type SpoolContents } from './spool.js';

@@ -71,6 +71,28 @@ export class BackupStore {
     return out.sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? -1 : 1) : Date.parse(a.created_at) - Date.parse(b.created_at)));
   }
 
+  /** Pin (keep whatever retention decides) or unpin a backup; BACKUP_NOT_FOUND if it has no backup.json. */
+  async setPinned(id: string, pinned: boolean): Promise<BackupRecord> {
+    const rec = await this.get(id);
+    if (!rec) throw backupNotFound(this.keys.database, id);
+    if (rec.pinned === pinned) return rec;
+    return this.save({ ...rec, pinned });
+  }
+
+  /**
+   * Delete a backup on request (CLI, API): a pinned one only with `force`. The one rule for both;
+   * retention never calls this (it never plans a pinned backup's deletion).
+   */
+  async deleteRequested(id: string, opts: { force: boolean }): Promise<BackupRecord> {
+    const rec = await this.get(id);
+    if (!rec) throw backupNotFound(this.keys.database, id);
+    if (rec.pinned && !opts.force) {
+      throw new PitrdError('CONFLICT', `backup ${id} of database "${this.keys.database}" is pinned; unpin it or force the deletion`, { context: { backup_id: id } });
+    }
+    await this.remove(id);
+    return rec;
+  }
+
   /** Delete a backup: backup.json first (un-commit), then its data objects. Absent = no-op. */
   async remove(id: string): Promise<void> {
     await this.store.delete([this.keys.backupJson(id)]);
@@ -106,4 +128,8 @@ export class BackupStore {
       }
     }
   }
+}
+
+function backupNotFound(database: string, id: string): PitrdError {
+  return new PitrdError('BACKUP_NOT_FOUND', `no backup "${id}" of database "${database}"`, { context: { database, backup_id: id } });
 }

@@ -25,17 +25,19 @@ const NOT_REPORTING: Record<string, string> = {
   'wal-fetch': "PostgreSQL's restore_command: the answer is the exit status and the file",
 };
 
-/** Leaf commands by their path ("token create"). */
+/** Commands that run something by their path ("token create"; `backup` runs and has subcommands too). */
 function leafCommands(cmd: Command, prefix: string[] = []): Array<{ path: string; cmd: Command }> {
   return cmd.commands.flatMap((c) => {
     const p = [...prefix, c.name()];
-    return c.commands.length ? leafCommands(c, p) : [{ path: p.join(' '), cmd: c }];
+    const runs = c.commands.length === 0 || (c as unknown as { _actionHandler: unknown })._actionHandler != null;
+    return [...(runs ? [{ path: p.join(' '), cmd: c }] : []), ...leafCommands(c, p)];
   });
 }
 
 let demo: DemoRepo;
 let pg: PgCluster;
 let backupConfig: string;
+let expireConfig: string;
 
 beforeAll(async () => {
   demo = await demoRepository();
@@ -43,6 +45,9 @@ beforeAll(async () => {
   backupConfig = join(demo.root, 'backup.yaml');
   const c = pg.connection;
   writeFileSync(backupConfig, `storage: { type: fs, path: ${join(demo.root, 'backup-repo')} }\napi: { tokens_file: ${join(demo.root, 'tokens.json')} }\ndatabases:\n  - name: main\n    connection: { host: ${c.host}, port: ${c.port}, user: ${c.user}, password: ${c.password}, dbname: postgres }\n    pitr: { enabled: false }\n`);
+  // expire takes its policy from the config's databases; it connects to none of them.
+  expireConfig = join(demo.root, 'expire.yaml');
+  writeFileSync(expireConfig, `storage: { type: fs, path: ${join(demo.root, 'repository')} }\ndatabases:\n  - name: demo\n    connection: { host: 127.0.0.1, port: 9, user: nobody, dbname: postgres }\n`);
 }, 180_000);
 
 afterAll(async () => {
@@ -64,6 +69,7 @@ describe('--json on every reporting command', () => {
 
   it('prints exactly one JSON document on stdout for each of them (stdout on a file, stderr a TTY)', async () => {
     let tokenId = '';
+    let backupId = '';
     // One run per reporting command; each is checked for exit 0, parseable stdout and a quiet stderr.
     const runs: Record<string, () => string[]> = {
       'config check': () => ['-c', backupConfig, 'config', 'check', '--json'],
@@ -75,6 +81,11 @@ describe('--json on every reporting command', () => {
       verify: () => ['-c', demo.config, 'verify', '--json'],
       'wal summarize': () => ['-c', demo.config, 'wal', 'summarize', '--json'],
       'wal window': () => ['-c', demo.config, 'wal', 'window', '--json'],
+      info: () => ['-c', demo.config, 'info', '--json'],
+      expire: () => ['-c', expireConfig, 'expire', '--dry-run', '--json'],
+      'backup pin': () => ['-c', backupConfig, 'backup', 'pin', backupId, '--json'],
+      'backup unpin': () => ['-c', backupConfig, 'backup', 'unpin', backupId, '--json'],
+      'backup delete': () => ['-c', backupConfig, 'backup', 'delete', backupId, '--json'],
     };
     // demo --json ran in beforeAll (it made the repository the others read).
     expect(Object.keys(runs).concat('demo').sort()).toEqual(reporting.map((l) => l.path).sort());
@@ -92,6 +103,7 @@ describe('--json on every reporting command', () => {
       expect(Envelope.safeParse(JSON.parse(text)).success, `${path} printed: ${text}`).toBe(true);
       parsed[path] = cliJson(text);
       if (path === 'token create') tokenId = (parsed[path] as { id: string }).id;
+      if (path === 'backup') backupId = (parsed[path] as { id: string }).id;
     }
     expect(parsed['config check']).toMatchObject({ valid: true });
     expect(parsed['token create']).toMatchObject({ name: 'json-test', projects: ['*'], revoked_at: null });
@@ -106,6 +118,11 @@ describe('--json on every reporting command', () => {
     expect(parsed['wal summarize']).toMatchObject({ failed: [] });
     expect(Array.isArray(parsed['wal window'])).toBe(false);
     expect(parsed['wal window']).toHaveProperty('demo');
+    expect(parsed.info).toMatchObject({ databases: [{ name: 'demo', backups: [{ id: demo.summary.backup.id, status: 'completed' }] }] });
+    expect(parsed.expire).toMatchObject({ dry_run: true, databases: [{ database: 'demo', dry_run: true }] });
+    expect(parsed['backup pin']).toMatchObject({ id: backupId, pinned: true });
+    expect(parsed['backup unpin']).toMatchObject({ id: backupId, pinned: false });
+    expect(parsed['backup delete']).toMatchObject({ id: backupId, deleted: true });
   }, 240_000);
 
   it('a failure is an error envelope on stdout, the message on stderr, and the exit status of its kind', async () => {

@@ -6,6 +6,7 @@ import { openRepository } from '../../repository/index.js';
 import { createObjectStore } from '../../storage/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
+import { registerBackupManagement } from './backup-manage.js';
 import { createProgress, formatBytes, percent } from '../progress.js';
 
 interface BackupCliOptions {
@@ -25,9 +26,10 @@ interface BackupCliOptions {
  * backups from the daemon's API when a daemon protects the database.
  */
 export function register(program: Command): void {
-  program
-    .command('backup')
-    .description('take a base backup of a configured database now')
+  const backup = program.command('backup');
+  registerBackupManagement(backup);
+  backup
+    .description('take a base backup of a configured database now; `backup delete | pin | unpin ID` manage one')
     .option('-d, --database <name>', 'database name from the config (default: the only one)')
     .option('--label <text>', 'label recorded in backup.json')
     .option('--self-contained', 'include the WAL the backup needs instead of waiting for the archive')
