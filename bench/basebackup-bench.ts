@@ -2,8 +2,8 @@
  * Base-backup time, pitrd against the reference tools on the same pgbench database in one run
  * (issue #5's targets):
  *   (a) pitrd, no compression, fs repository   vs  `pg_basebackup -Ft` (no compression) to a local directory  — target <= 1.1x
- *       with the default storage.direct_io (auto: measured once, see src/storage/direct-choice.ts),
- *       and also forced on (pitrd_none_direct) and off (pitrd_none_buffered)
+ *       with the default storage.direct_io (auto: direct where the file system takes it, see
+ *       src/storage/direct-choice.ts), and also on (pitrd_none_direct) and off (pitrd_none_buffered)
  *   (b) pitrd, gzip level 6, fs repository     vs  pgBackRest compress-type=gz compress-level=6 into a local repo — target <= 1.0x
  * pgBackRest runs with process-max=1 (its default) and, because pitrd compresses on more than
  * one core, also with process-max=2, so the comparison is honest both ways.
@@ -16,8 +16,8 @@
  * Not run by the tests. Every tool takes the backup without WAL (pg_basebackup -X none,
  * pgBackRest archive-check=n, pitrd in PITR mode with an archive check that is always satisfied),
  * so they move the same bytes, with a fast checkpoint, and every tool syncs what it wrote
- * (each one's default; pitrd's fs driver writes the bulk of a large object with O_DIRECT where
- * its measurement says that is faster, the others through the page cache). The disk's own dd
+ * (each one's default; pitrd's fs driver writes the bulk of a large object with O_DIRECT, the
+ * others through the page cache). The disk's own dd
  * figures (buffered+fsync, direct) and the load are printed first and last. A warm-up pass first puts the data in the page cache. Each round runs
  * every tool once, in an order that rotates from round to round; a ratio is taken within a round
  * (tools run minutes apart, not hours) and the report gives the median over the rounds, since
@@ -29,7 +29,6 @@ import { join } from 'node:path';
 import { runBackup } from '../src/basebackup/index.js';
 import { openRepository } from '../src/repository/index.js';
 import { createObjectStore, type DirectIoMode } from '../src/storage/index.js';
-import { lastDirectChoice } from '../src/storage/direct-choice.js';
 import { describeDisk } from './lib/disk.js';
 import { asPostgres, makeTempDir, PG_BIN, postgresUser, startPostgres } from '../test/harness/index.js';
 
@@ -177,8 +176,6 @@ try {
   show('(a) pitrd none (default direct_io auto) / pg_basebackup -Ft', 'pitrd_none', 'pg_basebackup', 1.1);
   show('(a) pitrd none, direct_io on / pg_basebackup -Ft', 'pitrd_none_direct', 'pg_basebackup', 1.1);
   show('(a) pitrd none, direct_io off / pg_basebackup -Ft', 'pitrd_none_buffered', 'pg_basebackup', 1.1);
-  const c = lastDirectChoice;
-  if (c) console.log(`direct_io auto chose ${c.direct ? 'direct' : 'buffered'} (probe best: direct ${c.directSeconds?.toFixed(3)} s, buffered ${c.bufferedSeconds?.toFixed(3)} s)`);
   console.log(diskBefore);
   console.log(await describeDisk(scratch));
   show('(b) pitrd gzip6 / pgBackRest gz6 process-max=1', 'pitrd_gzip6', 'pgbackrest_p1', 1.0);

@@ -29,23 +29,22 @@ const WRITE_AHEAD_BYTES = 4 * 1024 * 1024;
  * Write all of `body` to `fh`, the open file at `path`, from its start; resolves with the byte
  * count. `durable` (the caller fsyncs the file): dirty pages of what is written buffered are
  * flushed as it goes (BackgroundFlush). `direct`: past DIRECT_AFTER_BYTES the rest goes by
- * direct I/O where the file system allows it (fs-direct.ts); a function is asked only there,
- * so small objects never wait for the decision (direct-choice.ts).
+ * direct I/O where the file system allows it (fs-direct.ts); where it does not,
+ * `onDirectRefused` (if given) makes the error to fail with, else the rest is written buffered.
  */
 export async function writeStream(
   fh: FileHandle,
   path: string,
   body: Readable,
-  opts: { durable: boolean; direct: boolean | (() => Promise<boolean>) },
+  opts: { durable: boolean; direct: boolean; onDirectRefused?: () => Error },
 ): Promise<number> {
   const flusher = opts.durable ? new BackgroundFlush(fh) : null;
   let size = 0;
   let direct: DirectWriter | null = null;
-  let directTried = opts.direct === false;
+  let directTried = !opts.direct;
   const take = async (bufs: Buffer[]): Promise<void> => {
     let rest = bufs;
     const n = bufs.reduce((sum, b) => sum + b.length, 0);
-    if (!directTried && size + n > DIRECT_AFTER_BYTES) directTried = !(typeof opts.direct === 'function' ? await opts.direct() : opts.direct);
     if (!directTried && size + n > DIRECT_AFTER_BYTES) {
       // Buffered up to the (aligned) switch point, direct from there on.
       directTried = true;
@@ -55,6 +54,7 @@ export async function writeStream(
       size += head;
       await flusher?.settle();
       direct = await DirectWriter.open(path, size);
+      if (!direct && opts.onDirectRefused) throw opts.onDirectRefused();
     }
     if (direct) {
       await direct.write(rest);

@@ -10,7 +10,7 @@ import { copyFile, mkdir, open, opendir, rename, link, stat, unlink, rm, type Fi
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PitrdError, isPitrdError } from '../errors.js';
-import { useDirect, type DirectIoMode } from './direct-choice.js';
+import { directRefused, type DirectIoMode } from './direct-choice.js';
 import { writeStream } from './fs-write.js';
 import { TEMP_MARKER, validateKey, validatePrefix } from './keys.js';
 import { signFsUrl } from './signed-url.js';
@@ -28,9 +28,9 @@ export interface FsObjectStoreOptions {
   /** fsync files and directories on put (default true; tests of throughput may turn it off). */
   fsync?: boolean;
   /**
-   * Write the bulk of large streamed objects with O_DIRECT: on, off, or auto (the default: where
-   * a measurement on this file system says it is clearly faster, see direct-choice.ts). Only with
-   * fsync, and only where the file system takes it (fs-direct.ts).
+   * Write the bulk of large streamed objects with O_DIRECT: auto (the default: where the file
+   * system takes it), on (an error where it does not) or off; see direct-choice.ts. Only with
+   * fsync.
    */
   directIo?: DirectIoMode;
 }
@@ -72,8 +72,11 @@ export class FsObjectStore implements ObjectStore {
         size = body.length;
       } else {
         const mode = this.opts.directIo ?? 'auto';
-        const direct = this.fsync && mode !== 'off' && (() => useDirect(mode, this.root));
-        size = await writeStream(fh, tmp, body, { durable: this.fsync, direct });
+        size = await writeStream(fh, tmp, body, {
+          durable: this.fsync,
+          direct: this.fsync && mode !== 'off',
+          ...(mode === 'on' ? { onDirectRefused: () => directRefused(this.root) } : {}),
+        });
       }
       if (opts.contentLength !== undefined && opts.contentLength !== size) {
         throw new PitrdError('VALIDATION_ERROR', `object ${key}: body had ${size} bytes but contentLength said ${opts.contentLength}`, {

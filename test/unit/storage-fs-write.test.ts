@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir as mkdirAsync, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BlockPool } from '../../src/storage/block-pool.js';
 import { DIRECT_ALIGN, DirectWriter, directStats } from '../../src/storage/fs-direct.js';
 import { DIRECT_AFTER_BYTES, FLUSH_EVERY_BYTES } from '../../src/storage/fs-write.js';
-import { DIRECT_MARGIN, lastDirectChoice, preferDirect, useDirect } from '../../src/storage/direct-choice.js';
 import { readdirSync } from 'node:fs';
 import { FsObjectStore } from '../../src/storage/fs.js';
 import { pooledSource } from '../harness/pooled-source.js';
@@ -72,7 +71,7 @@ describe('FsObjectStore.put of a stream', () => {
 
   it('writes a large durable object directly past the first bytes, with any chunk sizes and an unaligned end', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir, directIo: 'on' });
+    const store = new FsObjectStore({ path: dir });
     for (const size of [DIRECT_AFTER_BYTES + 19 * 1024 * 1024 + 12_345, DIRECT_AFTER_BYTES + 100, DIRECT_AFTER_BYTES + 1]) {
       const data = randomBytes(size);
       const before = { ...directStats };
@@ -94,7 +93,7 @@ describe('FsObjectStore.put of a stream', () => {
 
   it('writes pooled blocks directly without staging them once their memory is known to be aligned, in stream order', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir, directIo: 'on' });
+    const store = new FsObjectStore({ path: dir });
     const pool = new BlockPool(1024 * 1024, 48);
     const before = { ...directStats };
     for (const size of [DIRECT_AFTER_BYTES + 60 * 1024 * 1024 + 4321, DIRECT_AFTER_BYTES + 40 * 1024 * 1024]) {
@@ -115,7 +114,7 @@ describe('FsObjectStore.put of a stream', () => {
 
   it('a failing body removes the partial object, also after the switch to direct writes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-fswrite-'));
-    const store = new FsObjectStore({ path: dir, directIo: 'on' });
+    const store = new FsObjectStore({ path: dir });
     let sent = 0;
     const body = new Readable({
       read() {
@@ -135,41 +134,35 @@ describe('FsObjectStore.put of a stream', () => {
 describe('storage.direct_io', () => {
   let dir: string | null = null;
   afterEach(() => {
+    vi.restoreAllMocks();
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = null;
   });
 
-  it('goes direct only when measured and clearly faster', () => {
-    expect(preferDirect(null, 1)).toBe(false);
-    expect(preferDirect(1, null)).toBe(false);
-    expect(preferDirect(1, DIRECT_MARGIN)).toBe(false);
-    expect(preferDirect(1, DIRECT_MARGIN * 1.01)).toBe(true);
-    expect(preferDirect(2, 1)).toBe(false);
+  it('auto (the default) goes direct where the file system takes it, off never does', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pitrd-directio-'));
+    const data = randomBytes(DIRECT_AFTER_BYTES + 3 * 1024 * 1024 + 7);
+    const tried = () => directStats.objects + directStats.fallbacks;
+    let before = tried();
+    await new FsObjectStore({ path: dir }).put('auto', uneven(data));
+    expect(tried()).toBe(before + 1);
+    before = tried();
+    await new FsObjectStore({ path: dir, directIo: 'off' }).put('off', uneven(data));
+    expect(tried()).toBe(before);
+    for (const k of ['auto', 'off']) expect(readFileSync(join(dir, k)).equals(data)).toBe(true);
   });
 
-  it('auto measures both paths once per file system, leaves no probe file, and the store follows the choice', async () => {
+  it('on: a file system that refuses O_DIRECT is CONFIG_INVALID naming the setting, and leaves no object; auto writes buffered there', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pitrd-directio-'));
-    const first = await useDirect('auto', dir);
-    const choice = lastDirectChoice!;
-    expect(choice.direct).toBe(first);
-    expect(choice.bufferedSeconds).toBeGreaterThan(0);
-    expect(first).toBe(preferDirect(choice.directSeconds, choice.bufferedSeconds));
+    // Every file system this runs on takes O_DIRECT (tmpfs too, since Linux 6.6): refuse it here.
+    vi.spyOn(DirectWriter, 'open').mockResolvedValue(null);
+    const data = randomBytes(DIRECT_AFTER_BYTES + 1024 * 1024);
+    const err = await new FsObjectStore({ path: dir, directIo: 'on' }).put('on', uneven(data)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONFIG_INVALID', context: { key: 'storage.direct_io' } });
+    expect(String((err as Error).message)).toMatch(/storage\.direct_io is on/);
     expect(readdirSync(dir)).toEqual([]);
-    // Same file system: the same answer without measuring again.
-    const other = join(dir, 'sub');
-    await mkdirAsync(other);
-    expect(await useDirect('auto', other)).toBe(first);
-    expect(lastDirectChoice).toBe(choice);
-    // The store writes the way auto chose.
-    const store = new FsObjectStore({ path: dir });
-    const before = { ...directStats };
-    const data = randomBytes(DIRECT_AFTER_BYTES + 3 * 1024 * 1024 + 7);
-    await store.put('x', uneven(data));
-    expect(readFileSync(join(dir, 'x')).equals(data)).toBe(true);
-    expect(directStats.objects + directStats.fallbacks - before.objects - before.fallbacks).toBe(first ? 1 : 0);
-    // on and off decide without measuring.
-    expect(await useDirect('on', dir)).toBe(true);
-    expect(await useDirect('off', dir)).toBe(false);
+    await new FsObjectStore({ path: dir }).put('auto', uneven(data));
+    expect(readFileSync(join(dir, 'auto')).equals(data)).toBe(true);
   });
 });
 
