@@ -35,6 +35,15 @@ function startTimeOf(pid: number): string | null {
   }
 }
 
+function stateOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
 function alive(h: Holder): boolean {
   try {
     process.kill(h.pid, 0);
@@ -42,6 +51,8 @@ function alive(h: Holder): boolean {
     // EPERM: the process exists, it is someone else's.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // A killed holder not yet reaped by its parent is a zombie: gone for our purpose.
+  if (stateOf(h.pid) === 'Z') return false;
   if (h.started === null) return true;
   const now = startTimeOf(h.pid);
   return now === null || now === h.started;
