@@ -64,6 +64,8 @@ export const ErrorCodes = {
   AUTH_RATE_LIMITED: 429,
   /** Another daemon holds the spool's lock file (src/daemon/spool-lock.ts). */
   SPOOL_LOCKED: 409,
+  /** A restore point name created more than once on the lineage, with no backup to say which one is meant. */
+  TARGET_AMBIGUOUS: 422,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

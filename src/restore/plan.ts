@@ -1,9 +1,9 @@
+import { loadWindowInput, locateXid, summarizeArchive } from '../catalog/index.js';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, Repository } from '../repository/index.js';
-import { parseLsn, parseTimelineHistory, segmentName, segnoOf } from '../wal/index.js';
-import { selectBackup } from './select-backup.js';
-import { assertTarget, type RecoveryOptions } from './target.js';
-import { assertTargetInWindow, findRestorePoint, loadWindowCatalog, type WalReach, type WindowCatalog } from './window-check.js';
+import type { Lsn } from '../types.js';
+import { admitTarget, parseTimelineHistory, xidCandidates, type Admission, type WindowInput, type XidCandidate } from '../wal/index.js';
+import { assertTarget, type RecoveryOptions, type RecoveryTarget } from './target.js';
 
 export interface RestorePlan {
   backup: BackupRecord;
@@ -12,19 +12,44 @@ export interface RestorePlan {
   timelines: Set<number>;
   targetTimeline: number;
   /** How far the archived WAL reaches from the chosen backup (checked against the target). */
-  reach: WalReach;
+  reach: Admission['reach'];
+  /** What PostgreSQL is told: the asked target, or its translation to one it can reach (see src/wal/admit.ts). */
+  recovery: { target: RecoveryTarget; inclusive: boolean | undefined; translated: string | null };
+}
+
+/**
+ * Where the plan's catalog data comes from: the summaries brought up to date and loaded, and an
+ * xid's record looked up in the segments the summaries point at. The CLI reads the repository
+ * directly (repositoryCatalog); the daemon asks its catalog thread, which the API's recovery
+ * window is computed on too.
+ */
+export interface PlanCatalog {
+  windowInput(db: DatabaseRepository): Promise<WindowInput>;
+  locateXid(db: DatabaseRepository, candidates: readonly XidCandidate[], xid: number): Promise<Lsn | null>;
+}
+
+/** The catalog read in this thread; with `repo`, WAL summaries are brought up to date first (incremental). */
+export function repositoryCatalog(repo?: Repository): PlanCatalog {
+  return {
+    async windowInput(db) {
+      if (repo) await summarizeArchive(repo, db.name);
+      return loadWindowInput(db);
+    },
+    locateXid,
+  };
 }
 
 export interface PlanOptions extends RecoveryOptions {
   backupId?: string;
-  /** When given, WAL summaries are brought up to date first (incremental) so the window is current. */
+  /** When given (and no `catalog`), WAL summaries are brought up to date first so the window is current. */
   repo?: Repository;
+  catalog?: PlanCatalog;
 }
 
 /**
- * Decide what to restore from, reading only the repository (WAL summaries excepted: with `repo`
- * they are brought up to date first): target checked against the recovery window, backup chosen,
- * every WAL segment from the backup's start to its stop present in the archive. Nothing else is
+ * Decide what to restore from, reading only the repository (WAL summaries excepted: they are
+ * brought up to date first): the target admitted against the same recovery window the API
+ * reports (src/wal/admit.ts), the backup chosen by the target's position in the WAL. Nothing is
  * written anywhere, so a refused target leaves no trace.
  */
 export async function planRestore(db: DatabaseRepository, opts: PlanOptions): Promise<RestorePlan> {
@@ -32,39 +57,26 @@ export async function planRestore(db: DatabaseRepository, opts: PlanOptions): Pr
   const info = await db.info();
   if (!info) throw new PitrdError('DATABASE_NOT_FOUND', `database "${db.name}" has no database.json in the repository`, { context: { database: db.name } });
   const { timelines, targetTimeline } = await lineage(db, opts.timeline);
-  const catalog = await loadWindowCatalog(db, info.wal_segment_size, targetTimeline, opts.repo);
-  let explicit: BackupRecord | null = null;
-  if (opts.backupId !== undefined) {
-    const b = await db.backups.get(opts.backupId);
-    if (!b || b.status !== 'completed') {
-      throw new PitrdError('BACKUP_NOT_FOUND', `backup ${opts.backupId} of database "${db.name}" ${b ? `is ${b.status}, not completed` : 'does not exist'}`, { context: { backup: opts.backupId } });
-    }
-    explicit = b;
+  const catalog = opts.catalog ?? repositoryCatalog(opts.repo);
+  const input = await catalog.windowInput(db);
+  const t = opts.target;
+  let xidLsn: Lsn | null | undefined;
+  if (t.kind === 'xid') {
+    const xid = Number(t.xid);
+    xidLsn = Number.isSafeInteger(xid) && xid <= 0xffffffff ? await catalog.locateXid(db, xidCandidates(input, targetTimeline, xid), xid) : null;
   }
-  const { backup, reach } = choosePlan(catalog, explicit ? [explicit] : await db.backups.list(), opts.target, explicit ? null : timelines);
-  await assertBackupWal(db, backup, info.wal_segment_size);
-  return { backup, walSegmentSize: info.wal_segment_size, timelines, targetTimeline, reach };
-}
-
-/**
- * The pure part of the plan over loaded catalog data: a restore point is looked up in the
- * summaries (its LSN picks the newest backup that is consistent before it; an unknown name is
- * refused once every segment is summarised), the backup is chosen, and the target is checked
- * against the WAL reachable from it.
- */
-export function choosePlan(catalog: WindowCatalog, backups: readonly BackupRecord[], target: RecoveryOptions['target'], timelines: ReadonlySet<number> | null): { backup: BackupRecord; reach: WalReach } {
-  let namedLsn: bigint | undefined;
-  if (target.kind === 'name') {
-    const { point, complete } = findRestorePoint(catalog, target.name);
-    if (point) namedLsn = point.lsn;
-    else if (complete) {
-      throw new PitrdError('TARGET_TIME_INVALID', `restore point "${target.name}" is not in the archived WAL of the restore's timeline lineage (no summarised segment holds a restore point of that name)`, {
-        context: { target_name: target.name },
-      });
-    }
+  const a = admitTarget(input, {
+    timeline: targetTimeline,
+    target: t,
+    ...(opts.inclusive !== undefined ? { inclusive: opts.inclusive } : {}),
+    ...(opts.backupId !== undefined ? { backupId: opts.backupId } : {}),
+    ...(xidLsn !== undefined ? { xidLsn } : {}),
+  });
+  const backup = await db.backups.get(a.backup.id);
+  if (!backup || backup.status !== 'completed') {
+    throw new PitrdError('BACKUP_NOT_FOUND', `backup ${a.backup.id} of database "${db.name}" ${backup ? `is ${backup.status}, not completed` : 'does not exist'}`, { context: { backup: a.backup.id } });
   }
-  const backup = selectBackup(backups, target, timelines, namedLsn);
-  return { backup, reach: assertTargetInWindow(catalog, backup, target, namedLsn) };
+  return { backup, walSegmentSize: info.wal_segment_size, timelines, targetTimeline, reach: a.reach, recovery: { target: a.target, inclusive: a.inclusive, translated: a.translated } };
 }
 
 async function lineage(db: DatabaseRepository, timeline: RecoveryOptions['timeline']): Promise<{ timelines: Set<number>; targetTimeline: number }> {
@@ -82,20 +94,4 @@ async function lineage(db: DatabaseRepository, timeline: RecoveryOptions['timeli
     for (const e of parseTimelineHistory(target, h.toString('utf8')).entries) timelines.add(e.parent);
   }
   return { timelines, targetTimeline: target };
-}
-
-/** Without every segment from start to stop, the backup can never become consistent. */
-async function assertBackupWal(db: DatabaseRepository, b: BackupRecord, segSize: number): Promise<void> {
-  const have = new Set<string>();
-  for await (const s of db.wal.listSegments(b.timeline!)) have.add(s.name);
-  const first = segnoOf(parseLsn(b.start_lsn!), segSize);
-  const last = segnoOf(parseLsn(b.stop_lsn!), segSize);
-  for (let n = first; n <= last; n++) {
-    const name = segmentName(b.timeline!, n, segSize);
-    if (!have.has(name)) {
-      throw new PitrdError('WAL_GAP', `WAL segment ${name} needed by backup ${b.id} (start ${b.start_lsn}, stop ${b.stop_lsn}) is not in the archive of database "${db.name}"`, {
-        context: { backup: b.id, segment: name, timeline: b.timeline },
-      });
-    }
-  }
 }

@@ -21,6 +21,8 @@ export interface RunRestoreOptions extends RecoveryOptions {
   backupId?: string;
   /** With it, the plan first brings WAL summaries up to date, so the recovery-window check is current. */
   repo?: import('../repository/index.js').Repository;
+  /** Where the plan reads the catalog (the daemon: its catalog thread); default the repository, in this thread. */
+  catalog?: import('./plan.js').PlanCatalog;
   /** 'stopped': a ready-to-start data directory; 'running': leave the server up and return its address. */
   mode?: 'stopped' | 'running';
   tablespaceMap?: Record<string, string>;
@@ -80,6 +82,8 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     target_lsn: t.kind === 'lsn' ? t.lsn : null,
     target_name: t.kind === 'name' ? t.name : null,
     target: t,
+    // What PostgreSQL is told when it differs from what was asked (see src/wal/admit.ts).
+    ...(plan.recovery.translated !== null ? { recovery_target: plan.recovery.target, recovery_target_note: plan.recovery.translated } : {}),
     backup_id: plan.backup.id,
     started_at: new Date().toISOString(),
   });
@@ -132,7 +136,9 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     const script = join(workDir, 'restore_command.sh');
     writeFileSync(script, restoreCommandScript(stageDir, appliedLog), { mode: 0o755 });
     const command = `${o.restoreCommandPrefix ? `${o.restoreCommandPrefix} ` : ''}'${script}' '%f' '%p'`;
-    const settings = recoverySettings(o, command);
+    // The plan's target: the asked one, or the equivalent PostgreSQL can reach.
+    const recovery: RecoveryOptions = { ...o, target: plan.recovery.target, ...(plan.recovery.inclusive !== undefined ? { inclusive: plan.recovery.inclusive } : {}) };
+    const settings = recoverySettings(recovery, command);
     appendFileSync(join(targetDir, 'postgresql.auto.conf'), `\n# pitrd restore ${record.id}\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
     writeFileSync(join(targetDir, 'recovery.signal'), '');
     if (owner) chownSync(join(targetDir, 'recovery.signal'), owner.uid, owner.gid);
@@ -145,7 +151,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
       await pgCtlStart(server);
     } catch (err) {
       // With action shutdown the server may be done before pg_ctl looked.
-      if (!(action === 'shutdown' && targetReachedPattern(o.target).test(readLog(server.logFile)))) {
+      if (!(action === 'shutdown' && targetReachedPattern(recovery.target).test(readLog(server.logFile)))) {
         throw new PitrdError('RESTORE_FAILED', `recovery of ${targetDir} to ${describeTarget(o)} failed: the server stopped: ${logTail(server.logFile)}`, { cause: err, context: { restore: record.id, target_dir: targetDir } });
       }
     }
@@ -153,7 +159,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     const replayLsn = stopWatch ? await stopWatch() : null;
     stopWatch = null;
     const log = readLog(server.logFile);
-    if (!targetReachedPattern(o.target).test(log) || (outcome === 'stopped' && action !== 'shutdown')) {
+    if (!targetReachedPattern(recovery.target).test(log) || (outcome === 'stopped' && action !== 'shutdown')) {
       throw new PitrdError('RESTORE_FAILED', `recovery of ${targetDir} did not reach the target ${describeTarget(o)}: ${logTail(server.logFile)}`, { context: { restore: record.id, target_dir: targetDir } });
     }
     progress?.({ phase: 'target_reached', outcome, segments_applied: appliedCount(appliedLog), replay_lsn: replayLsn });

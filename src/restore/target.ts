@@ -1,4 +1,5 @@
 import { PitrdError } from '../errors.js';
+import { normaliseTime } from './target-time.js';
 import { assertPgText, pgConfQuote } from '../pg-text.js';
 
 /** Where recovery stops: PostgreSQL's recovery_target_* family, one kind at a time. */
@@ -66,9 +67,8 @@ const MAX_RESTORE_POINT_BYTES = 63;
 
 /** Validate a target as a user typed it; errors name the value. */
 export function assertTarget(t: RecoveryTarget): void {
-  if (t.kind === 'time' && Number.isNaN(Date.parse(t.time))) {
-    throw new PitrdError('TARGET_TIME_INVALID', `recovery target time "${t.time}" is not an ISO 8601 time`, { context: { target_time: t.time } });
-  }
+  // A malformed time is a VALIDATION_ERROR, as over the API (one parser: ./target-time.ts).
+  if (t.kind === 'time') normaliseTime(t.time);
   if (t.kind === 'lsn' && !/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(t.lsn)) {
     throw new PitrdError('VALIDATION_ERROR', `recovery target LSN "${t.lsn}" is not an LSN such as 0/1A2B3C`, { context: { target_lsn: t.lsn } });
   }

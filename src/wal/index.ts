@@ -7,3 +7,4 @@ export * from './reader.js';
 export * from './decode.js';
 export * from './summary.js';
 export * from './window.js';
+export * from './admit.js';

@@ -1,29 +1,32 @@
+/**
+ * The recovery window: which points in time (and LSNs) a restore can reach, per timeline. Pure.
+ * Built from the same per-backup reach (./reach.ts) that the restore plan admits targets with
+ * (./admit.ts), so what the API reports and what a restore accepts cannot disagree.
+ */
 import type { Lsn, TimelineId } from '../types.js';
-import { isoToTimestampTz } from './format.js';
-import type { TimelineHistory } from './history.js';
-import { parseSegmentName, segmentName, segnoOf } from './segment.js';
+import { Lineage, lineageBackups, micros, reachFrom, type Reach, type WindowInput, type WindowSegment } from './reach.js';
+import { parseSegmentName, segmentName } from './segment.js';
 
-/** The few summary fields the window needs (a full SegmentSummary fits). */
-export interface WindowSegment {
-  timeline: TimelineId;
-  segno: bigint;
-  endLsn: Lsn;
-  firstCommitTime: string | null;
-  lastCommitTime: string | null;
-  lastCommitLsn: Lsn | null;
-}
-
-export interface WindowBackup {
-  id: string;
-  timeline: TimelineId;
-  start_lsn: Lsn;
-  stop_lsn: Lsn;
-  /** ISO 8601 UTC: the consistency point. */
-  stop_time: string;
-  status: string;
-}
+export { Lineage, lineageBackups, micros, reachFrom } from './reach.js';
+export type { Reach, WindowBackup, WindowInput, WindowSegment } from './reach.js';
 
 export type WindowStatus = 'ok' | 'no-backup' | 'no-restorable-backup' | 'no-wal';
+
+/** One stretch of restorable time: the gap-free WAL from one or more base backups. */
+export interface WindowRange {
+  /** The oldest backup the stretch starts from. */
+  backupId: string;
+  from: string;
+  fromLsn: Lsn;
+  /** The time through which the stretch's WAL runs (see Reach.receivedThrough). */
+  to: string;
+  /** End of the stretch's gap-free WAL: the highest LSN target accepted. */
+  toLsn: Lsn;
+  lastCommitTime: string | null;
+  lastSegment: string;
+  /** The restorable backups of the stretch with their reach, oldest consistency point first. */
+  reaches: Reach[];
+}
 
 export interface RecoveryWindow {
   timeline: TimelineId;
@@ -38,14 +41,11 @@ export interface RecoveryWindow {
   lastSegment: string | null;
   /** Segment names missing between the first and the last archived segment of this lineage. */
   gaps: string[];
-}
-
-export interface WindowInput {
-  segSize: number;
-  segments: readonly WindowSegment[];
-  /** History of every timeline > 1 that appears (timeline 1 has none). */
-  histories: ReadonlyMap<TimelineId, TimelineHistory>;
-  backups: readonly WindowBackup[];
+  /**
+   * Every restorable stretch, oldest first; from/to above are the first. More than one only when
+   * a gap separates WAL reachable from older backups from WAL reachable from newer ones.
+   */
+  ranges: WindowRange[];
 }
 
 /** Missing names in a list of one timeline's segments, between its first and last. */
@@ -62,130 +62,91 @@ export function findGaps(segmentNames: readonly string[], timeline: TimelineId, 
   return gaps;
 }
 
-/** Timelines of `tli`'s lineage with the first segment each one is read from (oldest first). */
-function lineage(tli: TimelineId, histories: ReadonlyMap<TimelineId, TimelineHistory>, segSize: number): { tli: TimelineId; fromSegno: bigint }[] {
-  const h = histories.get(tli);
-  const out: { tli: TimelineId; fromSegno: bigint }[] = [];
-  let begin = 0n;
-  for (const e of h?.entries ?? []) {
-    out.push({ tli: e.parent, fromSegno: segnoOf(begin, segSize) });
-    begin = e.switchLsn;
+/** Timelines the input knows of (segments and backups), ascending. */
+export function windowTimelines(input: WindowInput): TimelineId[] {
+  const t = new Set<TimelineId>();
+  for (const s of input.segments) t.add(s.timeline);
+  for (const b of input.backups) t.add(b.timeline);
+  return [...t].sort((a, b) => a - b);
+}
+
+/** The recovery window of each timeline that appears in the input. */
+export function computeRecoveryWindows(input: WindowInput): RecoveryWindow[] {
+  return windowTimelines(input).map((t) => windowOf(new Lineage(t, input), input));
+}
+
+/**
+ * The restorable stretches of a lineage: every completed backup whose WAL reaches its consistency
+ * point gives [stop time, received-through time]; backups sharing a gap-free run share one stretch.
+ */
+export function restorableReaches(lin: Lineage, input: WindowInput): Reach[] {
+  const out: Reach[] = [];
+  for (const b of lineageBackups(lin, input.backups)) {
+    const r = reachFrom(lin, b);
+    if (r) out.push(r);
   }
-  // Like restore_command recovery: the switch segment is read from the child, which holds a copy
-  // of the parent's WAL up to the switch point followed by its own.
-  out.push({ tli, fromSegno: segnoOf(begin, segSize) });
   return out;
 }
 
-const key = (tli: TimelineId, segno: bigint) => `${tli}:${segno}`;
-
-/**
- * The recovery window of each timeline: from the oldest restorable backup's consistency point to
- * the last commit in gap-free WAL after it, following timeline switches via history files.
- */
-export function computeRecoveryWindows(input: WindowInput): RecoveryWindow[] {
-  const bySeg = new Map<string, WindowSegment>();
-  const timelines = new Set<TimelineId>();
-  for (const s of input.segments) {
-    bySeg.set(key(s.timeline, s.segno), s);
-    timelines.add(s.timeline);
+export function rangesOf(reaches: readonly Reach[]): WindowRange[] {
+  const out: WindowRange[] = [];
+  for (const r of reaches) {
+    const prev = out[out.length - 1];
+    // Same gap-free run (reaches are ordered by consistency point): one stretch. A newer backup's
+    // stop time also proves its run's WAL was written through it.
+    if (prev && r.backup.stop_lsn <= prev.toLsn) {
+      prev.reaches.push(r);
+      prev.to = latest(latest(prev.to, r.receivedThrough), r.backup.stop_time);
+      continue;
+    }
+    out.push({
+      backupId: r.backup.id,
+      from: r.backup.stop_time,
+      fromLsn: r.backup.stop_lsn,
+      to: r.receivedThrough,
+      toLsn: r.endLsn,
+      lastCommitTime: r.lastCommit?.time ?? null,
+      lastSegment: r.lastSegment,
+      reaches: [r],
+    });
   }
-  for (const b of input.backups) timelines.add(b.timeline);
-  return [...timelines].sort((a, b) => a - b).map((t) => windowOf(t, input, bySeg));
+  return out;
 }
 
-function windowOf(tli: TimelineId, input: WindowInput, bySeg: Map<string, WindowSegment>): RecoveryWindow {
-  const { segSize } = input;
-  const lin = lineage(tli, input.histories, segSize);
-  // Which timeline's file holds segment `segno` in this lineage: the newest that had begun.
-  const tliFor = (segno: bigint): TimelineId => {
-    for (let i = lin.length - 1; i > 0; i--) if (segno >= lin[i]!.fromSegno) return lin[i]!.tli;
-    return lin[0]!.tli;
-  };
-  const segAt = (segno: bigint) => bySeg.get(key(tliFor(segno), segno));
+const latest = (a: string, b: string): string => (micros(b) > micros(a) ? b : a);
 
-  let first: bigint | null = null;
-  let last: bigint | null = null;
-  for (const s of bySeg.values()) {
-    if (tliFor(s.segno) !== s.timeline || !lin.some((l) => l.tli === s.timeline)) continue;
-    if (first === null || s.segno < first) first = s.segno;
-    if (last === null || s.segno > last) last = s.segno;
-  }
+function windowOf(lin: Lineage, input: WindowInput): RecoveryWindow {
+  const segnos = lin.segnos();
   const gaps: string[] = [];
-  if (first !== null && last !== null) {
-    for (let s = first; s <= last; s++) if (!segAt(s)) gaps.push(segmentName(tliFor(s), s, segSize));
+  const tli = lin.timeline;
+  if (segnos.length > 0) {
+    const first = segnos[0]!;
+    const last = segnos[segnos.length - 1]!;
+    for (let s = first; s <= last; s++) if (!lin.at(s)) gaps.push(lin.name(s));
   }
-  const empty: RecoveryWindow = { timeline: tli, status: 'no-wal', backupId: null, from: null, fromLsn: null, to: null, toLsn: null, lastSegment: null, gaps };
-  if (first === null) return { ...empty, status: input.backups.length ? 'no-restorable-backup' : 'no-wal' };
-
-  /** Last segno of the gap-free run starting at `start`, or null when `start` itself is missing. */
-  const runEnd = (start: bigint): bigint | null => {
-    if (!segAt(start)) return null;
-    let s = start;
-    while (s < last! && segAt(s + 1n)) s++;
-    return s;
-  };
-  const lastCommitIn = (start: bigint, end: bigint, notBefore: Lsn) => {
-    for (let s = end; s >= start; s--) {
-      const seg = segAt(s)!;
-      if (seg.lastCommitTime !== null && seg.lastCommitLsn !== null && seg.lastCommitLsn >= notBefore) {
-        return { time: seg.lastCommitTime, lsn: seg.lastCommitLsn };
-      }
-    }
-    return null;
-  };
-
-  const inLineage = (b: WindowBackup) => {
-    const i = lin.findIndex((l) => l.tli === b.timeline);
-    if (i < 0) return false;
-    const next = lin[i + 1];
-    // The backup must start before its timeline was left for the next one in this lineage.
-    const h = input.histories.get(tli);
-    const sw = next && h ? h.entries[i]?.switchLsn : undefined;
-    return sw === undefined || b.start_lsn < sw;
-  };
-  const candidates = input.backups
-    .filter((b) => b.status === 'completed' && inLineage(b))
-    .sort((a, b) => (a.start_lsn < b.start_lsn ? -1 : a.start_lsn > b.start_lsn ? 1 : 0));
-
-  if (candidates.length === 0) {
-    if (input.backups.some((b) => inLineage(b))) return { ...empty, status: 'no-restorable-backup' };
-    // No base backup yet: describe what the archive alone covers, from its first segment.
-    const end = runEnd(first)!;
-    let from: WindowSegment | null = null;
-    for (let s = first; s <= end && !from; s++) if (segAt(s)!.firstCommitTime !== null) from = segAt(s)!;
-    const to = lastCommitIn(first, end, 0n);
-    return {
-      ...empty,
-      status: 'no-backup',
-      from: from?.firstCommitTime ?? null,
-      fromLsn: null,
-      to: to?.time ?? null,
-      toLsn: to?.lsn ?? segAt(end)!.endLsn,
-      lastSegment: segmentName(tliFor(end), end, segSize),
-    };
+  const empty: RecoveryWindow = { timeline: tli, status: 'no-wal', backupId: null, from: null, fromLsn: null, to: null, toLsn: null, lastSegment: null, gaps, ranges: [] };
+  if (segnos.length === 0) return { ...empty, status: input.backups.length ? 'no-restorable-backup' : 'no-wal' };
+  const inLineage = input.backups.filter((b) => lin.holds(b));
+  if (!inLineage.some((b) => b.status === 'completed')) {
+    if (inLineage.length > 0) return { ...empty, status: 'no-restorable-backup' };
+    return { ...empty, ...archiveOnly(lin, segnos), status: 'no-backup' };
   }
+  const ranges = rangesOf(restorableReaches(lin, input));
+  const r = ranges[0];
+  if (!r) return { ...empty, status: 'no-restorable-backup' };
+  return { timeline: tli, status: 'ok', backupId: r.backupId, from: r.from, fromLsn: r.fromLsn, to: r.to, toLsn: r.toLsn, lastSegment: r.lastSegment, gaps, ranges };
+}
 
-  for (const b of candidates) {
-    const start = segnoOf(b.start_lsn, segSize);
-    const end = runEnd(start);
-    // Restorable only if the WAL reaches its stop LSN (consistency) without a gap.
-    if (end === null || segnoOf(b.stop_lsn, segSize) > end) continue;
-    const endSeg = segAt(end)!;
-    if (segnoOf(b.stop_lsn, segSize) === end && endSeg.endLsn < b.stop_lsn) continue;
-    const to = lastCommitIn(start, end, b.stop_lsn);
-    return {
-      timeline: tli,
-      status: 'ok',
-      backupId: b.id,
-      from: b.stop_time,
-      fromLsn: b.stop_lsn,
-      // With no commit after consistency, the consistency point is all one can reach.
-      to: to && isoToTimestampTz(to.time) > isoToTimestampTz(b.stop_time) ? to.time : b.stop_time,
-      toLsn: to ? to.lsn : b.stop_lsn,
-      lastSegment: segmentName(tliFor(end), end, segSize),
-      gaps,
-    };
+/** No base backup yet: what the archive alone covers, from its first segment (nothing restorable). */
+function archiveOnly(lin: Lineage, segnos: bigint[]): Pick<RecoveryWindow, 'from' | 'to' | 'toLsn' | 'lastSegment'> {
+  let end = segnos[0]!;
+  while (lin.at(end + 1n)) end++;
+  let from: WindowSegment | null = null;
+  let to: WindowSegment | null = null;
+  for (let s = segnos[0]!; s <= end; s++) {
+    const seg = lin.at(s)!;
+    if (seg.firstCommitTime !== null) from ??= seg;
+    if (seg.lastCommitTime !== null) to = seg;
   }
-  return { ...empty, status: 'no-restorable-backup' };
+  return { from: from?.firstCommitTime ?? null, to: to?.lastCommitTime ?? null, toLsn: to?.lastCommitLsn ?? lin.at(end)!.endLsn, lastSegment: lin.name(end) };
 }

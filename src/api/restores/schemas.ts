@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PitrdError } from '../../errors.js';
+import { parseRecoveryTarget } from '../../restore/parse-target.js';
 import { pgText, rfc3339 } from '../validation.js';
 import type { RestoreRequest, RestoreTargetInput } from './types.js';
 
@@ -48,23 +49,19 @@ export interface TargetBody {
  * backup's consistency point; a branch follows the archive to its end), or VALIDATION_ERROR.
  */
 export function targetOf(body: TargetBody, fallback: RestoreTargetInput | null): RestoreTargetInput {
-  const given = TARGET_KEYS.filter((k) => body[k] !== undefined);
-  if (given.length > 1) {
-    throw new PitrdError('VALIDATION_ERROR', `body: give one recovery target, not several (${given.map((k) => `body.${k}`).join(', ')})`, {
-      context: { fields: given.map((k) => `body.${k}`) },
-    });
-  }
-  if (given.length === 0) {
-    if (fallback) return fallback;
-    throw new PitrdError('VALIDATION_ERROR', `body: a recovery target is required: one of ${TARGET_KEYS.map((k) => `body.${k}`).join(', ')}`, {
-      context: { fields: TARGET_KEYS.map((k) => `body.${k}`) },
-    });
-  }
-  if (body.target_time !== undefined) return body.target_time === 'latest' ? { kind: 'latest' } : { kind: 'time', time: body.target_time };
-  if (body.target_lsn !== undefined) return { kind: 'lsn', lsn: body.target_lsn.toUpperCase() };
-  if (body.target_xid !== undefined) return { kind: 'xid', xid: String(body.target_xid) };
-  if (body.target_name !== undefined) return { kind: 'name', name: body.target_name };
-  return { kind: body.target! };
+  const latest = body.target_time === 'latest';
+  return parseRecoveryTarget(
+    [
+      { field: 'time', value: latest ? undefined : body.target_time, as: 'body.target_time' },
+      { field: 'latest', value: latest ? true : undefined, as: 'body.target_time' },
+      { field: 'lsn', value: body.target_lsn, as: 'body.target_lsn' },
+      { field: 'xid', value: body.target_xid === undefined ? undefined : String(body.target_xid), as: 'body.target_xid' },
+      { field: 'name', value: body.target_name, as: 'body.target_name' },
+      { field: body.target === 'immediate' ? 'immediate' : 'latest', value: body.target !== undefined ? true : undefined, as: 'body.target' },
+    ],
+    TARGET_KEYS.map((k) => `body.${k}`),
+    fallback,
+  );
 }
 
 /** inclusive only means something for time / lsn / xid targets: say so rather than ignore it. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
-import { openDatabaseForRestore, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
+import { openDatabaseForRestore, parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 import { createProgress, formatBytes, percent, type Progress } from '../progress.js';
@@ -24,16 +24,20 @@ interface RestoreOpts {
   json?: boolean;
 }
 
+const TARGET_OPTIONS = ['--to-time', '--to-lsn', '--to-name', '--to-xid', '--latest', '--immediate'];
+
 function targetOf(o: RestoreOpts): RecoveryTarget {
-  const given: RecoveryTarget[] = [];
-  if (o.toTime !== undefined) given.push({ kind: 'time', time: o.toTime });
-  if (o.toLsn !== undefined) given.push({ kind: 'lsn', lsn: o.toLsn });
-  if (o.toName !== undefined) given.push({ kind: 'name', name: o.toName });
-  if (o.toXid !== undefined) given.push({ kind: 'xid', xid: o.toXid });
-  if (o.latest) given.push({ kind: 'latest' });
-  if (o.immediate) given.push({ kind: 'immediate' });
-  if (given.length !== 1) throw new PitrdError('VALIDATION_ERROR', 'give exactly one of --to-time, --to-lsn, --to-name, --to-xid, --latest, --immediate');
-  return given[0]!;
+  return parseRecoveryTarget(
+    [
+      { field: 'time', value: o.toTime, as: '--to-time' },
+      { field: 'lsn', value: o.toLsn, as: '--to-lsn' },
+      { field: 'name', value: o.toName, as: '--to-name' },
+      { field: 'xid', value: o.toXid, as: '--to-xid' },
+      { field: 'latest', value: o.latest ? true : undefined, as: '--latest' },
+      { field: 'immediate', value: o.immediate ? true : undefined, as: '--immediate' },
+    ],
+    TARGET_OPTIONS,
+  );
 }
 
 /** Restore events → phase lines (one per phase) and a live status line. */
