@@ -10,7 +10,10 @@ import type { Worker } from 'node:worker_threads';
 import type { RecoveryWindowView, SummarizeResult } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { PitrdError } from '../errors.js';
-import type { RepoJson } from '../repository/index.js';
+import type { DatabaseRepository, RepoJson } from '../repository/index.js';
+import type { PlanCatalog } from '../restore/index.js';
+import type { Lsn } from '../types.js';
+import type { WindowInput, XidCandidate } from '../wal/index.js';
 import { startModuleWorker } from './module-worker.js';
 import { fromWireError, repositoryHandoff, type RepositoryHandoff, type WireError } from './thread-wire.js';
 
@@ -19,10 +22,14 @@ export const CATALOG_THREAD_NICE = 10;
 
 export type CatalogWorkerData = RepositoryHandoff;
 
-export type CatalogRequest = { id: number; op: 'summarize' | 'windows'; database: string };
+export type CatalogRequest =
+  | { id: number; op: 'summarize' | 'windows' | 'window-input'; database: string }
+  | { id: number; op: 'locate-xid'; database: string; candidates: XidCandidate[]; xid: number };
 export type CatalogReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: WireError };
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 interface Pending {
   resolve(v: unknown): void;
@@ -41,12 +48,24 @@ export class CatalogThread {
 
   /** summarizeArchive(repo, database) on the thread. */
   summarize(database: string): Promise<SummarizeResult> {
-    return this.call('summarize', database) as Promise<SummarizeResult>;
+    return this.call({ op: 'summarize', database }) as Promise<SummarizeResult>;
   }
 
   /** recoveryWindow(repo, database) on the thread. */
   windows(database: string): Promise<RecoveryWindowView[]> {
-    return this.call('windows', database) as Promise<RecoveryWindowView[]>;
+    return this.call({ op: 'windows', database }) as Promise<RecoveryWindowView[]>;
+  }
+
+  /**
+   * The restore plan's catalog on the thread: summaries brought up to date and loaded by the same
+   * code the API's window is computed from, and an xid's record looked up there.
+   */
+  planCatalog(): PlanCatalog {
+    return {
+      windowInput: (db: DatabaseRepository) => this.call({ op: 'window-input', database: db.name }) as Promise<WindowInput>,
+      locateXid: (db: DatabaseRepository, candidates: readonly XidCandidate[], xid: number) =>
+        this.call({ op: 'locate-xid', database: db.name, candidates: [...candidates], xid }) as Promise<Lsn | null>,
+    };
   }
 
   /** End the thread (after the callers awaited their requests). */
@@ -56,14 +75,14 @@ export class CatalogThread {
     if (w) await w.terminate();
   }
 
-  private call(op: CatalogRequest['op'], database: string): Promise<unknown> {
+  private call(req: DistributiveOmit<CatalogRequest, 'id'>): Promise<unknown> {
     const w = this.thread();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // Referenced only while a request is outstanding: an idle thread never keeps the process up.
       if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, op, database } satisfies CatalogRequest);
+      w.postMessage({ ...req, id } satisfies CatalogRequest);
     });
   }
 

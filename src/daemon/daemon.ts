@@ -110,7 +110,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
     const restoreRoot = resolve(opts.restoreRoot ?? config.restore_dir ?? join(dirname(config.spool_dir), 'restores'));
-    const restores = new RestoreManager({ repo, lookup, root: restoreRoot, logger: logger.child({ component: 'restores' }) });
+    const restores = new RestoreManager({ repo, lookup, root: restoreRoot, logger: logger.child({ component: 'restores' }), catalog: catalog.planCatalog() });
     const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
     branches = br;
     await restores.stopLeftRunning();

@@ -251,8 +251,11 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     const e = this.entry(projectId, name);
     if (!this.opts.windows) throw new PitrdError('INTERNAL_ERROR', 'recovery windows are not available in this daemon');
     const w = await this.opts.windows.current(e.name);
-    if (!w) return { from: null, to: null, base_backup_time: null, latest_wal_time: null, timeline: null, status: 'no-wal', base_backup_id: null, gaps: [] };
-    return { from: w.from, to: w.to, base_backup_time: w.base_backup_time, latest_wal_time: w.latest_wal_time, timeline: w.timeline, status: w.status, base_backup_id: w.backup_id, gaps: w.gaps };
+    if (!w) return { from: null, to: null, base_backup_time: null, latest_wal_time: null, timeline: null, status: 'no-wal', base_backup_id: null, gaps: [], from_lsn: null, to_lsn: null, last_commit_time: null, ranges: [] };
+    return {
+      from: w.from, to: w.to, base_backup_time: w.base_backup_time, latest_wal_time: w.latest_wal_time, timeline: w.timeline, status: w.status, base_backup_id: w.backup_id, gaps: w.gaps,
+      from_lsn: w.from_lsn, to_lsn: w.to_lsn, last_commit_time: w.last_commit_time, ranges: w.ranges,
+    };
   }
 
   enable(projectId: string, name: string, retentionDays: number | undefined): Promise<PitrConfigView> {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
 import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
 import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
-import { runRestore, type RestoreResult } from '../restore/index.js';
+import { runRestore, type PlanCatalog, type RestoreResult } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
 import { pgIsRunning, pgStop } from './pg-ctl.js';
 import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
@@ -22,6 +22,8 @@ export interface RestoreManagerOptions {
   lookup: (projectId: string, name: string) => DatabaseEntry;
   root: string;
   logger: Logger;
+  /** Where plans read the catalog (the daemon's catalog thread, as the API's window); default this thread. */
+  catalog?: PlanCatalog;
   /** How long shutdown waits for a restore to notice it was stopped (default 30 s). */
   interruptWaitMs?: number;
 }
@@ -158,6 +160,7 @@ export class RestoreManager implements RestoreService {
     const run = runRestore({
       db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project }, onFirst),
       repo: this.opts.repo,
+      ...(this.opts.catalog ? { catalog: this.opts.catalog } : {}),
       targetDir,
       target: req.target,
       mode: req.mode,

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArchiveSummarizer, recoveryWindow, summarizeArchive, verifyDatabase } from '../../src/catalog/index.js';
 import type { BackupRecord, Repository, StoredWalSegment } from '../../src/repository/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';
+import { parseLsn } from '../../src/wal/index.js';
 import { PG_BIN, type PgCluster, cliJson } from '../harness/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
 import { parseWaldump } from './wal-waldump.js';
@@ -108,12 +109,17 @@ describe('catalog on a real archive', () => {
     expect(w).toMatchObject({ timeline: 1, status: 'ok', backup_id: backup.id, from: backup.stop_time, from_lsn: backup.stop_lsn, gaps: [] });
     const commits = await waldumpCommits(await listed());
     const last = commits[commits.length - 1]!;
-    expect(w!.to).toBe(last.time);
-    expect(w!.to_lsn).toBe(last.lsn);
-    expect(w!.latest_wal_time).toBe(last.time);
+    expect(w!.last_commit_time).toBe(last.time);
+    // `to`: the time the WAL runs through, the last commit or a later timestamped record (a
+    // restore point, a checkpoint); to_lsn: the end of the gap-free WAL, past the last commit.
+    expect(w!.to! >= last.time).toBe(true);
+    expect(w!.ranges).toHaveLength(1);
+    expect(w!.ranges[0]!.to_lsn).toBe(w!.to_lsn);
+    expect(parseLsn(w!.to_lsn!) > parseLsn(last.lsn)).toBe(true);
+    expect(w!.latest_wal_time).toBe(w!.to);
     // And that commit is the one we made last: it committed between these two clock readings.
-    expect(Date.parse(w!.to!)).toBeGreaterThanOrEqual(Date.parse(lastCommitClock));
-    expect(w!.to! <= afterLastCommit).toBe(true);
+    expect(Date.parse(w!.last_commit_time!)).toBeGreaterThanOrEqual(Date.parse(lastCommitClock));
+    expect(w!.last_commit_time! <= afterLastCommit).toBe(true);
     const report = await verifyDatabase(repo, 'main');
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);

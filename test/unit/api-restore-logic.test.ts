@@ -18,7 +18,9 @@ const code = (fn: () => unknown) => {
 
 describe('targetOf', () => {
   it('maps each field to its recovery target kind', () => {
-    expect(targetOf({ target_time: '2026-01-25T14:30:00Z' }, null)).toEqual({ kind: 'time', time: '2026-01-25T14:30:00Z' });
+    expect(targetOf({ target_time: '2026-01-25T14:30:00Z' }, null)).toEqual({ kind: 'time', time: '2026-01-25T14:30:00.000000Z' });
+    // The one parser (src/restore/parse-target.ts) normalises to UTC with microseconds.
+    expect(targetOf({ target_time: '2026-01-25T16:30:00.123456+02:00' }, null)).toEqual({ kind: 'time', time: '2026-01-25T14:30:00.123456Z' });
     expect(targetOf({ target_time: 'latest' }, null)).toEqual({ kind: 'latest' });
     expect(targetOf({ target_lsn: '0/1a2b3c' }, null)).toEqual({ kind: 'lsn', lsn: '0/1A2B3C' });
     expect(targetOf({ target_xid: 1234 }, null)).toEqual({ kind: 'xid', xid: '1234' });
@@ -28,8 +30,8 @@ describe('targetOf', () => {
 
   it('uses the fallback when no target is given, refuses none without one, and refuses several', () => {
     expect(targetOf({}, { kind: 'immediate' })).toEqual({ kind: 'immediate' });
-    expect(code(() => targetOf({}, null))).toMatch(/^VALIDATION_ERROR: body: a recovery target is required/);
-    expect(code(() => targetOf({ target: 'latest', target_xid: '7' }, { kind: 'latest' }))).toBe('VALIDATION_ERROR: body: give one recovery target, not several (body.target_xid, body.target)');
+    expect(code(() => targetOf({}, null))).toMatch(/^VALIDATION_ERROR: a recovery target is required: one of body.target_time/);
+    expect(code(() => targetOf({ target: 'latest', target_xid: '7' }, { kind: 'latest' }))).toBe('VALIDATION_ERROR: give one recovery target, not several (body.target_xid, body.target)');
   });
 
   it('inclusive only with time, LSN or xid targets', () => {

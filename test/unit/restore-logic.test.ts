@@ -1,56 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isPitrdError } from '../../src/errors.js';
 import type { BackupRecord, StoredWalSegment } from '../../src/repository/index.js';
-import { assertTarget, recoverySettings, replayOrder, selectBackup, targetReachedPattern } from '../../src/restore/index.js';
+import { assertTarget, recoverySettings, replayOrder, targetReachedPattern } from '../../src/restore/index.js';
 import { pgConfQuote, pgTextProblem, shellQuote } from '../../src/pg-text.js';
 
-function backup(id: string, stopLsn: string, stopTime: string, extra: Partial<BackupRecord> = {}): BackupRecord {
-  return {
-    id, database: 'main', type: 'manual', status: 'completed', label: null, created_at: stopTime,
-    start_lsn: '0/1000028', stop_lsn: stopLsn, start_time: stopTime, stop_time: stopTime, timeline: 1,
-    original_size: 1, stored_size: 1, compression: 'gzip', files: [], pg_version: 15, system_identifier: '1',
-    expires_at: null, error: null, pinned: false, ...extra,
-  };
-}
-
-const b1 = backup('b1', '0/3000100', '2026-01-01T10:00:00.000Z');
-const b2 = backup('b2', '0/9000100', '2026-01-01T12:00:00.000Z');
-const failed = backup('b3', '0/F000100', '2026-01-01T13:00:00.000Z', { status: 'failed' });
-
-describe('selectBackup', () => {
-  it('picks the newest completed backup whose stop time precedes a time target', () => {
-    expect(selectBackup([b1, b2, failed], { kind: 'time', time: '2026-01-01T11:00:00Z' }, null).id).toBe('b1');
-    expect(selectBackup([b1, b2, failed], { kind: 'time', time: '2026-01-01T14:00:00Z' }, null).id).toBe('b2');
-  });
-
-  it('picks by stop LSN for LSN targets', () => {
-    expect(selectBackup([b2, b1], { kind: 'lsn', lsn: '0/5000000' }, null).id).toBe('b1');
-    expect(selectBackup([b2, b1], { kind: 'lsn', lsn: '0/9000100' }, null).id).toBe('b2');
-  });
-
-  it('rejects a time before the oldest backup with TARGET_TIME_INVALID naming both times', () => {
-    let err: unknown;
-    try {
-      selectBackup([b1, b2], { kind: 'time', time: '2026-01-01T09:00:00Z' }, null);
-    } catch (e) {
-      err = e;
-    }
-    expect(isPitrdError(err, 'TARGET_TIME_INVALID')).toBe(true);
-    expect((err as Error).message).toContain('2026-01-01T09:00:00Z');
-    expect((err as Error).message).toContain(b1.stop_time);
-  });
-
-  it('rejects an LSN before the oldest backup', () => {
-    expect(() => selectBackup([b1], { kind: 'lsn', lsn: '0/2000000' }, null)).toThrow(/before the earliest recoverable LSN 0\/3000100/);
-  });
-
-  it('only considers backups on the target lineage', () => {
-    const onTl2 = backup('b4', '0/A000000', '2026-01-01T12:30:00.000Z', { timeline: 2 });
-    expect(selectBackup([b1, onTl2], { kind: 'latest' }, new Set([1])).id).toBe('b1');
-    expect(selectBackup([b1, onTl2], { kind: 'latest' }, new Set([1, 2])).id).toBe('b4');
-    expect(() => selectBackup([failed], { kind: 'latest' }, null)).toThrow(/no completed base backup/);
-  });
-});
+// Backup choice and target admission: test/unit/wal-admit.test.ts (pure, over the window's own data).
 
 describe('recoverySettings', () => {
   it('writes a time target in PostgreSQL form with action and timeline', () => {

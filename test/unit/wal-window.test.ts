@@ -42,7 +42,8 @@ describe('recovery window', () => {
     const [w] = computeRecoveryWindows({ segSize: SEG, segments: range(1, 1, 10), histories: none, backups: [backup('b2', 1, 5, 6), backup('b1', 1, 2, 3)] });
     expect(w).toMatchObject({ timeline: 1, status: 'ok', backupId: 'b1', from: '2026-01-01T00:03:00.500000Z', to: time(10, 1), gaps: [] });
     expect(w!.fromLsn).toBe(3n * S + 200n);
-    expect(w!.toLsn).toBe(11n * S - 100n);
+    // to_lsn: the end of the gap-free WAL (the highest LSN target a restore accepts).
+    expect(w!.toLsn).toBe(11n * S);
     expect(w!.lastSegment).toBe(segmentName(1, 10n, SEG));
   });
 
@@ -76,7 +77,7 @@ describe('recovery window', () => {
     // Ends in the last segment after its last commit: the consistency point is the whole window.
     const late = backup('last', 1, 3, 3, { stop_lsn: 4n * S - 50n, stop_time: '2026-01-01T00:03:59.000000Z' });
     const [end] = computeRecoveryWindows({ segSize: SEG, segments, histories: none, backups: [late] });
-    expect(end).toMatchObject({ backupId: 'last', from: '2026-01-01T00:03:59.000000Z', to: '2026-01-01T00:03:59.000000Z', toLsn: late.stop_lsn });
+    expect(end).toMatchObject({ backupId: 'last', from: '2026-01-01T00:03:59.000000Z', to: '2026-01-01T00:03:59.000000Z', toLsn: 4n * S });
     // Its stop LSN lies beyond the archived WAL: not restorable yet.
     const beyond = backup('beyond', 1, 3, 4);
     expect(computeRecoveryWindows({ segSize: SEG, segments, histories: none, backups: [beyond] })[0]!.status).toBe('no-restorable-backup');

@@ -49,6 +49,13 @@ export interface RecoveryWindowResponse {
   status: string;
   base_backup_id: string | null;
   gaps: string[];
+  /** LSN range of the window: the consistency point, and the end of the gap-free WAL (the highest LSN target accepted). */
+  from_lsn: string | null;
+  to_lsn: string | null;
+  /** Last commit in the window (`to` may be later: the time the WAL is known to run through). */
+  last_commit_time: string | null;
+  /** Every restorable stretch, oldest first (the first is from/to; more only across missing WAL). */
+  ranges: { backup_id: string; from: string; to: string; from_lsn: string; to_lsn: string; last_commit_time: string | null; last_segment: string }[];
 }
 
 export interface RecoveryWindowService {
@@ -65,6 +72,12 @@ const recoveryWindowSchema = z.object({
   status: z.string(),
   base_backup_id: z.string().nullable(),
   gaps: z.array(z.string()),
+  from_lsn: z.string().nullable(),
+  to_lsn: z.string().nullable(),
+  last_commit_time: z.string().nullable(),
+  ranges: z.array(
+    z.object({ backup_id: z.string(), from: z.string(), to: z.string(), from_lsn: z.string(), to_lsn: z.string(), last_commit_time: z.string().nullable(), last_segment: z.string() }),
+  ),
 });
 
 export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseService; pitr: PitrService; health?: HealthService; windows?: RecoveryWindowService }): RouteDef[] {
