@@ -19,8 +19,8 @@ export interface GivenTarget {
 
 
 /**
- * Exactly one of `given` (entries with an undefined value are ignored), validated and normalised:
- * times become UTC with six fractional digits, LSNs upper case. None given: `fallback`, or a
+ * Exactly one of `given` (entries with an undefined value are ignored), validated; LSNs are put in
+ * upper case. None given: `fallback`, or a
  * VALIDATION_ERROR listing `names` (every spelling the caller accepts).
  */
 export function parseRecoveryTarget(given: readonly { field: TargetField; value: string | true | undefined; as: string }[], names: readonly string[], fallback: RecoveryTarget | null = null): RecoveryTarget {
@@ -42,7 +42,10 @@ function targetOfField(g: GivenTarget): RecoveryTarget {
   const v = g.value === true ? '' : g.value;
   switch (g.field) {
     case 'time':
-      return { kind: 'time', time: normaliseTime(v, g.as) };
+      // Checked here, kept as spelled (messages quote the user's value); the plan compares it to
+      // the microsecond (src/wal/reach.ts micros).
+      normaliseTime(v, g.as);
+      return { kind: 'time', time: v };
     case 'lsn':
       return { kind: 'lsn', lsn: v.toUpperCase() };
     case 'xid':

@@ -62,8 +62,9 @@ export async function planRestore(db: DatabaseRepository, opts: PlanOptions): Pr
   const t = opts.target;
   let xidLsn: Lsn | null | undefined;
   if (t.kind === 'xid') {
-    const xid = Number(t.xid);
-    xidLsn = Number.isSafeInteger(xid) && xid <= 0xffffffff ? await catalog.locateXid(db, xidCandidates(input, targetTimeline, xid), xid) : null;
+    // PostgreSQL keeps the low 32 bits of an epoch-qualified xid: so does the lookup.
+    const xid = Number(BigInt(t.xid) & 0xffffffffn);
+    xidLsn = await catalog.locateXid(db, xidCandidates(input, targetTimeline, xid), xid);
   }
   const a = admitTarget(input, {
     timeline: targetTimeline,

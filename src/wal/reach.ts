@@ -45,8 +45,8 @@ export interface WindowInput {
   backups: readonly WindowBackup[];
 }
 
-/** ISO 8601 → microseconds (TimestampTz): commit times are microsecond-exact. */
-export const micros = (iso: string): bigint => isoToTimestampTz(iso);
+/** RFC 3339 (T or space, any case) → microseconds (TimestampTz): commit times are microsecond-exact. */
+export const micros = (iso: string): bigint => isoToTimestampTz(iso.replace(/^(\d{4}-\d\d-\d\d)[Tt ]/, '$1T').replace(/z$/, 'Z'));
 
 /**
  * One timeline's lineage as restore_command recovery reads it: each timeline with the first

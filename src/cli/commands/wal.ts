@@ -48,10 +48,11 @@ export function register(program: Command): void {
           const all: Record<string, Awaited<ReturnType<typeof recoveryWindow>>> = {};
           for (const name of databases) all[name] = await recoveryWindow(repo, name);
           const lines = Object.entries(all).flatMap(([name, windows]) =>
-            windows.map(
-              (w) =>
-                `database ${name} timeline ${w.timeline}: ${w.status} from ${w.from ?? '-'} to ${w.to ?? '-'} (backup ${w.backup_id ?? '-'}, LSN ${w.from_lsn ?? '-'} .. ${w.to_lsn ?? '-'}, last segment ${w.last_segment ?? '-'})${w.gaps.length ? `, gaps: ${w.gaps.join(', ')}` : ''}`,
-            ),
+            windows.flatMap((w) => [
+              `database ${name} timeline ${w.timeline}: ${w.status} from ${w.from ?? '-'} to ${w.to ?? '-'} (backup ${w.backup_id ?? '-'}, LSN ${w.from_lsn ?? '-'} .. ${w.to_lsn ?? '-'}, last commit ${w.last_commit_time ?? '-'}, last segment ${w.last_segment ?? '-'})${w.gaps.length ? `, gaps: ${w.gaps.join(', ')}` : ''}`,
+              // Stretches after missing WAL, restorable from newer backups.
+              ...w.ranges.slice(1).map((r) => `  then from ${r.from} to ${r.to} (backup ${r.backup_id}, LSN ${r.from_lsn} .. ${r.to_lsn}, last segment ${r.last_segment})`),
+            ]),
           );
           return { data: opts.database !== undefined ? all[opts.database] : all, human: () => lines.join('\n') };
         });
