@@ -1,4 +1,4 @@
-export { summarizeArchive } from './summarize.js';
+export { summarizeArchive, summarizeDatabase } from './summarize.js';
 export type { SummarizeOptions, SummarizeResult } from './summarize.js';
 export { ArchiveSummarizer } from './summarizer.js';
 export type { SummarizerStatus } from './summarizer.js';

@@ -1,6 +1,5 @@
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, StoredWalSegment } from '../repository/index.js';
-import type { ObjectStore } from '../storage/types.js';
 import type { TimelineId } from '../types.js';
 import { parseLsn, parseTimelineHistory, summaryFromJson, type SegmentSummary, type SegmentSummaryJson, type TimelineHistory, type WindowBackup } from '../wal/index.js';
 
@@ -78,20 +77,6 @@ export function windowBackups(records: readonly BackupRecord[]): WindowBackup[] 
   for (const b of records) {
     if (b.start_lsn === null || b.stop_lsn === null || b.stop_time === null || b.timeline === null) continue;
     out.push({ id: b.id, timeline: b.timeline, start_lsn: parseLsn(b.start_lsn), stop_lsn: parseLsn(b.stop_lsn), stop_time: b.stop_time, status: b.status });
-  }
-  return out;
-}
-
-/**
- * Which segments have a summary, from one LIST and no GET (WalSummaryStore.list reads every
- * record, too costly for an incremental run after each archived segment).
- */
-export async function summarizedSegments(store: ObjectStore, db: DatabaseRepository): Promise<Set<string>> {
-  const out = new Set<string>();
-  const prefix = db.keys.summaryPrefix;
-  for await (const o of store.listAll(prefix)) {
-    const m = /^([0-9A-F]{8})\/([0-9A-F]{24})\.json$/.exec(o.key.slice(prefix.length));
-    if (m) out.add(`${Number.parseInt(m[1]!, 16)}:${m[2]!}`);
   }
   return out;
 }

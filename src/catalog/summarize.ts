@@ -1,8 +1,8 @@
 import { isPitrdError } from '../errors.js';
-import type { Repository, StoredWalSegment } from '../repository/index.js';
+import type { DatabaseRepository, Repository, StoredWalSegment } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
 import { parseSegmentName, segmentName, summarizeSegment, summaryToJson, type SegmentSummary, type WalContinuation } from '../wal/index.js';
-import { databaseIdentity, loadHistories, readSegmentBytes, readSummary, summarizedSegments, type StoredSummaryJson } from './load.js';
+import { databaseIdentity, loadHistories, readSegmentBytes, readSummary, type StoredSummaryJson } from './load.js';
 
 export interface SummarizeOptions {
   /** Only this timeline (default: every timeline in the archive). */
@@ -38,9 +38,14 @@ interface Known {
  * Idempotent: a run with nothing new archived reads nothing.
  */
 export async function summarizeArchive(repo: Repository, dbName: string, opts: SummarizeOptions = {}): Promise<SummarizeResult> {
-  const db = repo.database(dbName);
+  return summarizeDatabase(repo.database(dbName), opts);
+}
+
+/** summarizeArchive for a database handle (what a restore's plan has). */
+export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeOptions = {}): Promise<SummarizeResult> {
+  const dbName = db.name;
   const { segSize, systemId } = await databaseIdentity(db);
-  const present = await summarizedSegments(repo.store, db);
+  const present = new Set((await db.walSummaries.segments()).map((s) => `${s.timeline}:${s.segment}`));
   const { histories } = await loadHistories(db);
   const result: SummarizeResult = { database: dbName, read: 0, alreadySummarized: 0, restartedAt: [], failed: [] };
   const cache = new Map<string, Known | null>();

@@ -31,15 +31,20 @@ export class WalSummaryStore {
     return (await this.meta.read(this.keys.summary(timeline, segment), JsonValueSchema)) as T | null;
   }
 
-  /** Summaries of one timeline (or all) in LSN order: segment number, then timeline. */
-  async list<T = unknown>(timeline?: number): Promise<StoredWalSummary<T>[]> {
+  /** Which segments of one timeline (or all) have a summary, in LSN order: one LIST, no GET. */
+  async segments(timeline?: number): Promise<{ timeline: number; segment: string }[]> {
     const prefix = timeline === undefined ? this.keys.summaryPrefix : this.keys.summaryTimelinePrefix(timeline);
     const found: { timeline: number; segment: string }[] = [];
     for await (const o of this.store.listAll(prefix)) {
       const m = /^([0-9A-F]{8})\/([0-9A-F]{24})\.json$/.exec(o.key.slice(this.keys.summaryPrefix.length));
       if (m && m[2]!.startsWith(m[1]!)) found.push({ timeline: Number.parseInt(m[1]!, 16), segment: m[2]! });
     }
-    found.sort((a, b) => (lsnOrderKey(a.segment) < lsnOrderKey(b.segment) ? -1 : 1));
+    return found.sort((a, b) => (lsnOrderKey(a.segment) < lsnOrderKey(b.segment) ? -1 : 1));
+  }
+
+  /** Summaries of one timeline (or all) in LSN order: segment number, then timeline. */
+  async list<T = unknown>(timeline?: number): Promise<StoredWalSummary<T>[]> {
+    const found = await this.segments(timeline);
     const out: StoredWalSummary<T>[] = [];
     for (const f of found) {
       const record = await this.get<T>(f.timeline, f.segment);

@@ -1,4 +1,4 @@
-import { loadWindowInput, locateXid, summarizeArchive } from '../catalog/index.js';
+import { loadWindowInput, locateXid, summarizeDatabase } from '../catalog/index.js';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, Repository } from '../repository/index.js';
 import type { Lsn } from '../types.js';
@@ -28,11 +28,14 @@ export interface PlanCatalog {
   locateXid(db: DatabaseRepository, candidates: readonly XidCandidate[], xid: number): Promise<Lsn | null>;
 }
 
-/** The catalog read in this thread; with `repo`, WAL summaries are brought up to date first (incremental). */
-export function repositoryCatalog(repo?: Repository): PlanCatalog {
+/**
+ * The catalog read in this thread: WAL summaries are brought up to date first (incremental: only
+ * segments archived since the last run are read), since a segment without one counts as missing.
+ */
+export function repositoryCatalog(): PlanCatalog {
   return {
     async windowInput(db) {
-      if (repo) await summarizeArchive(repo, db.name);
+      await summarizeDatabase(db);
       return loadWindowInput(db);
     },
     locateXid,
@@ -41,7 +44,7 @@ export function repositoryCatalog(repo?: Repository): PlanCatalog {
 
 export interface PlanOptions extends RecoveryOptions {
   backupId?: string;
-  /** When given (and no `catalog`), WAL summaries are brought up to date first so the window is current. */
+  /** Unused (summaries are always brought up to date); kept for callers that pass it. */
   repo?: Repository;
   catalog?: PlanCatalog;
 }
@@ -57,7 +60,7 @@ export async function planRestore(db: DatabaseRepository, opts: PlanOptions): Pr
   const info = await db.info();
   if (!info) throw new PitrdError('DATABASE_NOT_FOUND', `database "${db.name}" has no database.json in the repository`, { context: { database: db.name } });
   const { timelines, targetTimeline } = await lineage(db, opts.timeline);
-  const catalog = opts.catalog ?? repositoryCatalog(opts.repo);
+  const catalog = opts.catalog ?? repositoryCatalog();
   const input = await catalog.windowInput(db);
   const t = opts.target;
   let xidLsn: Lsn | null | undefined;

@@ -198,9 +198,13 @@ function outside(ranges: readonly WindowRange[], window: string, what: string, b
       context: { ...ctx, segment: reach.firstMissing, last_segment: reach.lastSegment, end_lsn: formatLsn(reach.endLsn) },
     });
   }
-  return new PitrdError('TARGET_TIME_INVALID', `${what} is after the end of the archived WAL (the last archived LSN is ${formatLsn(reach.endLsn)}, end of ${reach.lastSegment}; its WAL runs through ${ranges[i]!.to}): outside the ${window}`, {
-    context: { ...ctx, end_lsn: formatLsn(reach.endLsn) },
-  });
+  const newest = ranges[i]!.reaches[ranges[i]!.reaches.length - 1]!.backup;
+  const commit = reach.lastCommit ? `the last archived commit is at ${reach.lastCommit.time}, ` : '';
+  return new PitrdError(
+    'TARGET_TIME_INVALID',
+    `${what} is after the last archived commit and the end of the archived WAL (${commit}the WAL runs through ${ranges[i]!.to}, the last archived LSN is ${formatLsn(reach.endLsn)}, end of ${reach.lastSegment}; newest restorable backup ${newest.id}, consistent at ${newest.stop_time}): outside the ${window}`,
+    { context: { ...ctx, end_lsn: formatLsn(reach.endLsn), backup: newest.id } },
+  );
 }
 
 /** A backup whose WAL from start to stop is not all archived: name the first missing segment. */
