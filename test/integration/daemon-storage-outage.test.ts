@@ -123,6 +123,13 @@ describe('an S3 outage under a running daemon', () => {
     expect(alerts.find((a) => a.kind === 'upload_failing')!.message).toMatch(/WAL uploads have been failing for \d+ s \(threshold 1 s\)/);
     expect(alerts.find((a) => a.kind === 'storage_unavailable')!.message).toMatch(/storage unavailable: STORAGE_(UNAVAILABLE|ERROR)/);
     expect(alerts.map((a) => a.kind)).not.toContain('backup_stale');
+    // An API call that needs the storage: a code, a safe text and a request id; the endpoint and
+    // the bucket stay in the daemon's log (issue 14: no S3 endpoint/bucket in API errors).
+    const listed = await fx.call('GET', `${BASE}/backups`);
+    expect(listed.status).toBeGreaterThanOrEqual(500);
+    expect(['STORAGE_UNAVAILABLE', 'STORAGE_ERROR']).toContain(listed.json.error.code);
+    expect(listed.json.error.message).toMatch(/request req_[0-9a-f]+/);
+    for (const secretish of [s3.endpoint, `127.0.0.1:${s3.port}`, s3.bucket]) expect(listed.text).not.toContain(secretish);
     expect(alerts.map((a) => a.kind)).not.toContain('upload_backlog');
     const metricsDuring = (await fx.call('GET', '/metrics')).text;
     expect(metric(metricsDuring, 'pitrd_receiver_upload_failing_seconds')).toBeGreaterThan(0);
