@@ -57,7 +57,7 @@ const ref = await startPgReceivewal(pg, 'reference');
 try {
   const token = (await new FileTokenStore(join(dir, 'tokens.json')).create({ name: 'bench', projects: ['*'], tier: 'pro' })).token;
   const port = await freePort();
-  writeFileSync(join(dir, 'pg.pass'), 'x\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'pg.pass'), `${pg.connection.password}\n`, { mode: 0o600 });
   writeFileSync(
     join(dir, 'pitrd.yaml'),
     toYaml({
@@ -72,8 +72,11 @@ try {
     ((await (await fetch(`${url}/projects/bench/databases/main/pitr/receiver-status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { data?: { status: string; gap: unknown } }).data;
   const lost: unknown[] = [];
   const startDaemon = async () => {
-    daemon = execa(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', '-c', join(dir, 'pitrd.yaml')], { cwd: dir, reject: false, env: { PITRD_LOG_LEVEL: 'warn' } });
-    const st = await until('receiver streaming', async () => ((await status())?.status === 'running' ? await status() : null));
+    daemon = execa(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts'), 'serve', '-c', join(dir, 'pitrd.yaml')], { cwd: dir, reject: false, env: { PITRD_LOG_LEVEL: 'warn' }, stdout: ['pipe', { file: join(dir, 'daemon.log'), append: true }], stderr: ['pipe', { file: join(dir, 'daemon.log'), append: true }] } as never);
+    const st = await until('receiver streaming', async () => ((await status())?.status === 'running' ? await status() : null)).catch((err: unknown) => {
+      console.log(readFileSync(join(dir, 'daemon.log'), 'utf8').slice(-3000));
+      throw err;
+    });
     if (st?.gap) lost.push(st.gap);
   };
   const killDaemon = async () => {
