@@ -66,6 +66,10 @@ export const ErrorCodes = {
   SPOOL_LOCKED: 409,
   /** A restore point name created more than once on the lineage, with no backup to say which one is meant. */
   TARGET_AMBIGUOUS: 422,
+  /** A restore would pass restores.max_per_database or restores.max_total (config). */
+  RESTORE_LIMIT_REACHED: 409,
+  /** A restore would not fit on the restore directory's file system (figures in the message). */
+  INSUFFICIENT_DISK_SPACE: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -123,6 +123,7 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
     spool_dir: abs(parsed.spool_dir),
     health: parsed.health,
     ...(parsed.restore_dir !== undefined ? { restore_dir: abs(parsed.restore_dir) } : {}),
+    restores: parsed.restores,
     api,
     databases,
     ...(opts.source !== undefined ? { source: opts.source } : {}),

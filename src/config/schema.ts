@@ -200,6 +200,18 @@ export const ConfigSchema = z
       .default({ upload_failure_alert_seconds: 300 }),
     /** Where API restores and branches write their data directories; default: `restores` beside spool_dir. */
     restore_dir: nonEmpty('a directory path').optional(),
+    /**
+     * Bounds on the daemon's restores: each one is a full data directory and, left running or as a
+     * branch, a server. Counted: restores in progress, restored servers left running, branches.
+     */
+    restores: z
+      .strictObject({
+        max_per_database: positiveInt.default(8),
+        max_total: positiveInt.default(32),
+        /** What must stay free on restore_dir's file system once a restore is written. */
+        min_free_bytes: z.int({ error: 'expected a number of bytes' }).min(0, { error: 'expected a number of bytes' }).default(256 * 1024 * 1024),
+      })
+      .default({ max_per_database: 8, max_total: 32, min_free_bytes: 256 * 1024 * 1024 }),
     api,
     databases: z.array(database, { error: 'expected a list of databases' }).default([]),
   })

@@ -183,6 +183,14 @@ export class BranchManager implements BranchService {
     });
   }
 
+  /**
+   * Branches holding a data directory (running or stopped), of one database or all: the restore
+   * limits count them. Those being created are counted by the RestoreManager as restores.
+   */
+  count(project?: string, database?: string): number {
+    return [...this.branches.values()].filter((b) => (b.state.status === 'running' || b.state.status === 'stopped') && (project === undefined || (b.state.project_id === project && b.state.database === database))).length;
+  }
+
   /** CONFLICT while the database has branches: deleting it would orphan running servers. */
   assertNone(projectId: string, name: string): void {
     const mine = [...this.branches.values()].filter((b) => b.state.project_id === projectId && b.state.database === name);

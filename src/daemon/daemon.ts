@@ -110,8 +110,16 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
     const restoreRoot = resolve(opts.restoreRoot ?? config.restore_dir ?? join(dirname(config.spool_dir), 'restores'));
-    const restores = new RestoreManager({ repo, lookup, root: restoreRoot, logger: logger.child({ component: 'restores' }), catalog: catalog.planCatalog() });
+    const restores = new RestoreManager({
+      repo,
+      lookup,
+      root: restoreRoot,
+      logger: logger.child({ component: 'restores' }),
+      catalog: catalog.planCatalog(),
+      limits: { maxPerDatabase: config.restores.max_per_database, maxTotal: config.restores.max_total, minFreeBytes: config.restores.min_free_bytes },
+    });
     const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
+    restores.countBranches = (project, database) => br.count(project, database);
     branches = br;
     await restores.stopLeftRunning();
     for (const p of await readableByRestoreUser(guardedPaths(config))) {

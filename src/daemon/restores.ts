@@ -6,7 +6,7 @@
  * and written the record. On shutdown a running restore is stopped and recorded as interrupted.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
 import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
@@ -26,7 +26,18 @@ export interface RestoreManagerOptions {
   catalog?: PlanCatalog;
   /** How long shutdown waits for a restore to notice it was stopped (default 30 s). */
   interruptWaitMs?: number;
+  /** Config `restores`: concurrent restores per database and in total, disk to keep free. */
+  limits?: RestoreLimits;
 }
+
+export interface RestoreLimits {
+  maxPerDatabase: number;
+  maxTotal: number;
+  minFreeBytes: number;
+}
+
+/** Branches hold a server and a data directory too: the BranchManager counts its own (not those being created, which are restores here). */
+export type BranchCounter = (project?: string, database?: string) => number;
 
 /** A restore this process runs; kept while it runs, and while a 'running' restore's server is up. */
 interface Job {
@@ -97,9 +108,16 @@ function hookRecords(db: DatabaseRepository, extra: Record<string, unknown>, onF
 
 export class RestoreManager implements RestoreService {
   private readonly jobs = new Map<string, Job>();
-  /** Target directories of restores from the request on (before their job exists) to their end. */
-  private readonly reserved = new Set<string>();
+  /**
+   * Target directories of restores from the request on (before their job exists) to their end,
+   * with the project/database they restore: what the limits count.
+   */
+  private readonly reserved = new Map<string, string>();
+  /** DELETEs in flight, by restore id: a second one waits for the first. */
+  private readonly removing = new Map<string, Promise<RestoreView>>();
   private stopping = false;
+  /** Set by the BranchManager once it exists. */
+  countBranches: BranchCounter = () => 0;
 
   constructor(private readonly opts: RestoreManagerOptions) {}
 
@@ -142,7 +160,8 @@ export class RestoreManager implements RestoreService {
     if (this.stopping) throw new PitrdError('CONFLICT', 'the daemon is shutting down; restore again once it is back', { context: { database: e.name } });
     // Two requests naming one directory would both find it empty and extract into it together.
     if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using this target_dir; choose another one`, { context: { target_dir: targetDir } });
-    this.reserved.add(targetDir);
+    this.assertWithinLimits(e);
+    this.reserved.set(targetDir, dbKey(e.project, e.name));
     try {
       return await this.launchReserved(e, req, targetDir, forBranch);
     } catch (err) {
@@ -158,7 +177,7 @@ export class RestoreManager implements RestoreService {
     const recorded = new Promise<RestoreRecord>((r) => (onFirst = r));
     const job: Job = { id: '', database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
     const run = runRestore({
-      db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project }, onFirst),
+      db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project, ...(forBranch ? { branch: true } : {}) }, onFirst),
       repo: this.opts.repo,
       ...(this.opts.catalog ? { catalog: this.opts.catalog } : {}),
       targetDir,
@@ -173,6 +192,7 @@ export class RestoreManager implements RestoreService {
       // Restores and branches (which launch through here) to `latest` also replay what the
       // receiver has flushed into its spool but not yet archived.
       ...(req.target.kind === 'latest' && e.receiver ? { spoolDir: e.receiver.spoolDir } : {}),
+      ...(this.opts.limits ? { minFreeBytes: this.opts.limits.minFreeBytes } : {}),
     });
     let record: RestoreRecord;
     try {
@@ -191,14 +211,83 @@ export class RestoreManager implements RestoreService {
       (err: unknown) => this.opts.logger.warn({ database: e.name, restore: record.id, err: errorMessage(err) }, job.interrupted ? 'restore interrupted' : 'restore failed'),
     ).finally(() => {
       job.settled = true;
-      // A 'running' restore's directory stays in use while its server runs.
-      if (!job.result?.stopServer) this.reserved.delete(targetDir);
+      // A 'running' restore's directory stays in use while its server runs; a branch's server
+      // is the BranchManager's from now on (counted there).
+      if (!job.result?.stopServer || forBranch) this.reserved.delete(targetDir);
       // Kept only while there is something to stop later: a 'running' restore's server.
       if (forBranch || !job.result?.stopServer) this.jobs.delete(job.id);
     });
     this.jobs.set(record.id, job);
     this.opts.logger.info({ database: e.name, restore: record.id, target: req.target, backup: record.backup_id, target_dir: targetDir, mode: req.mode }, 'restore started');
     return { record, result: run };
+  }
+
+  /**
+   * RESTORE_LIMIT_REACHED when one more restore would pass config `restores`: restores in
+   * progress and restored servers left running, here, plus the BranchManager's branches.
+   */
+  private assertWithinLimits(e: DatabaseEntry): void {
+    const l = this.opts.limits;
+    if (!l) return;
+    const key = dbKey(e.project, e.name);
+    const mine = [...this.reserved.values()].filter((k) => k === key).length + this.countBranches(e.project, e.name);
+    if (mine >= l.maxPerDatabase) {
+      throw new PitrdError('RESTORE_LIMIT_REACHED', `database "${e.name}" already has ${mine} restores in progress, restored servers left running or branches (limit restores.max_per_database = ${l.maxPerDatabase}); delete one (DELETE …/pitr/restores/:id or …/branches/:id) or wait for one to finish`, {
+        context: { database: e.name, active: mine, limit: l.maxPerDatabase },
+      });
+    }
+    const total = this.reserved.size + this.countBranches();
+    if (total >= l.maxTotal) {
+      throw new PitrdError('RESTORE_LIMIT_REACHED', `the daemon already has ${total} restores in progress, restored servers left running or branches (limit restores.max_total = ${l.maxTotal}); try again once one is deleted or finished`, {
+        context: { active: total, limit: l.maxTotal },
+      });
+    }
+  }
+
+  /**
+   * DELETE …/pitr/restores/:id: stop the server of a restore left running and remove its data
+   * directory (tablespaces too); the record stays, with removed_at. Again on a removed restore:
+   * the same answer. CONFLICT while it still runs, for a branch's restore (delete the branch),
+   * and for a restore this daemon did not write (no target directory under its root).
+   */
+  remove(projectId: string, name: string, restoreId: string): Promise<RestoreView> {
+    const inFlight = this.removing.get(restoreId);
+    if (inFlight) return inFlight;
+    const p = this.removeOnce(projectId, name, restoreId).finally(() => this.removing.delete(restoreId));
+    this.removing.set(restoreId, p);
+    return p;
+  }
+
+  private async removeOnce(projectId: string, name: string, restoreId: string): Promise<RestoreView> {
+    const e = this.opts.lookup(projectId, name);
+    const store = this.opts.repo.database(e.name).restores;
+    const rec = await store.get(restoreId);
+    const raw = (rec ?? {}) as Record<string, unknown>;
+    if (!rec || (typeof raw.project_id === 'string' && raw.project_id !== e.project)) {
+      throw new PitrdError('RESTORE_NOT_FOUND', `restore ${restoreId} of database "${e.name}" not found`, { context: { name: e.name, restore_id: restoreId } });
+    }
+    if (typeof raw.removed_at === 'string') return this.view(rec);
+    const dir = typeof raw.target_dir === 'string' ? raw.target_dir : null;
+    const conflict = (why: string) => new PitrdError('CONFLICT', `restore ${restoreId} ${why}`, { context: { restore_id: restoreId } });
+    if (raw.branch === true || (dir !== null && dir.startsWith(join(this.opts.root, 'branches') + sep))) throw conflict('belongs to a branch: delete the branch instead');
+    const job = this.jobs.get(restoreId);
+    if ((job && !job.settled) || (!job && rec.status === 'running')) throw conflict('is still running; delete it once it has completed or failed');
+    if (dir === null || !dir.startsWith(resolve(this.opts.root) + sep)) throw conflict("was not written by this daemon (no data directory under its restore root): there is nothing here to remove");
+    if (job?.result?.stopServer) {
+      await job.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: restoreId, err: errorMessage(err) }, 'could not stop the restored server'));
+      this.jobs.delete(restoreId);
+    }
+    await pgStop(dir).catch(() => undefined);
+    if (await pgIsRunning(dir)) {
+      throw new PitrdError('INTERNAL_ERROR', `the server of restore ${restoreId} did not stop; its data directory is kept`, { context: { restore_id: restoreId } });
+    }
+    this.writeLeftRunning(this.readLeftRunning().filter((d) => d.dir !== dir));
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}.tblspc`, { recursive: true, force: true });
+    this.reserved.delete(dir);
+    const saved = await store.save({ ...rec, removed_at: new Date().toISOString() });
+    this.opts.logger.info({ database: e.name, restore: restoreId, target_dir: dir }, 'restore removed: server stopped, data directory deleted');
+    return this.view(saved);
   }
 
   /** CONFLICT while a restore of the database runs (deleting its data would break it). */
@@ -333,6 +422,9 @@ export class RestoreManager implements RestoreService {
       started_at: r.started_at,
       completed_at: r.completed_at,
       error: publicRecordError(r),
+      removed_at: typeof raw.removed_at === 'string' ? raw.removed_at : null,
     };
   }
 }
+
+const dbKey = (project: string, name: string) => `${project}/${name}`;

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { isPitrdError, PitrdError } from '../errors.js';
 import { newId, type DatabaseRepository, type RestoreRecord } from '../repository/index.js';
 import { parseLsn, segnoOf } from '../wal/index.js';
+import { assertDiskRoom, diskNeed } from './disk-room.js';
 import { assertEmptyTarget, extractBackup } from './extract.js';
 import { postgresOsUser } from './os-user.js';
 import { planRestore, type RestorePlan } from './plan.js';
@@ -47,6 +48,11 @@ export interface RunRestoreOptions extends RecoveryOptions {
    * repository holds: serving unarchived WAL to them would replay past what the plan verified.
    */
   spoolDir?: string;
+  /**
+   * Bytes that must stay free on the target's file system once the restore is written; the restore
+   * is refused (INSUFFICIENT_DISK_SPACE, before anything is written) when its estimate does not fit.
+   */
+  minFreeBytes?: number;
 }
 
 export interface RestoreResult {
@@ -73,6 +79,10 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
   if (spoolDir !== null) assertSpoolOf(spoolDir, (await o.db.info())?.system_identifier ?? null, plan.walSegmentSize);
   assertEmptyTarget(targetDir);
+  const all = [];
+  for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
+  const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
+  assertDiskRoom(targetDir, diskNeed(plan.backup, segments.length, plan.walSegmentSize, o.minFreeBytes ?? 0));
   const t = o.target;
   let record = await o.db.restores.save({
     id: newId('rstr'),
@@ -110,9 +120,6 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     if (owner) chownSync(appliedLog, owner.uid, owner.gid);
     const pgBin = o.pgBin ?? DEFAULT_PG_BIN;
 
-    const all = [];
-    for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
-    const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
     o.onProgress?.({ phase: 'plan', backup_id: plan.backup.id, backup_start_lsn: plan.backup.start_lsn ?? null, target_timeline: plan.targetTimeline, segments_total: segments.length });
 
     // Asked for only once replay has used every archived segment, so the spool is read late,

@@ -92,6 +92,17 @@ export function restoreRoutes(deps: { projects: ProjectStore; databases: Databas
       },
     }),
     route({
+      method: 'DELETE',
+      url: `${base}/pitr/restores/:restore_id`,
+      summary: "Stop a restore's server (mode running) and remove its data directory; the record stays, with removed_at. 409 while it runs or for a branch's restore",
+      params: dbParams.extend({ restore_id: restoreIdParam }),
+      query: noQuery,
+      response: restoreSchema,
+      async handler({ params }) {
+        return restores.remove(params.project_id, params.name, params.restore_id);
+      },
+    }),
+    route({
       method: 'POST',
       url: `${base}/backups/:backup_id/restore`,
       summary: "Restore a base backup: to its consistency point, or to a later target reachable from it; 202, then poll the restore",

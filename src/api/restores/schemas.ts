@@ -101,4 +101,5 @@ export const restoreSchema = z.object({
   started_at: z.string(),
   completed_at: z.string().nullable(),
   error: z.string().nullable(),
+  removed_at: z.string().nullable(),
 });

@@ -59,6 +59,8 @@ export interface RestoreView {
   started_at: string;
   completed_at: string | null;
   error: string | null;
+  /** When DELETE stopped its server and removed its data directory (the record stays). */
+  removed_at: string | null;
 }
 
 /** What the restore routes need from the daemon. */
@@ -72,4 +74,9 @@ export interface RestoreService {
   list(projectId: string, name: string): Promise<RestoreView[]>;
   /** RESTORE_NOT_FOUND when absent. */
   get(projectId: string, name: string, restoreId: string): Promise<RestoreView>;
+  /**
+   * Stop the server of a restore left running and remove its data directory (RESTORE_NOT_FOUND,
+   * CONFLICT while it runs or for a branch's restore); again on a removed one: the same view.
+   */
+  remove(projectId: string, name: string, restoreId: string): Promise<RestoreView>;
 }

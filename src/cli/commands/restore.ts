@@ -100,7 +100,7 @@ export function register(program: Command): void {
       try {
         const r = await runRestore({
           db, repo, target, targetDir: o.targetDir, timeline: tl, action: (o.action ?? 'promote') as TargetAction,
-          mode: o.run ? 'running' : 'stopped', ...spool,
+          mode: o.run ? 'running' : 'stopped', ...spool, minFreeBytes: config.restores.min_free_bytes,
           ...(o.exclusive ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
           ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
         }).finally(() => progress.done());
