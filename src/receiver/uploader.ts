@@ -22,6 +22,10 @@ import { backoffDelay, cancellableSleep, type BackoffPolicy } from './backoff.js
 import type { Logger } from './logger.js';
 import { removeDurable, scanSpool, timelineOfSegment } from './spool.js';
 
+/** How long stop() keeps uploading the backlog while uploads succeed. */
+export const DEFAULT_DRAIN_MS = 10_000;
+const DRAIN_RETRY_MS = 500;
+
 export interface UploaderOptions {
   dir: string;
   archive: WalArchive;
@@ -65,6 +69,8 @@ export interface UploaderState {
 
 export class Uploader {
   private readonly queued = new Map<string, Item>();
+  /** Set by stop(): upload what is queued until then, then end. */
+  private drainUntil: number | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -129,10 +135,17 @@ export class Uploader {
     w?.();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
+  /**
+   * Stop, after draining: the backlog keeps being uploaded (without deferring; a failure is
+   * retried after 500 ms instead of the backoff) for at most `drainMs`. What is left stays
+   * durable in the spool and is uploaded by the next start, so a stop during a storage outage
+   * costs at most `drainMs` instead of hanging the daemon's shutdown.
+   */
+  async stop(drainMs = DEFAULT_DRAIN_MS): Promise<void> {
+    this.drainUntil = Date.now() + drainMs;
     this.poke();
     await this.loop;
+    this.running = false;
   }
 
   /** Resolves when the backlog is empty (or the uploader stopped). */
@@ -154,7 +167,9 @@ export class Uploader {
   private async run(): Promise<void> {
     let attempt = 0;
     while (this.running) {
-      if (this.opts.defer?.() && this.state().backlogBytes < (this.opts.maxDeferredBytes ?? 256 * 1024 * 1024)) {
+      const draining = this.drainUntil !== null;
+      if (draining && Date.now() >= this.drainUntil!) break;
+      if (!draining && this.opts.defer?.() && this.state().backlogBytes < (this.opts.maxDeferredBytes ?? 256 * 1024 * 1024)) {
         const s = cancellableSleep(100);
         this.sleeper = s;
         await s.done;
@@ -163,6 +178,7 @@ export class Uploader {
       }
       const item = this.next();
       if (!item) {
+        if (draining) break;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
@@ -183,6 +199,16 @@ export class Uploader {
         this.st.consecutiveFailures++;
         const conflict = isPitrdError(err, 'WAL_SEGMENT_CONFLICT');
         this.st.conflict = conflict;
+        if (this.drainUntil !== null) {
+          // Stopping: short pauses until the deadline (a first attempt on a stale connection may
+          // fail right after storage came back); what is left stays in the spool.
+          this.opts.logger.warn({ err: e.message, code: e.code, item: item.name }, 'upload failed while stopping; retrying until the drain deadline, then the backlog stays in the spool for the next start');
+          const s = cancellableSleep(Math.min(DRAIN_RETRY_MS, Math.max(0, this.drainUntil - Date.now())));
+          this.sleeper = s;
+          await s.done;
+          this.sleeper = null;
+          continue;
+        }
         const delay = conflict ? this.opts.backoff.maxMs : backoffDelay(attempt++, this.opts.backoff);
         this.opts.logger.warn({ err: e.message, code: e.code, item: item.name, retry_in_ms: delay }, conflict ? 'WAL segment conflicts with the archived one; kept in spool, not overwritten' : 'upload failed; will retry');
         const s = cancellableSleep(delay);

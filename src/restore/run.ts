@@ -53,6 +53,13 @@ export interface RunRestoreOptions extends RecoveryOptions {
    * is refused (INSUFFICIENT_DISK_SPACE, before anything is written) when its estimate does not fit.
    */
   minFreeBytes?: number;
+  /**
+   * Where the recovery server's Unix socket and log (`postgres.log`) go; default: the temporary
+   * work directory. A caller that leaves a promoted server running after it exits (`pitrd restore
+   * --run`) gives a directory that outlives it: the work directory is then removed as soon as the
+   * server is promoted, since nothing the running server uses is left in it.
+   */
+  runDir?: string;
 }
 
 export interface RestoreResult {
@@ -110,8 +117,9 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   try {
     if (owner) chownSync(workDir, owner.uid, owner.gid);
     const stageDir = join(workDir, 'stage');
-    const socketDir = join(workDir, 'sock');
-    for (const d of [stageDir, socketDir]) {
+    const runDir = o.runDir !== undefined ? resolve(o.runDir) : null;
+    const socketDir = runDir ?? join(workDir, 'sock');
+    for (const d of runDir === null ? [stageDir, socketDir] : [stageDir]) {
       mkdirSync(d, { mode: 0o700 });
       if (owner) chownSync(d, owner.uid, owner.gid);
     }
@@ -150,7 +158,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     writeFileSync(join(targetDir, 'recovery.signal'), '');
     if (owner) chownSync(join(targetDir, 'recovery.signal'), owner.uid, owner.gid);
 
-    server = { dataDir: targetDir, port: o.port ?? (await freePort()), socketDir, logFile: join(workDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
+    server = { dataDir: targetDir, port: o.port ?? (await freePort()), socketDir, logFile: join(runDir ?? workDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
     const action = o.target.kind === 'latest' ? 'promote' : (o.action ?? 'promote');
     const progress = o.onProgress;
     stopWatch = progress ? watchReplay(server, appliedLog, segments.length, progress) : null;
@@ -188,6 +196,8 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     // leave a data directory that starts cleanly on its own.
     if (outcome === 'promoted') dropRecoverySettings(join(targetDir, 'postgresql.auto.conf'), record.id, Object.keys(settings));
     record = await o.db.restores.save({ ...record, status: 'completed', completed_at: new Date().toISOString(), wal_files_applied: applied, ...(partialSegment !== null ? { partial_segment: partialSegment } : {}) });
+    // Promoted with its socket and log elsewhere: the running server no longer uses the work dir.
+    if (keep && runDir !== null && outcome === 'promoted') rmSync(workDir, { recursive: true, force: true });
     const srv = server;
     const pf = prefetcher;
     return {

@@ -159,6 +159,48 @@ describe('an S3 outage under a running daemon', () => {
   }, 300_000);
 });
 
+/** The receiver's 'receiver stopped' log line among the lines logged since index `from`. */
+function stoppedLine(from: number): Record<string, any> | undefined {
+  const lines = fx.logs.slice(from).join('').split('\n').filter((l) => l.trim() !== '');
+  return lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.msg === 'receiver stopped' && l.database === DB);
+}
+
+describe('stopping the daemon', () => {
+  it('drains the upload backlog while storage answers, and does not hang while it does not', async () => {
+    // A backlog: S3 down while segments complete; the uploader then sleeps in its backoff.
+    await s3.stop();
+    const last = await generateWal(2);
+    await waitFor('a backlog', async () => {
+      const st = (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data;
+      return st.upload_backlog.segments >= 2 && st.last_wal_file >= last && st.upload_error !== null;
+    }, 60_000);
+    // Storage back, and at once a stop: the stop uploads the backlog instead of leaving it.
+    await s3.start();
+    const logsBefore = fx.logs.length;
+    await fx.restart();
+    const stopped = stoppedLine(logsBefore);
+    expect(stopped?.upload_backlog).toEqual({ segments: 0, bytes: 0 });
+    expect(await fx.daemon.repo.database(DB).wal.hasSegment(1, last)).toBe(true);
+    await waitFor('receiver running again', async () => (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data?.status === 'running');
+
+    // Storage down: stop returns after the drain deadline; the backlog stays in the spool.
+    await s3.stop();
+    const more = await generateWal(2);
+    await waitFor('a backlog', async () => {
+      const st = (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data;
+      return st.upload_backlog.segments >= 2 && st.last_wal_file >= more;
+    }, 60_000);
+    const at = fx.logs.length;
+    await fx.daemon.stop();
+    const down = stoppedLine(at);
+    expect(down?.upload_backlog.segments).toBeGreaterThanOrEqual(2);
+    expect(readdirSync(join(fx.config.spool_dir, DB))).toContain(more);
+    await s3.start();
+    await fx.restart();
+    await waitFor('the backlog uploaded by the next start', async () => (await fx.daemon.repo.database(DB).wal.hasSegment(1, more)) === true, 120_000);
+  }, 300_000);
+});
+
 describe('pitrd serve started while S3 is down', () => {
   it('fails clearly the first time ever; after one successful run it receives into the spool and uploads when S3 is back', async () => {
     const dir = makeTempDir('pitrd-serve-outage');

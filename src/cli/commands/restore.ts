@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
 import { openDatabaseForRestore, parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
@@ -65,6 +65,24 @@ function restoreRenderer(progress: Progress): (p: RestoreProgress) => void {
   };
 }
 
+/** The longest Unix socket path (sun_path) PostgreSQL can bind: 107 bytes. */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * `--run` leaves a server running after pitrd exits: it must not need pitrd (a paused server's
+ * restore_command is pitrd's prefetcher, which ends with this command), and its socket goes in
+ * its data directory, whose path must then fit a Unix socket path.
+ */
+function checkRunnable(o: RestoreOpts): void {
+  if ((o.action ?? 'promote') === 'pause') {
+    throw new PitrdError('VALIDATION_ERROR', '--run with --action pause: a paused server replays further through pitrd, which exits with this command; use --action promote, or the API\'s mode "running"');
+  }
+  const socket = `${resolve(o.targetDir)}/.s.PGSQL.65535`;
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    throw new PitrdError('VALIDATION_ERROR', `--run: --target-dir ${resolve(o.targetDir)} is too long to hold the server's Unix socket (at most ${MAX_SOCKET_PATH - 15} bytes)`, { context: { target_dir: o.targetDir } });
+  }
+}
+
 /** `pitrd restore`: a new data directory recovered to a point in time, from the repository alone. */
 export function register(program: Command): void {
   program
@@ -89,6 +107,7 @@ export function register(program: Command): void {
       if (!['promote', 'pause', 'shutdown'].includes(o.action ?? 'promote')) throw new PitrdError('VALIDATION_ERROR', `--action: expected promote, pause or shutdown, got "${o.action}"`);
       const tl = o.timeline === 'latest' || o.timeline === 'current' ? o.timeline : Number(o.timeline);
       if (typeof tl === 'number' && !(Number.isInteger(tl) && tl > 0)) throw new PitrdError('VALIDATION_ERROR', `--timeline: expected a number, latest or current, got "${o.timeline}"`);
+      if (o.run) checkRunnable(o);
       // repo lets the plan bring the WAL summaries up to date before checking the window.
       const config = loadCommandConfig(this);
       const { db, store, repo } = await openDatabaseForRestore(config, o.database);
@@ -100,7 +119,8 @@ export function register(program: Command): void {
       try {
         const r = await runRestore({
           db, repo, target, targetDir: o.targetDir, timeline: tl, action: (o.action ?? 'promote') as TargetAction,
-          mode: o.run ? 'running' : 'stopped', ...spool, minFreeBytes: config.restores.min_free_bytes,
+          // A server left running after this command exits keeps its socket and log in its data directory.
+          mode: o.run ? 'running' : 'stopped', ...spool, minFreeBytes: config.restores.min_free_bytes, ...(o.run ? { runDir: o.targetDir } : {}),
           ...(o.exclusive ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
           ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
         }).finally(() => progress.done());
