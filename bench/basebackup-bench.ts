@@ -113,7 +113,7 @@ try {
     const repo = await openRepository(store, { compression: compression === 'gzip' ? { algorithm: 'gzip', level: 6 } : 'none' });
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const rec = await runBackup({ database: repo.database('bench'), store, connection: { ...cluster.connection }, pitr: { isWalArchived: async () => true } });
+    const rec = await runBackup({ database: repo.database({ project: 'default', name: 'bench' }), store, connection: { ...cluster.connection }, pitr: { isWalArchived: async () => true } });
     const seconds = secs(t0);
     const c = process.cpuUsage(c0);
     await store.close();

@@ -50,7 +50,7 @@ async function until<T>(what: string, f: () => Promise<T | null | undefined | fa
 
 const pg = await startPostgres({ walSegmentSizeMB: segMb });
 const dir = makeTempDir('torture');
-const spool = join(dir, 'spool', 'main');
+const spool = join(dir, 'spool', 'bench', 'main');
 let daemon: ResultPromise | null = null;
 let load: ResultPromise | null = null;
 const ref = await startPgReceivewal(pg, 'reference');
@@ -126,7 +126,7 @@ try {
   const { segment } = await switchWal(pg);
   const store = createObjectStore({ type: 'fs', path: join(dir, 'repo') });
   const repo = await openRepository(store, { compression: 'gzip' }); // (reading: each object says its own compression)
-  const wal = repo.database('main').wal;
+  const wal = repo.database({ project: 'bench', name: 'main' }).wal;
   await until(`archive to hold ${segment}`, () => wal.hasSegment(1, segment), 600_000, 500);
   await until(`pg_receivewal to hold ${segment}`, () => ref.segments().includes(segment), 120_000, 500);
   const final = await status();

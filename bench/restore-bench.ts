@@ -89,7 +89,7 @@ try {
   if (sc.exitCode !== 0) throw new Error(`pgbackrest stanza-create failed: ${sc.stderr || sc.stdout}`);
 
   const repo = await openRepository(store, { compression: { algorithm: 'gzip', level: 6 } });
-  const db = repo.database('bench');
+  const db = repo.database({ project: 'default', name: 'bench' });
   receiver = createReceiver({ database: 'bench', connection: { ...cluster.connection }, repository: db, spoolDir: join(scratch, 'pitrd-spool') });
   await receiver.start();
 
@@ -129,7 +129,7 @@ try {
   receiver = null;
   await cluster.stop('fast');
   // What the daemon keeps current in the background: summaries of the archived WAL (the plan reads them).
-  await summarizeArchive(repo, 'bench');
+  await summarizeArchive(repo, { project: 'default', name: 'bench' });
   let walSegments = 0;
   for await (const _ of db.wal.listSegments(1)) walSegments++;
   const walMb = Number((await execa('du', ['-sm', join(scratch, 'pitrd-repo')])).stdout.split('\t')[0]);

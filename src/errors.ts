@@ -32,6 +32,8 @@ export const ErrorCodes = {
   REPO_INVALID: 500,
   REPO_KEY_MISMATCH: 403,
   REPO_FORMAT_UNSUPPORTED: 500,
+  /** The repository is in an older format (or mid-upgrade): `pitrd repo upgrade` brings it to this pitrd's. */
+  REPO_UPGRADE_REQUIRED: 500,
   REPO_KEY_REQUIRED: 403,
   OBJECT_NOT_FOUND: 404,
   OBJECT_EXISTS: 409,

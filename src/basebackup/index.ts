@@ -1,5 +1,5 @@
 /**
- * Base backups: BASE_BACKUP streamed archive by archive into `databases/{db}/backups/{id}/`
+ * Base backups: BASE_BACKUP streamed archive by archive into `projects/{project}/databases/{db}/backups/{id}/`
  * (base.tar{ext}, {tablespace oid}.tar{ext}, backup_manifest{ext}) through the repository's
  * compression/encryption/sha256, committed by backup.json `completed`. `createBackupService`
  * adds the per-database lock, progress and cron schedules; `runBackup` is one backup.

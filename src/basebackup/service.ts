@@ -87,7 +87,7 @@ export function createBackupService(opts: BackupServiceOptions): BackupService {
       progress.set(database, { backupId: id, database, phase: 'starting', bytesDone: 0, bytesTotalEstimate: null, currentArchive: null, startedAt: new Date().toISOString() });
       const done = runBackup({
         id,
-        database: opts.repository.database(database),
+        database: opts.repository.database({ project: cfg.project ?? 'default', name: database }),
         store: opts.repository.store,
         connection: cfg.connection,
         type: startOpts.type ?? 'manual',
@@ -146,7 +146,7 @@ export function createBackupService(opts: BackupServiceOptions): BackupService {
 
 function pitrCheck(repository: Repository, database: string, cfg: BackupDatabaseConfig): PitrWalCheck | null {
   if (cfg.pitr === true) {
-    const wal = repository.database(database).wal;
+    const wal = repository.database({ project: cfg.project ?? 'default', name: database }).wal;
     return { isWalArchived: (timeline, name) => wal.hasSegment(timeline, name), ...(cfg.walTimeoutMs !== undefined ? { timeoutMs: cfg.walTimeoutMs } : {}) };
   }
   return cfg.pitr ? cfg.pitr : null;

@@ -1,5 +1,5 @@
 import { isPitrdError } from '../errors.js';
-import type { DatabaseRepository, Repository, StoredWalSegment } from '../repository/index.js';
+import type { DatabaseRef, DatabaseRepository, Repository, StoredWalSegment } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
 import { parseSegmentName, segmentName, summarizeSegment, summaryToJson, type SegmentSummary, type WalContinuation } from '../wal/index.js';
 import { databaseIdentity, loadHistories, readSegmentBytes, readSummary, type StoredSummaryJson } from './load.js';
@@ -37,8 +37,8 @@ interface Known {
  * plus one GET per segment it reads and per predecessor summary it needs.
  * Idempotent: a run with nothing new archived reads nothing.
  */
-export async function summarizeArchive(repo: Repository, dbName: string, opts: SummarizeOptions = {}): Promise<SummarizeResult> {
-  return summarizeDatabase(repo.database(dbName), opts);
+export async function summarizeArchive(repo: Repository, ref: DatabaseRef, opts: SummarizeOptions = {}): Promise<SummarizeResult> {
+  return summarizeDatabase(repo.database(ref), opts);
 }
 
 /** summarizeArchive for a database handle (what a restore's plan has). */

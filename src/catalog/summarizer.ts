@@ -1,5 +1,5 @@
 import { isPitrdError } from '../errors.js';
-import type { Repository } from '../repository/index.js';
+import type { DatabaseRef, Repository } from '../repository/index.js';
 import { summarizeArchive, type SummarizeResult } from './summarize.js';
 
 export interface SummarizerStatus {
@@ -26,8 +26,8 @@ export class ArchiveSummarizer {
    */
   constructor(
     private readonly repo: Repository,
-    private readonly dbName: string,
-    private readonly run: (repo: Repository, dbName: string) => Promise<SummarizeResult> = summarizeArchive,
+    private readonly db: DatabaseRef,
+    private readonly run: (repo: Repository, db: DatabaseRef) => Promise<SummarizeResult> = summarizeArchive,
   ) {}
 
   /** Ask for a run; returns at once. */
@@ -55,7 +55,7 @@ export class ArchiveSummarizer {
       this.again = false;
       this.st.state = 'running';
       try {
-        const r = await this.run(this.repo, this.dbName);
+        const r = await this.run(this.repo, this.db);
         this.st.last_result = r;
         this.st.last_error = r.failed.length
           ? { code: r.failed[0]!.code, message: `${r.failed.length} segment(s) could not be summarised, first ${r.failed[0]!.segment}: ${r.failed[0]!.message}`, at: new Date().toISOString() }

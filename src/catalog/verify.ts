@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isPitrdError } from '../errors.js';
-import type { Repository, StoredWalSegment } from '../repository/index.js';
+import type { Repository, StoredWalSegment, DatabaseRef } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
 import { formatLsn, parseLsn, parseSegmentName, segmentName, segnoOf } from '../wal/index.js';
 import { findContinuityGaps } from './continuity.js';
@@ -49,8 +49,9 @@ const errText = (err: unknown) => (isPitrdError(err) ? `${err.code}: ${err.messa
  * end of the archive, timeline histories, stored segment checksums, and backup data objects.
  * Reports every problem found; throws only when the repository cannot be read at all.
  */
-export async function verifyDatabase(repo: Repository, dbName: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const db = repo.database(dbName);
+export async function verifyDatabase(repo: Repository, ref: DatabaseRef, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const db = repo.database(ref);
+  const dbName = ref.name;
   const report: VerifyReport = { database: dbName, ok: true, segments_checked: 0, segments: 0, timelines: [], backups_checked: 0, problems: [] };
   const problem = (p: VerifyProblem) => report.problems.push(p);
   let segSize: number;

@@ -1,4 +1,4 @@
-import type { Repository } from '../repository/index.js';
+import type { Repository, DatabaseRef } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
 import { computeRecoveryWindows, formatLsn, micros, type WindowInput, type WindowStatus } from '../wal/index.js';
 import { loadWindowInput } from './window-input.js';
@@ -46,8 +46,8 @@ export interface RecoveryWindowView {
  * Recovery windows of a database from the stored summaries (run summarizeArchive first for
  * segments archived since), timeline histories and backup.json records. Reads no segment.
  */
-export async function recoveryWindow(repo: Repository, dbName: string): Promise<RecoveryWindowView[]> {
-  return recoveryWindowViews(await loadWindowInput(repo.database(dbName)));
+export async function recoveryWindow(repo: Repository, ref: DatabaseRef): Promise<RecoveryWindowView[]> {
+  return recoveryWindowViews(await loadWindowInput(repo.database(ref)));
 }
 
 /** The API's view of computeRecoveryWindows (pure: the property test compares it with the plan). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { SSL_MODES } from '../postgres/index.js';
@@ -216,12 +217,20 @@ export const ConfigSchema = z
     databases: z.array(database, { error: 'expected a list of databases' }).default([]),
   })
   .superRefine((cfg, ctx) => {
+    // Names are unique within a project (two projects may each have a `main`); slot names across
+    // the file, since two databases may be on one server.
     const seen = new Map<string, number>();
+    const slots = new Map<string, number>();
     cfg.databases.forEach((db, i) => {
-      const first = seen.get(db.name);
+      const first = seen.get(`${db.project}/${db.name}`);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `duplicate database name, already used by databases[${first}]`, input: db.name });
-      } else seen.set(db.name, i);
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `duplicate database name in project ${db.project}, already used by databases[${first}]`, input: db.name });
+      } else seen.set(`${db.project}/${db.name}`, i);
+      const slot = db.slot_name ?? defaultSlotName(db.name);
+      const firstSlot = slots.get(slot);
+      if (firstSlot !== undefined && first === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'slot_name'], message: `replication slot name "${slot}" is already used by databases[${firstSlot}]; set a distinct slot_name`, input: db.slot_name });
+      } else slots.set(slot, i);
     });
   });
 
@@ -234,6 +243,16 @@ export type CompressionConfig = ParsedConfig['compression'];
 export type ApiConfig = ParsedConfig['api'];
 export type DatabaseConfig = ParsedConfig['databases'][number] & { slot_name: string };
 export type ConnectionConfig = DatabaseConfig['connection'];
+
+/**
+ * The slot of a database registered through the API: `pitrd_<name>_<hash of project and name>`,
+ * so two projects' databases of the same name on one server never share a slot (and the name
+ * still says which database it is). Records registered before format 2 keep defaultSlotName.
+ */
+export function projectSlotName(project: string, dbName: string): string {
+  const h = createHash('sha256').update(`${project}/${dbName}`).digest('hex').slice(0, 12);
+  return `${defaultSlotName(dbName).slice(0, 63 - 13)}_${h}`;
+}
 
 /** `pitrd_<name>` with everything PostgreSQL refuses in a slot name turned into '_'. */
 export function defaultSlotName(dbName: string): string {

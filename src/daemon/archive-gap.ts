@@ -10,7 +10,7 @@
  */
 import { findContinuityGaps, type ContinuityGap } from '../catalog/index.js';
 import { errorMessage, isPitrdError } from '../errors.js';
-import type { Repository } from '../repository/index.js';
+import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import { expiryJournalKey, type ArchiveGap } from '../retention/index.js';
 import type { TimelineId } from '../types.js';
 import { parseLsn, parseSegmentName, parseTimelineHistory, segnoOf, type TimelineHistory } from '../wal/index.js';
@@ -75,7 +75,8 @@ export class ArchiveGapMonitor {
     private readonly retentionRunMaxMs = RETENTION_RUN_MAX_MS,
   ) {}
 
-  private state(name: string): PerDatabase {
+  private state(ref: DatabaseRef): PerDatabase {
+    const name = refKey(ref);
     let d = this.dbs.get(name);
     if (!d) {
       d = { systemId: null, segSize: 0, histories: new Map(), backups: new Map(), last: null, running: null };
@@ -85,21 +86,21 @@ export class ArchiveGapMonitor {
   }
 
   /** The last result, if taken within `maxAgeMs`; otherwise a fresh check. null: nothing archived yet. */
-  async current(name: string, maxAgeMs: number, now = Date.now()): Promise<ArchiveGapState | null> {
-    const d = this.state(name);
+  async current(ref: DatabaseRef, maxAgeMs: number, now = Date.now()): Promise<ArchiveGapState | null> {
+    const d = this.state(ref);
     if (d.last && now - d.last.checkedAt < maxAgeMs) return d.last;
-    return this.check(name);
+    return this.check(ref);
   }
 
   /**
    * List the archive now (one check at a time per database; callers share it). A failure (storage
    * down) keeps the previous result: an outage of the bucket is not the gap being repaired.
    */
-  check(name: string): Promise<ArchiveGapState | null> {
-    const d = this.state(name);
-    d.running ??= this.once(name, d)
+  check(ref: DatabaseRef): Promise<ArchiveGapState | null> {
+    const d = this.state(ref);
+    d.running ??= this.once(ref, d)
       .catch((err: unknown) => {
-        this.logger?.warn({ database: name, err: errorMessage(err) }, 'archive gap check failed; keeping the previous result');
+        this.logger?.warn({ project: ref.project, database: ref.name, err: errorMessage(err) }, 'archive gap check failed; keeping the previous result');
         return d.last;
       })
       .finally(() => {
@@ -113,8 +114,8 @@ export class ArchiveGapMonitor {
     await Promise.all([...this.dbs.values()].map((d) => d.running?.catch(() => undefined)));
   }
 
-  private async once(name: string, d: PerDatabase): Promise<ArchiveGapState | null> {
-    const db = this.repo.database(name);
+  private async once(ref: DatabaseRef, d: PerDatabase): Promise<ArchiveGapState | null> {
+    const db = this.repo.database(ref);
     const info = await db.info();
     // Nothing was ever archived or backed up (or it was all deleted): no archive, no gap.
     if (!info) {

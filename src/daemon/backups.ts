@@ -11,9 +11,9 @@ import type { BackupDownloadView, BackupService as BackupRoutesService, BackupVi
 import { createBackupService, DEFAULT_SCHEDULE, type BackupService, type StartedBackup } from '../basebackup/index.js';
 import type { Config, DatabaseConfig } from '../config/index.js';
 import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
-import type { BackupRecord, Repository } from '../repository/index.js';
+import type { BackupRecord, DatabaseRef, Repository } from '../repository/index.js';
 import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule } from '../retention/index.js';
-import { entryConnection, type DatabaseEntry } from './entry.js';
+import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 
 /** Signs a download URL for a store key: presigned S3 or the daemon-served fs URL. */
 export type UrlSigner = (key: string, expiresInSeconds: number, request?: LinkRequest) => Promise<{ url: string; expiresAt: Date }>;
@@ -48,7 +48,7 @@ export interface BackupManagerOptions {
    * deleted or expired): the daemon drops its cached recovery window, so the next status request
    * shows it.
    */
-  onCatalogChange?: (database: string) => void;
+  onCatalogChange?: (database: DatabaseRef) => void;
 }
 
 export class BackupManager implements BackupRoutesService {
@@ -65,17 +65,17 @@ export class BackupManager implements BackupRoutesService {
   async sync(entries: readonly DatabaseEntry[]): Promise<void> {
     const seen = new Set<string>();
     for (const e of entries) {
-      seen.add(e.name);
-      const cur = this.dbs.get(e.name);
+      seen.add(entryKey(e.project, e.name));
+      const cur = this.dbs.get(entryKey(e.project, e.name));
       if (cur && cur.entry === e && cur.pitr === e.pitr.enabled) continue;
       // Keep a running backup: it finishes in the mode it started; refresh() rebuilds after it.
       if (cur && cur.service.running().length > 0) continue;
       if (cur) await this.stopOne(cur);
-      this.dbs.set(e.name, this.build(e));
+      this.dbs.set(entryKey(e.project, e.name), this.build(e));
     }
-    for (const [name, p] of this.dbs) {
-      if (seen.has(name)) continue;
-      this.dbs.delete(name);
+    for (const [key, p] of this.dbs) {
+      if (seen.has(key)) continue;
+      this.dbs.delete(key);
       await this.stopOne(p);
     }
   }
@@ -98,14 +98,14 @@ export class BackupManager implements BackupRoutesService {
       let last: number | null = null;
       let listError: PitrdError | null = null;
       try {
-        for (const b of await this.opts.repo.database(p.entry.name).backups.list()) {
+        for (const b of await this.opts.repo.database(p.entry).backups.list()) {
           if (b.status !== 'completed' || b.stop_time === null) continue;
           last = Math.max(last ?? 0, Date.parse(b.stop_time));
         }
       } catch (err) {
         last = null;
         listError = isPitrdError(err) ? err : new PitrdError('STORAGE_ERROR', errorMessage(err), { cause: err, retryable: true });
-        this.opts.logger.warn({ database: p.entry.name, err: errorMessage(err) }, 'cannot list backups for metrics');
+        this.opts.logger.warn({ project: p.entry.project, database: p.entry.name, err: errorMessage(err) }, 'cannot list backups for metrics');
       }
       out.push({ project: p.entry.project, name: p.entry.name, running: p.service.running().length > 0, lastCompletedAt: last, listError });
     }
@@ -116,7 +116,7 @@ export class BackupManager implements BackupRoutesService {
 
   async list(projectId: string, name: string): Promise<BackupView[]> {
     const p = this.protectedDb(projectId, name);
-    const views = (await this.opts.repo.database(name).backups.list()).map((b) => this.view(p, b));
+    const views = (await this.opts.repo.database(p.entry).backups.list()).map((b) => this.view(p, b));
     const running = p.service.progress(name);
     // Between start() and the first backup.json write the running backup exists only in memory.
     if (running && !views.some((v) => v.id === running.backupId)) views.push(this.pendingView(p));
@@ -132,35 +132,35 @@ export class BackupManager implements BackupRoutesService {
       // backup.json says completed/failed a moment before the service releases its lock: a
       // client that polled until then and asks again must not get BACKUP_IN_PROGRESS for it.
       const prev = p.lastStarted;
-      if (!isPitrdError(err, 'BACKUP_IN_PROGRESS') || !prev || !(await this.finished(name, prev.id))) throw err;
+      if (!isPitrdError(err, 'BACKUP_IN_PROGRESS') || !prev || !(await this.finished(p.entry, prev.id))) throw err;
       await prev.done.catch(() => undefined);
       started = p.service.start(name, { type: 'manual', label });
     }
     p.lastStarted = started;
     started.done.then(
       (rec) => {
-        this.opts.onCatalogChange?.(name);
-        this.opts.logger.info({ database: name, backup: rec.id, stored_size: rec.stored_size }, 'base backup completed');
+        this.opts.onCatalogChange?.(p.entry);
+        this.opts.logger.info({ project: projectId, database: name, backup: rec.id, stored_size: rec.stored_size }, 'base backup completed');
       },
-      (err: unknown) => this.opts.logger.warn({ database: name, backup: started.id, err: errorMessage(err) }, 'base backup failed'),
+      (err: unknown) => this.opts.logger.warn({ project: projectId, database: name, backup: started.id, err: errorMessage(err) }, 'base backup failed'),
     );
     return this.pendingView(p, started.id, label);
   }
 
   async get(projectId: string, name: string, backupId: string): Promise<BackupView> {
     const p = this.protectedDb(projectId, name);
-    const rec = await this.opts.repo.database(name).backups.get(backupId);
+    const rec = await this.opts.repo.database(p.entry).backups.get(backupId);
     // backup.json turns completed a moment before the service's promise settles: a client that
     // sees it completed here must not then read a window cached from before it.
-    if (rec?.status === 'completed') this.opts.onCatalogChange?.(name);
+    if (rec?.status === 'completed') this.opts.onCatalogChange?.(p.entry);
     if (rec) return this.view(p, rec);
     if (p.service.progress(name)?.backupId === backupId) return this.pendingView(p);
     throw notFound(name, backupId);
   }
 
   async download(projectId: string, name: string, backupId: string, request?: LinkRequest): Promise<BackupDownloadView> {
-    this.protectedDb(projectId, name);
-    const backups = this.opts.repo.database(name).backups;
+    const p = this.protectedDb(projectId, name);
+    const backups = this.opts.repo.database(p.entry).backups;
     const rec = await backups.get(backupId);
     if (!rec) throw notFound(name, backupId);
     if (rec.status !== 'completed') {
@@ -185,9 +185,9 @@ export class BackupManager implements BackupRoutesService {
       throw new PitrdError('CONFLICT', `backup ${backupId} of database "${name}" is running; wait for it to finish before deleting it`, { context: { backup_id: backupId } });
     }
     // The pinned rule and the commit order (backup.json first) are BackupStore's.
-    const rec = await this.opts.repo.database(name).backups.deleteRequested(backupId, { force });
-    this.opts.onCatalogChange?.(name);
-    this.opts.logger.info({ database: name, backup: backupId, forced: force && rec.pinned }, 'backup deleted');
+    const rec = await this.opts.repo.database(p.entry).backups.deleteRequested(backupId, { force });
+    this.opts.onCatalogChange?.(p.entry);
+    this.opts.logger.info({ project: projectId, database: name, backup: backupId, forced: force && rec.pinned }, 'backup deleted');
     return { id: backupId, deleted: true };
   }
 
@@ -201,28 +201,28 @@ export class BackupManager implements BackupRoutesService {
 
   /** Rebuild a service whose PITR mode changed while it was running a backup (sync skipped it). */
   private async refresh(p: Protected): Promise<Protected> {
-    if (p.pitr === p.entry.pitr.enabled || p.service.running().length > 0 || this.dbs.get(p.entry.name) !== p) return p;
+    if (p.pitr === p.entry.pitr.enabled || p.service.running().length > 0 || this.dbs.get(entryKey(p.entry.project, p.entry.name)) !== p) return p;
     const next = this.build(p.entry);
-    this.dbs.set(p.entry.name, next);
+    this.dbs.set(entryKey(p.entry.project, p.entry.name), next);
     await this.stopOne(p);
     return next;
   }
 
-  private async finished(name: string, id: string): Promise<boolean> {
-    const rec = await this.opts.repo.database(name).backups.get(id);
+  private async finished(ref: DatabaseRef, id: string): Promise<boolean> {
+    const rec = await this.opts.repo.database(ref).backups.get(id);
     return rec !== null && rec.status !== 'pending' && rec.status !== 'running';
   }
 
   private protectedDb(projectId: string, name: string): Protected {
-    const p = this.dbs.get(name);
-    if (!p || p.entry.project !== projectId) {
+    const p = this.dbs.get(entryKey(projectId, name));
+    if (!p) {
       throw new PitrdError('DATABASE_NOT_FOUND', `database "${name}" not found in project ${projectId}`, { context: { project_id: projectId, name } });
     }
     return p;
   }
 
   private configOf(e: DatabaseEntry): DatabaseConfig | null {
-    return e.source === 'config' ? (this.opts.config.databases.find((d) => d.name === e.name) ?? null) : null;
+    return e.source === 'config' ? (this.opts.config.databases.find((d) => d.project === e.project && d.name === e.name) ?? null) : null;
   }
 
   private expire(e: DatabaseEntry, dryRun: boolean): Promise<RetentionRunView> {
@@ -231,8 +231,8 @@ export class BackupManager implements BackupRoutesService {
       pitr: { ...(cfg?.pitr ?? { enabled: e.pitr.enabled, synchronous: false }), retention_days: e.pitr.retention_days },
       retention: cfg?.retention ?? { schedule: DEFAULT_RETENTION_SCHEDULE, min_full_backups: DEFAULT_MIN_FULL_BACKUPS },
     });
-    const run = runExpiry(this.opts.repo, e.name, policy, { dryRun });
-    if (!dryRun) void run.finally(() => this.opts.onCatalogChange?.(e.name)).catch(() => undefined);
+    const run = runExpiry(this.opts.repo, e, policy, { dryRun });
+    if (!dryRun) void run.finally(() => this.opts.onCatalogChange?.(e)).catch(() => undefined);
     return run;
   }
 
@@ -249,7 +249,7 @@ export class BackupManager implements BackupRoutesService {
           project: e.project,
         },
       },
-      onScheduledError: (database, err) => this.opts.logger.error({ database, err: errorMessage(err) }, 'scheduled base backup failed'),
+      onScheduledError: (database, err) => this.opts.logger.error({ project: e.project, database, err: errorMessage(err) }, 'scheduled base backup failed'),
     });
     let retention: RetentionSchedule | null = null;
     if (this.opts.schedules !== false) {
@@ -259,14 +259,14 @@ export class BackupManager implements BackupRoutesService {
         async () => {
           try {
             const r = await this.expire(e, false);
-            this.opts.logger.info({ database: e.name, deleted_backups: r.deleted.backups, deleted_wal_segments: r.deleted.wal_segments }, 'retention run finished');
+            this.opts.logger.info({ project: e.project, database: e.name, deleted_backups: r.deleted.backups, deleted_wal_segments: r.deleted.wal_segments }, 'retention run finished');
             return r;
           } catch (err) {
-            this.opts.logger.error({ database: e.name, err: errorMessage(err) }, 'retention run failed');
+            this.opts.logger.error({ project: e.project, database: e.name, err: errorMessage(err) }, 'retention run failed');
             throw err;
           }
         },
-        { name: `retention:${e.name}` },
+        { name: `retention:${entryKey(e.project, e.name)}` },
       );
     }
     return { entry: e, pitr: e.pitr.enabled, service, retention };

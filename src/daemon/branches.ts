@@ -90,7 +90,7 @@ export class BranchManager implements BranchService {
   create(projectId: string, name: string, input: CreateBranchInput): Promise<BranchView> {
     return this.exclusive(async () => {
       const e = this.opts.lookup(projectId, name);
-      const taken = [...this.branches.values()].find((b) => b.state.database === e.name && b.state.branch_name === input.branchName);
+      const taken = [...this.branches.values()].find((b) => b.state.project_id === e.project && b.state.database === e.name && b.state.branch_name === input.branchName);
       if (taken) {
         throw new PitrdError('CONFLICT', `database "${e.name}" already has a branch named "${input.branchName}" (${taken.state.id}); delete it first or choose another name`, {
           context: { branch_name: input.branchName, branch_id: taken.state.id },

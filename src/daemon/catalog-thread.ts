@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import type { RecoveryWindowView, SummarizeResult } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import { PitrdError } from '../errors.js';
-import type { DatabaseRepository, RepoJson } from '../repository/index.js';
+import type { DatabaseRef, DatabaseRepository, RepoJson } from '../repository/index.js';
 import type { PlanCatalog } from '../restore/index.js';
 import type { Lsn } from '../types.js';
 import type { WindowInput, XidCandidate } from '../wal/index.js';
@@ -23,8 +23,11 @@ export const CATALOG_THREAD_NICE = 10;
 export type CatalogWorkerData = RepositoryHandoff;
 
 export type CatalogRequest =
-  | { id: number; op: 'summarize' | 'windows' | 'window-input'; database: string }
-  | { id: number; op: 'locate-xid'; database: string; candidates: XidCandidate[]; xid: number };
+  | { id: number; op: 'summarize' | 'windows' | 'window-input'; database: DatabaseRef }
+  | { id: number; op: 'locate-xid'; database: DatabaseRef; candidates: XidCandidate[]; xid: number };
+/** Plain data across the thread boundary (a DatabaseEntry or a handle holds functions). */
+const plain = (ref: DatabaseRef): DatabaseRef => ({ project: ref.project, name: ref.name });
+
 export type CatalogReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: WireError };
@@ -47,13 +50,13 @@ export class CatalogThread {
   }
 
   /** summarizeArchive(repo, database) on the thread. */
-  summarize(database: string): Promise<SummarizeResult> {
-    return this.call({ op: 'summarize', database }) as Promise<SummarizeResult>;
+  summarize(database: DatabaseRef): Promise<SummarizeResult> {
+    return this.call({ op: 'summarize', database: plain(database) }) as Promise<SummarizeResult>;
   }
 
   /** recoveryWindow(repo, database) on the thread. */
-  windows(database: string): Promise<RecoveryWindowView[]> {
-    return this.call({ op: 'windows', database }) as Promise<RecoveryWindowView[]>;
+  windows(database: DatabaseRef): Promise<RecoveryWindowView[]> {
+    return this.call({ op: 'windows', database: plain(database) }) as Promise<RecoveryWindowView[]>;
   }
 
   /**
@@ -62,9 +65,9 @@ export class CatalogThread {
    */
   planCatalog(): PlanCatalog {
     return {
-      windowInput: (db: DatabaseRepository) => this.call({ op: 'window-input', database: db.name }) as Promise<WindowInput>,
+      windowInput: (db: DatabaseRepository) => this.call({ op: 'window-input', database: plain(db) }) as Promise<WindowInput>,
       locateXid: (db: DatabaseRepository, candidates: readonly XidCandidate[], xid: number) =>
-        this.call({ op: 'locate-xid', database: db.name, candidates: [...candidates], xid }) as Promise<Lsn | null>,
+        this.call({ op: 'locate-xid', database: plain(db), candidates: [...candidates], xid }) as Promise<Lsn | null>,
     };
   }
 

@@ -27,6 +27,7 @@ import { RepositoryIdempotencyStore } from './idempotency-store.js';
 import { FileSignatureCachedVerifier } from './token-verifier.js';
 import { loadUrlSigningSecret } from './url-signing-secret.js';
 import { DatabaseManager } from './manager.js';
+import { entryKey } from './entry.js';
 import { CatalogThread } from './catalog-thread.js';
 import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
@@ -128,7 +129,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await br.start();
     mgr.setRemoveGuard((projectId, name) => {
       br.assertNone(projectId, name);
-      restores.assertIdle(name);
+      restores.assertIdle(projectId, name);
     });
 
     const metrics = new MetricsRegistry();
@@ -137,10 +138,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     registerBackupMetrics(metrics, () => b.observe());
     const health = new HealthMonitor({
       entries: () => m.listEntries(),
-      lastBackups: async () => new Map((await b.observe()).map((d) => [d.name, d.listError ? { error: d.listError } : d.lastCompletedAt])),
+      lastBackups: async () => new Map((await b.observe()).map((d) => [entryKey(d.project, d.name), d.listError ? { error: d.listError } : d.lastCompletedAt])),
       notifier: opts.alertWebhookUrl ? createWebhookNotifier({ url: opts.alertWebhookUrl, logger }) : null,
       logger,
-      archiveGap: (e) => windows.archiveGap(e.name),
+      archiveGap: (e) => windows.archiveGap(e),
       ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
       thresholds: { ...DEFAULT_THRESHOLDS, uploadFailureMs: config.health.upload_failure_alert_seconds * 1000, ...opts.healthThresholds },
     });
@@ -196,7 +197,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
           },
     );
     health.start();
-    windows.startBackground(() => m.listEntries().filter((e) => e.receiver !== null).map((e) => e.name), opts.summaryIntervalMs);
+    windows.startBackground(() => m.listEntries().filter((e) => e.receiver !== null), opts.summaryIntervalMs);
 
     const a = app;
     let stopping: Promise<void> | null = null;

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { errorMessage, isPitrdError } from '../errors.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
-import type { DatabaseEntry } from './entry.js';
+import { entryKey, type DatabaseEntry } from './entry.js';
 import { slotRetainedBytes } from './slot-retention.js';
 
 const SLOT_FRESH_MS = 2_000;
@@ -98,8 +98,8 @@ export class HealthMonitor {
   }
 
   /** The alerts active after the last evaluation. */
-  alerts(database?: string): Alert[] {
-    return this.active.filter((a) => database === undefined || a.database === database);
+  alerts(project?: string, database?: string): Alert[] {
+    return this.active.filter((a) => (project === undefined || a.project === project) && (database === undefined || a.database === database));
   }
 
   /** The values the last evaluation measured, per database (for /metrics). */
@@ -116,7 +116,7 @@ export class HealthMonitor {
   }
 
   private async slotRetainedRecent(e: DatabaseEntry, ask: (entry: DatabaseEntry) => Promise<number | null>, now: number): Promise<number | null> {
-    const key = `${e.name}\0${e.slotName}`;
+    const key = `${e.project}\0${e.name}\0${e.slotName}`;
     const hit = this.slotAnswers.get(key);
     if (hit && now - hit.at < SLOT_FRESH_MS) return hit.bytes;
     const bytes = await ask(e);
@@ -137,7 +137,7 @@ export class HealthMonitor {
       // Every database with an archive, PITR on or off: a restore may still need its WAL.
       let gap: ArchiveGapState | null = null;
       let storageError: string | null = null;
-      const backups = last.get(e.name) ?? null;
+      const backups = last.get(entryKey(e.project, e.name)) ?? null;
       let lastBackupAt: number | null | undefined = null;
       if (backups !== null && typeof backups === 'object') {
         lastBackupAt = undefined;
@@ -151,9 +151,9 @@ export class HealthMonitor {
           gap = await this.opts.archiveGap(e);
         } catch (err) {
           storageError ??= storageFault(err);
-          this.opts.logger.warn({ database: e.name, err: errorMessage(err) }, 'archive gap check failed');
+          this.opts.logger.warn({ project: e.project, database: e.name, err: errorMessage(err) }, 'archive gap check failed');
           // Unknown is not healed: an active gap alert stays until a check says otherwise.
-          const prev = this.active.find((a) => a.key === `${e.name}:archive_gap`);
+          const prev = this.active.find((a) => a.key === `${e.project}/${e.name}:archive_gap`);
           if (prev) current.push({ ...prev });
         }
       }
@@ -161,6 +161,7 @@ export class HealthMonitor {
       current.push(
         ...evaluateHealth(
           {
+            project: e.project,
             database: e.name,
             archiveGap: gap?.gap ?? null,
             uploadBacklogBytes: status?.upload_backlog.bytes ?? 0,

@@ -10,3 +10,4 @@ export { RestoreManager, INTERRUPTED_MESSAGE } from './restores.js';
 export { BranchManager } from './branches.js';
 export { resolveTargetDir } from './restore-root.js';
 export { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } from './idempotency-store.js';
+export { legacyOwners } from './legacy-owners.js';

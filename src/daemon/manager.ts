@@ -8,10 +8,10 @@ import type { Logger } from 'pino';
 import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
-import { connectionPassword, defaultSlotName, sourceTls, type Config } from '../config/index.js';
+import { connectionPassword, defaultSlotName, projectSlotName, sourceTls, type Config } from '../config/index.js';
 import { errorMessage, isStorageUnreachable, PitrdError } from '../errors.js';
-import { createReceiver, type ReceiverStatus } from '../receiver/index.js';
-import type { Repository } from '../repository/index.js';
+import { adoptLegacySpools, createReceiver, spoolDirOf, type ReceiverStatus } from '../receiver/index.js';
+import type { DatabaseRef, Repository } from '../repository/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 import { ReceiverThread } from './receiver-thread.js';
 import { receiverRepository } from './repository-copy.js';
@@ -84,6 +84,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       this.retryRegistry();
     }
     this.addRegistered(registered);
+    await adoptLegacySpools(this.opts.config.spool_dir, (name) => this.legacyOwner(name), this.opts.logger);
     for (const e of this.entries.values()) if (e.pitr.enabled) await this.startReceiver(e);
     await this.changed();
     this.opts.logger.info({ databases: this.entries.size, receivers: [...this.entries.values()].filter((e) => e.receiver).length }, 'databases loaded');
@@ -92,8 +93,12 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   private addRegistered(records: RegisteredDatabase[]): DatabaseEntry[] {
     const added: DatabaseEntry[] = [];
     for (const rec of records) {
-      if (this.findByName(rec.name)) {
-        if (this.findByName(rec.name)!.source === 'config') this.opts.logger.warn({ project: rec.project, database: rec.name }, 'registered database has the name of one in the configuration file; the configuration wins');
+      // A record from before format 2 (no slot_name) shadowed by a configuration database of the
+      // same name in any project stays ignored, as it was: starting it now would share the slot.
+      const shadow =
+        this.entries.get(entryKey(rec.project, rec.name)) ?? (rec.slot_name === undefined ? [...this.entries.values()].find((e) => e.source === 'config' && e.name === rec.name) : undefined);
+      if (shadow) {
+        if (shadow.source === 'config') this.opts.logger.warn({ project: rec.project, database: rec.name }, 'registered database has the name of one in the configuration file; the configuration wins');
         continue;
       }
       const e = this.fromRecord(rec);
@@ -117,6 +122,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
           return;
         }
         const added = this.addRegistered(records);
+        await adoptLegacySpools(this.opts.config.spool_dir, (name) => this.legacyOwner(name), this.opts.logger);
         for (const e of added) if (e.pitr.enabled) await this.startReceiver(e);
         await this.changed();
         this.opts.logger.info({ databases: added.map((e) => e.name) }, 'registered databases loaded');
@@ -177,11 +183,10 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
 
   register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView> {
     return this.exclusive(async () => {
-      const taken = this.findByName(input.name);
-      if (taken) {
-        // Repository data is keyed by database name alone, so a name is unique across projects.
-        const where = taken.project === projectId ? `in project ${projectId}` : 'in another project';
-        throw new PitrdError('CONFLICT', `a database named "${input.name}" is already registered ${where}`, { context: { name: input.name } });
+      // Names are unique within a project only: the repository keys data by project and name,
+      // and another project's names are not this tenant's business (not even that they exist).
+      if (this.entries.has(entryKey(projectId, input.name))) {
+        throw new PitrdError('CONFLICT', `a database named "${input.name}" is already registered in project ${projectId}`, { context: { project_id: projectId, name: input.name } });
       }
       const at = this.now().toISOString();
       const rec: RegisteredDatabase = {
@@ -197,6 +202,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
           sslmode: input.sslmode,
         },
         pitr: { enabled: false, retention_days: DEFAULT_RETENTION_DAYS },
+        slot_name: projectSlotName(projectId, input.name),
         created_at: at,
         updated_at: at,
       };
@@ -231,7 +237,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       // Before the data goes: stops the database's schedules and interrupts a running backup.
       await this.changed();
       let objects = 0;
-      if (deleteData) objects = await this.deleteData(name);
+      if (deleteData) objects = await this.deleteData(e);
       this.opts.logger.info({ project: projectId, database: name, data_deleted: deleteData, objects_deleted: objects }, 'database deleted');
       return { data_deleted: deleteData, objects_deleted: objects };
     });
@@ -241,16 +247,16 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
 
   async config(projectId: string, name: string): Promise<PitrConfigView> {
     const e = this.entry(projectId, name);
-    const w = this.opts.windows ? await this.opts.windows.current(e.name) : null;
+    const w = this.opts.windows ? await this.opts.windows.current(e) : null;
     const window = w && w.status === 'ok' && w.from !== null && w.to !== null ? { from: w.from, to: w.to } : null;
-    const newest = this.opts.windows ? await this.opts.windows.newestCompletedBackup(e.name) : await this.newestCompletedBackup(e.name);
+    const newest = this.opts.windows ? await this.opts.windows.newestCompletedBackup(e) : await this.newestCompletedBackup(e);
     return this.pitrView(e, newest, window);
   }
 
   async recoveryWindow(projectId: string, name: string): Promise<RecoveryWindowResponse> {
     const e = this.entry(projectId, name);
     if (!this.opts.windows) throw new PitrdError('INTERNAL_ERROR', 'recovery windows are not available in this daemon');
-    const w = await this.opts.windows.current(e.name);
+    const w = await this.opts.windows.current(e);
     if (!w) return { from: null, to: null, base_backup_time: null, latest_wal_time: null, timeline: null, status: 'no-wal', base_backup_id: null, gaps: [], from_lsn: null, to_lsn: null, last_commit_time: null, ranges: [] };
     return {
       from: w.from, to: w.to, base_backup_time: w.base_backup_time, latest_wal_time: w.latest_wal_time, timeline: w.timeline, status: w.status, base_backup_id: w.backup_id, gaps: w.gaps,
@@ -282,9 +288,9 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   }
 
   async listWal(projectId: string, name: string): Promise<WalArchiveView[]> {
-    this.entry(projectId, name);
+    const e = this.entry(projectId, name);
     const out: WalArchiveView[] = [];
-    for await (const s of this.opts.repo.database(name).wal.listSegments()) {
+    for await (const s of this.opts.repo.database(e).wal.listSegments()) {
       out.push({ filename: s.name, timeline: s.timeline, size_bytes: s.size, archived_at: s.archived_at });
     }
     return out;
@@ -319,6 +325,18 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     return e;
   }
 
+  /**
+   * The project whose database wrote `<spool_dir>/<name>/` before format 2: the one the
+   * repository upgrade gave `databases/<name>/` to, else the only database of that name that
+   * still uses its format-1 slot (a configuration database, or a record without slot_name).
+   */
+  private legacyOwner(name: string): string | null {
+    const upgraded = this.opts.repo.repoJson.upgraded?.owners[name];
+    if (upgraded !== undefined && this.entries.has(entryKey(upgraded, name))) return upgraded;
+    const candidates = [...this.entries.values()].filter((e) => e.name === name && (e.source === 'config' || e.slotName === defaultSlotName(name)));
+    return candidates.length === 1 ? candidates[0]!.project : null;
+  }
+
   private findByName(name: string): DatabaseEntry | undefined {
     for (const e of this.entries.values()) if (e.name === name) return e;
     return undefined;
@@ -336,7 +354,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       password: () => c.password,
       dbname: c.dbname,
       tls: { sslmode: c.sslmode },
-      slotName: defaultSlotName(rec.name),
+      slotName: rec.slot_name ?? defaultSlotName(rec.name),
       synchronous: false,
       pitr: { ...rec.pitr },
       created_at: rec.created_at,
@@ -361,14 +379,14 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       database: e.name,
       project: e.project,
       connection: entryConnection(e),
-      spoolDir: join(this.opts.config.spool_dir, e.name),
+      spoolDir: spoolDirOf(this.opts.config.spool_dir, e),
       slotName: e.slotName,
       synchronous: e.synchronous,
     };
     const logger = this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name });
     const receiver = this.opts.receiverThreads
       ? new ReceiverThread(this.opts.config, options, logger, this.opts.repo.repoJson)
-      : createReceiver({ ...options, repository: receiverRepository(this.opts.repo, e.name), logger });
+      : createReceiver({ ...options, repository: receiverRepository(this.opts.repo, e), logger });
     await receiver.start();
     e.receiver = receiver;
     this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');
@@ -385,11 +403,12 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     );
   }
 
-  private async deleteData(name: string): Promise<number> {
+  /** Everything under the database's own prefix (its project's): never another project's data. */
+  private async deleteData(ref: DatabaseRef): Promise<number> {
     const store = this.opts.repo.store;
     let batch: string[] = [];
     let n = 0;
-    for await (const o of store.listAll(`databases/${name}/`)) {
+    for await (const o of store.listAll(this.opts.repo.database(ref).keys.root)) {
       batch.push(o.key);
       if (batch.length === 1000) {
         await store.delete(batch);
@@ -419,8 +438,8 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   }
 
   /** The base backup a restore to "now" would start from: the newest completed one. */
-  private async newestCompletedBackup(name: string): Promise<string | null> {
-    const all = await this.opts.repo.database(name).backups.list();
+  private async newestCompletedBackup(ref: DatabaseRef): Promise<string | null> {
+    const all = await this.opts.repo.database(ref).backups.list();
     for (let i = all.length - 1; i >= 0; i--) if (all[i]!.status === 'completed') return all[i]!.id;
     return null;
   }

@@ -94,12 +94,12 @@ export function registerBackupMetrics(
 }
 
 /** One series per active alert (value 1); cleared alerts disappear. */
-export function registerAlertMetrics(metrics: MetricsRegistry, alerts: () => Array<{ database: string; kind: string; severity: string }>): void {
-  const g = metrics.gauge('pitrd_alert_active', '1 for each active health alert', ['database', 'kind', 'severity']);
+export function registerAlertMetrics(metrics: MetricsRegistry, alerts: () => Array<{ project?: string; database: string; kind: string; severity: string }>): void {
+  const g = metrics.gauge('pitrd_alert_active', '1 for each active health alert', ['project', 'database', 'kind', 'severity']);
   let previous: Labels[] = [];
   metrics.collect(() => {
     for (const l of previous) g.remove(l);
-    previous = alerts().map((a) => ({ database: a.database, kind: a.kind, severity: a.severity }));
+    previous = alerts().map((a) => ({ project: a.project ?? '', database: a.database, kind: a.kind, severity: a.severity }));
     for (const l of previous) g.set(l, 1);
   });
 }

@@ -46,7 +46,7 @@ function repositoryFor(h: RepositoryHandoff): Repository {
 
 function open(session: number, d: SessionData): Receiver {
   const repo = repositoryFor(d.repository);
-  return createReceiver({ ...d.receiver, repository: receiverRepository(repo, d.receiver.database), logger: loggerFor(session) });
+  return createReceiver({ ...d.receiver, repository: receiverRepository(repo, { project: d.receiver.project ?? 'default', name: d.receiver.database }), logger: loggerFor(session) });
 }
 
 function pushStatuses(): void {

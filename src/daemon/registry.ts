@@ -29,6 +29,8 @@ const RecordSchema = z.object({
     sslmode: z.enum(SSL_MODES),
   }),
   pitr: z.object({ enabled: z.boolean(), retention_days: z.number().int().positive() }),
+  /** Absent in records written before repository format 2: their slot is defaultSlotName(name). */
+  slot_name: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });

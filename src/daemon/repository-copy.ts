@@ -22,7 +22,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../auth/index.js';
 import { errorMessage, isStorageUnreachable, PitrdError } from '../errors.js';
-import { checkRepoJson, openRepository, reopenRepository, RepoJsonSchema, type OpenRepositoryOptions, type RepoJson, type Repository } from '../repository/index.js';
+import { checkRepoJson, openRepository, reopenRepository, RepoJsonSchema, type DatabaseRef, type OpenRepositoryOptions, type RepoJson, type Repository } from '../repository/index.js';
 import type { ReceiverRepository } from '../receiver/index.js';
 import type { ObjectStore } from '../storage/index.js';
 
@@ -112,7 +112,7 @@ export async function openRepositoryOrLocalCopy(
  * receiver re-reads repo.json and checks it is still the repository `repo` was opened on (which
  * matters when that was the local copy, during an outage).
  */
-export function receiverRepository(repo: Repository, name: string): ReceiverRepository {
-  const db = repo.database(name);
+export function receiverRepository(repo: Repository, ref: DatabaseRef): ReceiverRepository {
+  const db = repo.database(ref);
   return { wal: db.wal, info: () => db.info(), saveInfo: (input) => db.saveInfo(input), confirm: () => repo.confirm() };
 }

@@ -42,6 +42,7 @@ export type BranchCounter = (project?: string, database?: string) => number;
 /** A restore this process runs; kept while it runs, and while a 'running' restore's server is up. */
 interface Job {
   id: string;
+  project: string;
   database: string;
   mode: 'stopped' | 'running';
   targetDir: string;
@@ -172,10 +173,10 @@ export class RestoreManager implements RestoreService {
 
   private async launchReserved(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
     ensureOwnedDir(this.opts.root);
-    const db = this.opts.repo.database(e.name);
+    const db = this.opts.repo.database(e);
     let onFirst!: (rec: RestoreRecord) => void;
     const recorded = new Promise<RestoreRecord>((r) => (onFirst = r));
-    const job: Job = { id: '', database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
+    const job: Job = { id: '', project: e.project, database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
     const run = runRestore({
       db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project, ...(forBranch ? { branch: true } : {}) }, onFirst),
       repo: this.opts.repo,
@@ -291,8 +292,8 @@ export class RestoreManager implements RestoreService {
   }
 
   /** CONFLICT while a restore of the database runs (deleting its data would break it). */
-  assertIdle(name: string): void {
-    const running = [...this.jobs.values()].filter((j) => j.database === name && !j.settled);
+  assertIdle(projectId: string, name: string): void {
+    const running = [...this.jobs.values()].filter((j) => j.project === projectId && j.database === name && !j.settled);
     if (running.length) {
       throw new PitrdError('CONFLICT', `restore ${running.map((j) => j.id).join(', ')} of database "${name}" is running; wait for it to finish`, {
         context: { name, restores: running.map((j) => j.id) },
@@ -302,12 +303,12 @@ export class RestoreManager implements RestoreService {
 
   async list(projectId: string, name: string): Promise<RestoreView[]> {
     const e = this.opts.lookup(projectId, name);
-    return (await this.opts.repo.database(e.name).restores.list()).map((r) => this.view(r));
+    return (await this.opts.repo.database(e).restores.list()).map((r) => this.view(r));
   }
 
   async get(projectId: string, name: string, restoreId: string): Promise<RestoreView> {
     const e = this.opts.lookup(projectId, name);
-    const rec = await this.opts.repo.database(e.name).restores.get(restoreId);
+    const rec = await this.opts.repo.database(e).restores.get(restoreId);
     if (!rec) throw new PitrdError('RESTORE_NOT_FOUND', `restore ${restoreId} of database "${e.name}" not found`, { context: { name: e.name, restore_id: restoreId } });
     return this.view(rec);
   }
@@ -347,7 +348,7 @@ export class RestoreManager implements RestoreService {
   }
 
   private async markInterrupted(j: Job): Promise<void> {
-    const store = this.opts.repo.database(j.database).restores;
+    const store = this.opts.repo.database({ project: j.project, name: j.database }).restores;
     try {
       const rec = await store.get(j.id);
       if (rec) await store.save({ ...rec, status: 'failed', interrupted: true, error: INTERRUPTED_MESSAGE, error_public: INTERRUPTED_MESSAGE, completed_at: new Date().toISOString() });

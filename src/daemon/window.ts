@@ -6,7 +6,7 @@
  */
 import { ArchiveSummarizer, recoveryWindow, type RecoveryWindowView } from '../catalog/index.js';
 import { isPitrdError } from '../errors.js';
-import type { Repository } from '../repository/index.js';
+import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import { ArchiveGapMonitor, type ArchiveGapLogger, type ArchiveGapState } from './archive-gap.js';
 import type { CatalogThread } from './catalog-thread.js';
 
@@ -56,12 +56,12 @@ export class RecoveryWindows {
 
   private timer: NodeJS.Timeout | null = null;
 
-  private summarizer(name: string): ArchiveSummarizer {
-    let s = this.summarizers.get(name);
+  private summarizer(ref: DatabaseRef): ArchiveSummarizer {
+    let s = this.summarizers.get(refKey(ref));
     if (!s) {
       const t = this.thread;
-      s = t ? new ArchiveSummarizer(this.repo, name, (_repo, db) => t.summarize(db)) : new ArchiveSummarizer(this.repo, name);
-      this.summarizers.set(name, s);
+      s = t ? new ArchiveSummarizer(this.repo, ref, (_repo, db) => t.summarize(db)) : new ArchiveSummarizer(this.repo, ref);
+      this.summarizers.set(refKey(ref), s);
     }
     return s;
   }
@@ -70,14 +70,14 @@ export class RecoveryWindows {
    * Keep summaries current as WAL is archived, so the window (and a restore's plan) rarely has
    * anything left to read when asked. Triggers coalesce: one run at a time per database.
    */
-  startBackground(names: () => string[], intervalMs = DEFAULT_INTERVAL_MS): void {
+  startBackground(refs: () => DatabaseRef[], intervalMs = DEFAULT_INTERVAL_MS): void {
     if (this.timer) return;
     this.intervalMs = intervalMs;
     this.timer = setInterval(() => {
-      for (const name of names()) {
-        this.summarizer(name).trigger();
+      for (const ref of refs()) {
+        this.summarizer(ref).trigger();
         // Failures are logged by the monitor and keep the previous result.
-        void this.gaps.check(name);
+        void this.gaps.check(ref);
       }
     }, intervalMs);
     this.timer.unref();
@@ -87,21 +87,22 @@ export class RecoveryWindows {
    * The archive-gap state of a database: the background check's last result while it is fresh
    * (younger than the background interval), otherwise a check now. null: nothing archived yet.
    */
-  archiveGap(name: string): Promise<ArchiveGapState | null> {
-    return this.gaps.current(name, this.intervalMs);
+  archiveGap(ref: DatabaseRef): Promise<ArchiveGapState | null> {
+    return this.gaps.current(ref, this.intervalMs);
   }
 
   /** The backups of a database changed: the next request computes its window afresh. */
-  invalidate(name: string): void {
+  invalidate(ref: DatabaseRef): void {
+    const name = refKey(ref);
     this.generations.set(name, (this.generations.get(name) ?? 0) + 1);
     for (const k of [...this.cache.keys()]) if (k.endsWith(`\0${name}`)) this.cache.delete(k);
     for (const k of [...this.lastGood.keys()]) if (k.endsWith(`\0${name}`)) this.lastGood.delete(k);
   }
 
   /** The id of the newest completed base backup (pitr/config's base_backup_id), cached like the window. */
-  newestCompletedBackup(name: string): Promise<string | null> {
-    return this.memo('newest-backup', name, async () => {
-      const all = await this.repo.database(name).backups.list();
+  newestCompletedBackup(ref: DatabaseRef): Promise<string | null> {
+    return this.memo('newest-backup', ref, async () => {
+      const all = await this.repo.database(ref).backups.list();
       for (let i = all.length - 1; i >= 0; i--) if (all[i]!.status === 'completed') return all[i]!.id;
       return null;
     });
@@ -112,11 +113,12 @@ export class RecoveryWindows {
    * requests share one computation; a result younger than WINDOW_FRESH_MS is served as is, an
    * older one (up to WINDOW_STALE_MS) while its replacement is computed.
    */
-  current(name: string): Promise<RecoveryWindowView | null> {
-    return this.memo('window', name, () => this.compute(name));
+  current(ref: DatabaseRef): Promise<RecoveryWindowView | null> {
+    return this.memo('window', ref, () => this.compute(ref));
   }
 
-  private memo<T>(what: string, name: string, compute: () => Promise<T>): Promise<T> {
+  private memo<T>(what: string, ref: DatabaseRef, compute: () => Promise<T>): Promise<T> {
+    const name = refKey(ref);
     const key = `${what}\0${name}`;
     const generation = this.generations.get(name) ?? 0;
     const now = Date.now();
@@ -148,13 +150,13 @@ export class RecoveryWindows {
     return entry.result as Promise<T>;
   }
 
-  private async compute(name: string): Promise<RecoveryWindowView | null> {
-    const s = this.summarizer(name);
+  private async compute(ref: DatabaseRef): Promise<RecoveryWindowView | null> {
+    const s = this.summarizer(ref);
     s.trigger();
     await s.idle();
     let windows: RecoveryWindowView[];
     try {
-      windows = this.thread ? await this.thread.windows(name) : await recoveryWindow(this.repo, name);
+      windows = this.thread ? await this.thread.windows(ref) : await recoveryWindow(this.repo, ref);
     } catch (err) {
       // No database.json yet: no WAL and no backup was ever stored.
       if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;

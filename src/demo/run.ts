@@ -75,7 +75,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const repoDir = mk('repository');
     store = createObjectStore({ type: 'fs', path: repoDir });
     const repo = await openRepository(store, { compression: 'gzip' });
-    const db = repo.database('demo');
+    const db = repo.database({ project: 'default', name: 'demo' });
     receiver = createReceiver({ database: 'demo', connection: { ...cluster.connection }, repository: db, spoolDir: mk('spool'), logger: quiet });
     await receiver.start();
     o.log(`WAL receiver streaming into repository ${repoDir}`);

@@ -24,7 +24,7 @@ export interface SpoolContents {
 }
 
 export const PARTIAL_SUFFIX = '.partial';
-const IDENTITY_FILE = 'spool.json';
+export const IDENTITY_FILE = 'spool.json';
 
 export function timelineOfSegment(name: string): number {
   return Number.parseInt(name.slice(0, 8), 16);

@@ -1,7 +1,7 @@
 import { PitrdError } from '../errors.js';
 import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { BackupStore } from './backups.js';
-import { DatabaseKeys, type Compression } from './keys.js';
+import type { Compression, DatabaseKeys } from './keys.js';
 import type { MetaStore } from './meta.js';
 import { RestoreStore } from './restores.js';
 import { DatabaseInfoSchema } from './schemas.js';
@@ -12,22 +12,24 @@ import { WalSummaryStore } from './wal-summaries.js';
 /** What a caller supplies to saveInfo(); name and timestamps are filled in. */
 export type DatabaseInfoInput = Omit<DatabaseInfo, 'name' | 'created_at' | 'updated_at'>;
 
-/** One database's part of the repository: `databases/{name}/…`. */
+/** One database's part of the repository: `projects/{project}/databases/{name}/…`. */
 export class DatabaseRepository {
-  readonly keys: DatabaseKeys;
+  readonly name: string;
+  readonly project: string;
   readonly wal: RepoWalArchive;
   readonly backups: BackupStore;
   readonly restores: RestoreStore;
   readonly walSummaries: WalSummaryStore;
 
   constructor(
-    readonly name: string,
-    private readonly store: ObjectStore,
+    readonly keys: DatabaseKeys,
+    store: ObjectStore,
     private readonly meta: MetaStore,
     codecFor: (c: Compression) => CodecStore,
     compression: Compression,
   ) {
-    this.keys = new DatabaseKeys(name);
+    this.name = keys.database;
+    this.project = keys.project;
     this.wal = new RepoWalArchive(this.keys, store, meta, codecFor, compression);
     this.backups = new BackupStore(this.keys, store, meta, codecFor(compression));
     this.restores = new RestoreStore(this.keys, store, meta);

@@ -27,6 +27,29 @@ export function assertDatabaseName(name: string): void {
   }
 }
 
+/** Project ids have the shape of database names (the API's and the config file's rule). */
+export function assertProjectId(project: string): void {
+  if (!DB_NAME_RE.test(project)) {
+    throw new PitrdError('VALIDATION_ERROR', `project id "${project}" must be 1-63 characters of a-z, 0-9, "_" or "-"`, { context: { project } });
+  }
+}
+
+/** Which database: names are unique within a project only, so a database is always named by both. */
+export interface DatabaseRef {
+  readonly project: string;
+  readonly name: string;
+}
+
+/** One string per database (map keys, logs): `{project}/{name}`; neither part can hold a '/'. */
+export function refKey(ref: DatabaseRef): string {
+  return `${ref.project}/${ref.name}`;
+}
+
+/** Where format 2 keeps every project's databases. */
+export const PROJECTS_PREFIX = 'projects/';
+/** Where format 1 kept every database, whatever its project (read only by the upgrade). */
+export const LEGACY_DATABASES_PREFIX = 'databases/';
+
 export function assertId(kind: string, id: string): void {
   if (!ID_RE.test(id) || id.includes('..')) {
     throw new PitrdError('VALIDATION_ERROR', `${kind} id "${id}" must be 1-128 characters of A-Z, a-z, 0-9, "_", "-" or "."`, { context: { [kind]: id } });
@@ -55,11 +78,21 @@ export function compressionOfExt(ext: string): Compression | null {
   return null;
 }
 
+/**
+ * A database's keys: `projects/{project}/databases/{name}/…`. The project is part of every key,
+ * so one project's database can never name, list or read another project's objects, and a name
+ * freed by one project and taken by another starts from nothing.
+ */
 export class DatabaseKeys {
   readonly root: string;
-  constructor(readonly database: string) {
-    assertDatabaseName(database);
-    this.root = `databases/${database}/`;
+  readonly database: string;
+  readonly project: string;
+  constructor(ref: DatabaseRef) {
+    assertProjectId(ref.project);
+    assertDatabaseName(ref.name);
+    this.project = ref.project;
+    this.database = ref.name;
+    this.root = `${projectDatabasesPrefix(ref.project)}${ref.name}/`;
   }
   get databaseJson(): string {
     return `${this.root}database.json`;
@@ -116,6 +149,12 @@ export class DatabaseKeys {
   }
 }
 
+/** The prefix under which one project's databases live. */
+export function projectDatabasesPrefix(project: string): string {
+  assertProjectId(project);
+  return `${PROJECTS_PREFIX}${project}/databases/`;
+}
+
 /** Parsed key of an object under `wal/{TLI}/`: a segment, a marker, or something else. */
 export type WalKey =
   | { kind: 'segment'; timeline: number; name: string; compression: Compression }
@@ -124,7 +163,7 @@ export type WalKey =
 const SEG_KEY_RE = /^([0-9A-F]{8})\/([0-9A-F]{24})((?:\.[a-z0-9]+)?)$/;
 const MARKER_KEY_RE = /^([0-9A-F]{8})\/([0-9A-F]{24})\.([0-9a-f]{64})\.(\d+)\.idx$/;
 
-/** `rel` is the key below `databases/{db}/wal/`. */
+/** `rel` is the key below a database's `wal/`. */
 export function parseWalKey(rel: string): WalKey | null {
   const m = MARKER_KEY_RE.exec(rel);
   if (m && m[2]!.startsWith(m[1]!)) return { kind: 'marker', timeline: Number.parseInt(m[1]!, 16), name: m[2]!, sha256: m[3]!, size: Number(m[4]) };

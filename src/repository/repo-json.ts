@@ -6,8 +6,26 @@ import { VERSION } from '../version.js';
 import { REPO_JSON_KEY } from './keys.js';
 import { parseJson } from './meta.js';
 
-/** Bump when the layout changes in a way an older pitrd would misread. */
-export const REPO_FORMAT = 1;
+/**
+ * Bump when the layout changes in a way an older pitrd would misread.
+ * 1: `databases/{db}/…` (a database named alone; every project shared the names).
+ * 2: `projects/{project}/databases/{db}/…` (./keys.ts); `pitrd repo upgrade` moves format 1 to it.
+ */
+export const REPO_FORMAT = 2;
+/** The formats `pitrd repo upgrade` can bring to REPO_FORMAT. */
+export const UPGRADABLE_FORMATS: readonly number[] = [1];
+
+/**
+ * The decision an upgrade from format 1 is carried out under: which project owns each old
+ * `databases/{db}/` (recorded once, before anything moves, so a resumed upgrade moves the rest to
+ * the same place even if the config or the registry changed in between).
+ */
+export const UpgradeRecordSchema = z.object({
+  from: z.literal(1),
+  started_at: z.string(),
+  owners: z.record(z.string(), z.string()),
+});
+export type UpgradeRecord = z.output<typeof UpgradeRecordSchema>;
 
 export const RepoJsonSchema = z.looseObject({
   format: z.literal(REPO_FORMAT),
@@ -18,6 +36,10 @@ export const RepoJsonSchema = z.looseObject({
   cipher: z.enum(['none', 'aes-256-gcm']),
   /** HMAC-SHA256 of a fixed string under the key, first 32 hex digits; null when not encrypted. */
   key_fingerprint: z.string().regex(/^[0-9a-f]{32}$/).nullable(),
+  /** Present while an upgrade is under way: nothing but `pitrd repo upgrade` opens the repository. */
+  upgrade_in_progress: UpgradeRecordSchema.optional(),
+  /** The finished upgrade's record (the daemon adopts a format-1 spool directory by it). */
+  upgraded: UpgradeRecordSchema.extend({ finished_at: z.string() }).optional(),
 });
 export type RepoJson = z.output<typeof RepoJsonSchema>;
 
@@ -43,7 +65,7 @@ export async function openRepoJson(store: ObjectStore, opts: RepoOpenOptions): P
     throw new PitrdError('VALIDATION_ERROR', `the repository key must be 32 bytes, got ${opts.key.length}`);
   }
   const existing = await readRepoJson(store);
-  if (existing) return { repo: check(existing, store, opts), created: false };
+  if (existing) return { repo: check(usable(existing, store), store, opts), created: false };
 
   const repo: RepoJson = {
     format: REPO_FORMAT,
@@ -61,8 +83,42 @@ export async function openRepoJson(store: ObjectStore, opts: RepoOpenOptions): P
     // Another process created it between our read and write: theirs is the repository.
     const theirs = await readRepoJson(store);
     if (!theirs) throw err;
-    return { repo: check(theirs, store, opts), created: false };
+    return { repo: check(usable(theirs, store), store, opts), created: false };
   }
+}
+
+/** An interrupted upgrade leaves objects in both layouts: nothing may read or write until it is finished. */
+function usable(repo: RepoJson, store: ObjectStore): RepoJson {
+  if (repo.upgrade_in_progress) {
+    throw new PitrdError(
+      'REPO_UPGRADE_REQUIRED',
+      `${store.location}/${REPO_JSON_KEY}: an upgrade from repository format ${repo.upgrade_in_progress.from} (started ${repo.upgrade_in_progress.started_at}) has not finished; run \`pitrd repo upgrade\` again to finish it`,
+      { context: { key: REPO_JSON_KEY, format: repo.format, from: repo.upgrade_in_progress.from } },
+    );
+  }
+  return repo;
+}
+
+/** repo.json as stored, format unchecked (what `pitrd repo upgrade` starts from); null when absent. */
+export async function readRawRepoJson(store: ObjectStore): Promise<Record<string, unknown> | null> {
+  let buf: Buffer;
+  try {
+    buf = await store.getBuffer(REPO_JSON_KEY);
+  } catch (err) {
+    if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
+    throw err;
+  }
+  return parseJson(REPO_JSON_KEY, buf, z.looseObject({ format: z.unknown() }));
+}
+
+/** Replace repo.json (the upgrade's commit points). */
+export async function writeRepoJson(store: ObjectStore, repo: Record<string, unknown>): Promise<void> {
+  await store.put(REPO_JSON_KEY, Buffer.from(JSON.stringify(repo, null, 2) + '\n'));
+}
+
+/** Check the key against a repo.json of any format (the upgrade checks it before moving anything). */
+export function checkRepoKey(repo: Pick<RepoJson, 'cipher' | 'key_fingerprint'>, store: ObjectStore, key: Buffer | undefined): void {
+  check(repo as RepoJson, store, { compression: 'none', ...(key ? { key } : {}) });
 }
 
 async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
@@ -75,6 +131,13 @@ async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
   }
   // The format is checked before the schema: a newer format may have any shape.
   const loose = parseJson(REPO_JSON_KEY, buf, z.looseObject({ format: z.unknown() }));
+  if (typeof loose.format === 'number' && UPGRADABLE_FORMATS.includes(loose.format)) {
+    throw new PitrdError(
+      'REPO_UPGRADE_REQUIRED',
+      `${store.location}/${REPO_JSON_KEY}: repository format ${loose.format} must be upgraded to format ${REPO_FORMAT} (data keyed by project); stop every pitrd daemon using it and run \`pitrd repo upgrade\``,
+      { context: { key: REPO_JSON_KEY, format: loose.format } },
+    );
+  }
   if (loose.format !== REPO_FORMAT) {
     throw new PitrdError(
       'REPO_FORMAT_UNSUPPORTED',

@@ -1,7 +1,7 @@
 import { createCodecStore } from '../storage/index.js';
 import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { DatabaseRepository } from './database.js';
-import { assertDatabaseName, type Compression } from './keys.js';
+import { DatabaseKeys, projectDatabasesPrefix, PROJECTS_PREFIX, refKey, type Compression, type DatabaseRef } from './keys.js';
 import { MetaStore } from './meta.js';
 import { confirmRepoJson, openRepoJson, type RepoJson } from './repo-json.js';
 
@@ -30,13 +30,14 @@ export class Repository {
     this.meta = new MetaStore(this.codecFor('none'));
   }
 
-  /** The handle for one database (created lazily; nothing is written until something is saved). */
-  database(name: string): DatabaseRepository {
-    assertDatabaseName(name);
-    let h = this.handles.get(name);
+  /** The handle for one project's database (created lazily; nothing is written until something is saved). */
+  database(ref: DatabaseRef): DatabaseRepository {
+    const keys = new DatabaseKeys(ref);
+    const k = refKey(ref);
+    let h = this.handles.get(k);
     if (!h) {
-      h = new DatabaseRepository(name, this.store, this.meta, (c) => this.codecFor(c), this.compression);
-      this.handles.set(name, h);
+      h = new DatabaseRepository(keys, this.store, this.meta, (c) => this.codecFor(c), this.compression);
+      this.handles.set(k, h);
     }
     return h;
   }
@@ -49,14 +50,15 @@ export class Repository {
     await confirmRepoJson(this.store, this.repoJson);
   }
 
-  /** Names of databases with a database.json, sorted. */
-  async listDatabases(): Promise<string[]> {
-    const names: string[] = [];
-    for await (const o of this.store.listAll('databases/')) {
-      const m = /^databases\/([^/]+)\/database\.json$/.exec(o.key);
-      if (m) names.push(m[1]!);
+  /** Databases with a database.json (of one project, or of all), sorted by project then name. */
+  async listDatabases(project?: string): Promise<DatabaseRef[]> {
+    const prefix = project === undefined ? PROJECTS_PREFIX : projectDatabasesPrefix(project);
+    const out: DatabaseRef[] = [];
+    for await (const o of this.store.listAll(prefix)) {
+      const m = /^projects\/([^/]+)\/databases\/([^/]+)\/database\.json$/.exec(o.key);
+      if (m) out.push({ project: m[1]!, name: m[2]! });
     }
-    return names.sort();
+    return out.sort((a, b) => (refKey(a) < refKey(b) ? -1 : refKey(a) > refKey(b) ? 1 : 0));
   }
 
   /** One CodecStore per compression: reads pick it from the stored key's extension. */

@@ -3,12 +3,12 @@
  * (catalog, restore, retention). The layout is DESIGN.md's:
  *
  *   {prefix}/repo.json
- *   {prefix}/databases/{db}/database.json
- *   {prefix}/databases/{db}/wal/{TLI}/{SEGMENT}{ext}
- *   {prefix}/databases/{db}/wal/{TLI}.history
- *   {prefix}/databases/{db}/wal-summary/...
- *   {prefix}/databases/{db}/backups/{id}/backup.json
- *   {prefix}/databases/{db}/restores/{id}.json
+ *   {prefix}/projects/{project}/databases/{db}/database.json
+ *   {prefix}/projects/{project}/databases/{db}/wal/{TLI}/{SEGMENT}{ext}
+ *   {prefix}/projects/{project}/databases/{db}/wal/{TLI}.history
+ *   {prefix}/projects/{project}/databases/{db}/wal-summary/...
+ *   {prefix}/projects/{project}/databases/{db}/backups/{id}/backup.json
+ *   {prefix}/projects/{project}/databases/{db}/restores/{id}.json
  *
  * Data objects are written first; the metadata object that references them is written last and
  * is the commit point.

@@ -1,6 +1,7 @@
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { isPitrdError, PitrdError } from '../errors.js';
-import { openRepository, REPO_JSON_KEY, type DatabaseRepository, type Repository } from '../repository/index.js';
+import { databaseLabel, resolveDatabaseArg } from '../catalog/index.js';
+import { openRepository, REPO_JSON_KEY, type DatabaseRef, type DatabaseRepository, type Repository } from '../repository/index.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 
 /**
@@ -19,15 +20,17 @@ export async function openDatabaseForRestore(config: Config, database?: string):
     }
     if (!present) throw new PitrdError('REPO_INVALID', `no repository (${REPO_JSON_KEY}) in the configured storage`, { context: { key: REPO_JSON_KEY } });
     const repo = await openRepository(store, repositoryOptions(config));
-    let name = database;
-    if (name === undefined) {
-      const names = config.databases.length > 0 ? config.databases.map((d) => d.name) : await repo.listDatabases();
-      if (names.length !== 1) {
+    let ref: DatabaseRef;
+    if (database !== undefined) ref = await resolveDatabaseArg(repo, config, database);
+    else {
+      const refs = config.databases.length > 0 ? config.databases.map((d) => ({ project: d.project, name: d.name })) : await repo.listDatabases();
+      if (refs.length !== 1) {
+        const names = refs.map(databaseLabel);
         throw new PitrdError('VALIDATION_ERROR', `pass --database: the repository has ${names.length === 0 ? 'no databases' : `several (${names.join(', ')})`}`, { context: { databases: names } });
       }
-      name = names[0]!;
+      ref = refs[0]!;
     }
-    return { db: repo.database(name), store, repo };
+    return { db: repo.database(ref), store, repo };
   } catch (err) {
     await store.close();
     throw err;

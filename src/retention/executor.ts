@@ -1,7 +1,7 @@
 import { crashPoint } from '../crash/index.js';
 import { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
-import type { DatabaseRepository, Repository } from '../repository/index.js';
+import type { DatabaseRepository, Repository, DatabaseRef } from '../repository/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { loadCatalog, walObjectId } from './catalog.js';
 import { planExpiry } from './plan.js';
@@ -86,10 +86,11 @@ async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> 
  * names, then a fresh plan (which, for the same catalog, decides the same).
  * The caller must hold the database's retention lock: two concurrent runs are not coordinated here.
  */
-export async function runExpiry(repo: Repository, dbName: string, policy: RetentionPolicy, opts: RunExpiryOptions = {}): Promise<ExpiryReport> {
+export async function runExpiry(repo: Repository, ref: DatabaseRef, policy: RetentionPolicy, opts: RunExpiryOptions = {}): Promise<ExpiryReport> {
   const startedAt = new Date();
   const now = opts.now === undefined ? startedAt.getTime() : typeof opts.now === 'number' ? opts.now : opts.now.getTime();
-  const db = repo.database(dbName);
+  const db = repo.database(ref);
+  const dbName = ref.name;
   const store = repo.store;
   const dryRun = opts.dryRun ?? false;
   let done = 0;

@@ -20,6 +20,8 @@ export interface ArchiveGap {
 }
 
 export interface HealthObservation {
+  /** The database's project: names are unique per project only, so alerts are keyed by both. */
+  project?: string;
   database: string;
   /** Missing segments in the archived WAL, or null. */
   archiveGap: ArchiveGap | null;
@@ -63,6 +65,7 @@ export interface Alert {
   /** Stable identity: kind + database. */
   key: string;
   kind: AlertKind;
+  project?: string;
   database: string;
   severity: 'warning' | 'critical';
   message: string;
@@ -84,7 +87,7 @@ const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now: number): Alert[] {
   const out: Alert[] = [];
   const add = (kind: AlertKind, severity: Alert['severity'], message: string, details?: Record<string, unknown>) =>
-    out.push({ key: `${obs.database}:${kind}`, kind, database: obs.database, severity, message, since: now, ...(details ? { details } : {}) });
+    out.push({ key: `${obs.project === undefined ? '' : `${obs.project}/`}${obs.database}:${kind}`, kind, ...(obs.project === undefined ? {} : { project: obs.project }), database: obs.database, severity, message, since: now, ...(details ? { details } : {}) });
   if (obs.archiveGap) add('archive_gap', 'critical', archiveGapMessage(obs.database, obs.archiveGap), archiveGapDetails(obs.archiveGap));
   if (obs.receiverGap) {
     add('wal_lost', 'critical', `database "${obs.database}": WAL from ${obs.receiverGap.from} to ${obs.receiverGap.to} was lost before it was archived (the server no longer has it); no restore can cross it`, {

@@ -102,7 +102,7 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
       ? createObjectStore({ type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, prefix: 'pitrd', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true })
       : createObjectStore({ type: 'fs', path: repoDir });
     const repo = await openRepository(store, { compression, ...(o.key ? { key: o.key } : {}) });
-    const db = repo.database(database);
+    const db = repo.database({ project: 'default', name: database });
     receiver = createReceiver({ database, connection: { ...source.connection }, repository: db, spoolDir: spool });
     await receiver.start();
     const src = source;

@@ -50,7 +50,7 @@ export async function openReceiverRepo(spec: RepoSpec, database: string, compres
         },
   );
   const repo = await openRepository(store, { compression });
-  const db = repo.database(database);
+  const db = repo.database({ project: 'default', name: database });
   return { repository: db, wal: db.wal, close: () => store.close() };
 }
 

@@ -67,7 +67,7 @@ describe.each(['fs', 's3'] as const)('%s storage', (driver) => {
     const store = storeFor(driver);
     try {
       const repo = await openRepository(store, { compression: 'gzip' });
-      const db = repo.database('main');
+      const db = repo.database({ project: 'default', name: 'main' });
       const abort = new AbortController();
       const failed = runBackup({
         database: db, store, connection: { ...source.connection }, signal: abort.signal,
@@ -81,8 +81,8 @@ describe.each(['fs', 's3'] as const)('%s storage', (driver) => {
       expect(rec!.status).toBe('interrupted');
       expect(rec!.error).toMatch(/interrupted/);
       expect(rec!.files).toEqual([]);
-      const left = (await keys(store)).filter((k) => k.startsWith(`databases/main/backups/${rec!.id}/`));
-      expect(left).toEqual([`databases/main/backups/${rec!.id}/backup.json`]);
+      const left = (await keys(store)).filter((k) => k.startsWith(`projects/default/databases/main/backups/${rec!.id}/`));
+      expect(left).toEqual([`projects/default/databases/main/backups/${rec!.id}/backup.json`]);
       // No walsender is left behind on the server.
       for (let i = 0; i < 100; i++) {
         const [r] = await source.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_stat_replication`);
@@ -103,7 +103,7 @@ describe.each(['fs', 's3'] as const)('%s storage', (driver) => {
     const store = storeFor(driver);
     try {
       const repo = await openRepository(store, { compression: 'none' });
-      const db = repo.database('main');
+      const db = repo.database({ project: 'default', name: 'main' });
       let killed: Promise<unknown> | null = null;
       // fastCheckpoint false with every page of t dirty: the spread checkpoint writes them at
       // its paced rate (checkpoint_timeout is minutes), so the backup is still waiting for it
@@ -133,7 +133,7 @@ describe.each(['fs', 's3'] as const)('%s storage', (driver) => {
       const [rec] = await db.backups.list();
       expect(rec!.status).toBe('failed');
       expect(rec!.error).toBeTruthy();
-      expect((await keys(store)).filter((k) => k.includes('/backups/'))).toEqual([`databases/main/backups/${rec!.id}/backup.json`]);
+      expect((await keys(store)).filter((k) => k.includes('/backups/'))).toEqual([`projects/default/databases/main/backups/${rec!.id}/backup.json`]);
     } finally {
       await store.close();
     }
@@ -163,7 +163,7 @@ describe('service', () => {
       // Free again once it finished.
       const again = await service.run('main');
       expect(again.status).toBe('completed');
-      expect((await repo.database('main').backups.list()).length).toBe(2);
+      expect((await repo.database({ project: 'default', name: 'main' }).backups.list()).length).toBe(2);
     } finally {
       await service.stop();
       await store.close();
@@ -184,7 +184,7 @@ describe('service', () => {
       let done: BackupRecord[] = [];
       for (let i = 0; i < 600 && !done.some((b) => b.status === 'completed'); i++) {
         await new Promise((res) => setTimeout(res, 100));
-        done = await repo.database('main').backups.list();
+        done = await repo.database({ project: 'default', name: 'main' }).backups.list();
       }
       const rec = done.find((b) => b.status === 'completed');
       expect(rec?.type).toBe('automated');
@@ -221,7 +221,7 @@ describe('bad input writes nothing', () => {
     try {
       const repo = await openRepository(store, { compression: 'gzip' });
       const before = await keys(store);
-      const p = runBackup({ database: repo.database('main'), store, connection: await conn() });
+      const p = runBackup({ database: repo.database({ project: 'default', name: 'main' }), store, connection: await conn() });
       expect(await codeOf(p)).toBe(code);
       expect(await keys(store)).toEqual(before);
       // The error never carries the password.
@@ -242,7 +242,7 @@ describe('PITR mode: complete only once the WAL is archived', () => {
       const repo = await openRepository(store, { compression: 'gzip' });
       const asked: string[] = [];
       const rec = await runBackup({
-        database: repo.database('main'), store, connection: { ...source.connection },
+        database: repo.database({ project: 'default', name: 'main' }), store, connection: { ...source.connection },
         pitr: {
           isWalArchived: async (timeline, name) => {
             asked.push(name);
@@ -269,14 +269,14 @@ describe('PITR mode: complete only once the WAL is archived', () => {
     try {
       const repo = await openRepository(store, { compression: 'gzip' });
       const p = runBackup({
-        database: repo.database('main'), store, connection: { ...source.connection },
+        database: repo.database({ project: 'default', name: 'main' }), store, connection: { ...source.connection },
         pitr: { isWalArchived: async () => false, timeoutMs: 300, pollMs: 100 },
       });
       expect(await codeOf(p)).toBe('WAL_NOT_ARCHIVED');
-      const [rec] = await repo.database('main').backups.list();
+      const [rec] = await repo.database({ project: 'default', name: 'main' }).backups.list();
       expect(rec!.status).toBe('failed');
       expect(rec!.error).toMatch(/WAL_NOT_ARCHIVED: .*WAL segment 0000000100000000000000[0-9A-F]{2}/);
-      expect((await keys(store)).filter((k) => k.includes('/backups/'))).toEqual([`databases/main/backups/${rec!.id}/backup.json`]);
+      expect((await keys(store)).filter((k) => k.includes('/backups/'))).toEqual([`projects/default/databases/main/backups/${rec!.id}/backup.json`]);
     } finally {
       await store.close();
     }

@@ -44,7 +44,7 @@ describe('PITR base backup with the receiver archiving WAL', () => {
     const repo = await openRepository(store, { compression: 'gzip' });
     const spool = makeTempDir('bbp-spool');
     dirs.push(spool);
-    receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: repo.database('main'), spoolDir: spool });
+    receiver = createReceiver({ database: 'main', connection: { ...source.connection }, repository: repo.database({ project: 'default', name: 'main' }), spoolDir: spool });
     await receiver.start();
 
     const service = createBackupService({ repository: repo, databases: { main: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
@@ -59,7 +59,7 @@ describe('PITR base backup with the receiver archiving WAL', () => {
     }));
     const segs = neededSegments(ranges, 1024 * 1024);
     expect(segs.length).toBeGreaterThan(0);
-    const db = repo.database('main');
+    const db = repo.database({ project: 'default', name: 'main' });
     for (const s of segs) expect(await db.wal.hasSegment(s.timeline, s.name)).toBe(true);
 
     // Restore: base.tar + manifest + the archived segments, all from the repository.

@@ -60,7 +60,7 @@ function storeFor(driver: 'fs' | 's3'): ObjectStore {
 
 /** Stream a decoded repository object into `tar -x` run as the postgres OS user. */
 async function extract(repo: Repository, id: string, name: string, dir: string): Promise<void> {
-  const body = await repo.database('main').backups.getData(id, name);
+  const body = await repo.database({ project: 'default', name: 'main' }).backups.getData(id, name);
   const tar = execa('tar', ['-xf', '-', '-C', dir], asPostgres({ stdin: 'pipe' }));
   body.pipe(tar.stdin!);
   await tar;
@@ -76,7 +76,7 @@ describe.each(['fs', 's3'] as const)('base backup with a tablespace, %s storage'
     let maxDone = 0;
     let estimate: number | null = null;
     const rec = await runBackup({
-      database: repo.database('main'), store, connection: { ...source.connection }, label: `e2e ${driver}`,
+      database: repo.database({ project: 'default', name: 'main' }), store, connection: { ...source.connection }, label: `e2e ${driver}`,
       onProgress: (p) => {
         phases.add(p.phase);
         maxDone = Math.max(maxDone, p.bytesDone);
@@ -101,7 +101,7 @@ describe.each(['fs', 's3'] as const)('base backup with a tablespace, %s storage'
     expect(estimate).toBeGreaterThan(maxDone / 4);
     expect(estimate).toBeLessThan(maxDone * 4);
     // The committed record is what the repository returns.
-    expect((await repo.database('main').backups.get(rec.id))?.status).toBe('completed');
+    expect((await repo.database({ project: 'default', name: 'main' }).backups.get(rec.id))?.status).toBe('completed');
 
     // Restore by hand from the repository alone.
     const restoreRoot = makeTempDir('bb-restore');
@@ -112,7 +112,7 @@ describe.each(['fs', 's3'] as const)('base backup with a tablespace, %s storage'
     await extract(repo, rec.id, 'base.tar.gz', dataDir);
     await extract(repo, rec.id, `${tsOid}.tar.gz`, newTs);
     await execa('ln', ['-sfn', newTs, join(dataDir, 'pg_tblspc', String(tsOid))], asPostgres());
-    const manifest = await repo.database('main').backups.getData(rec.id, 'backup_manifest.gz', { sha256: rec.files.find((f) => f.name === 'backup_manifest.gz')!.sha256 });
+    const manifest = await repo.database({ project: 'default', name: 'main' }).backups.getData(rec.id, 'backup_manifest.gz', { sha256: rec.files.find((f) => f.name === 'backup_manifest.gz')!.sha256 });
     const chunks: Buffer[] = [];
     for await (const c of manifest) chunks.push(c as Buffer);
     const manifestPath = join(dataDir, 'backup_manifest');

@@ -39,14 +39,14 @@ async function switchAndWait(): Promise<string> {
 
 async function listed(): Promise<StoredWalSegment[]> {
   const out: StoredWalSegment[] = [];
-  for await (const s of repo.database('main').wal.listSegments(1)) out.push(s);
+  for await (const s of repo.database({ project: 'default', name: 'main' }).wal.listSegments(1)) out.push(s);
   return out;
 }
 
 /** pg_waldump's commits over archived segments [first..last] (copied out of the repository). */
 async function waldumpCommits(segs: readonly StoredWalSegment[]): Promise<{ time: string; lsn: string }[]> {
   const dir = fx.tempDir('dump');
-  for (const s of segs) writeFileSync(join(dir, s.name), await repo.database('main').wal.getSegment(s.timeline, s.name));
+  for (const s of segs) writeFileSync(join(dir, s.name), await repo.database({ project: 'default', name: 'main' }).wal.getSegment(s.timeline, s.name));
   const r = await execa(join(PG_BIN, 'pg_waldump'), ['-p', dir, segs[0]!.name, segs[segs.length - 1]!.name], { reject: false });
   return parseWaldump(r.stdout).xacts.filter((x) => x.kind === 'commit');
 }
@@ -65,13 +65,13 @@ describe('catalog on a real archive', () => {
     await pg.query(`CREATE TABLE t (id serial PRIMARY KEY, v text)`);
     await writeSomeWal(2000);
     await switchAndWait();
-    const r1 = await summarizeArchive(repo, 'main');
+    const r1 = await summarizeArchive(repo, { project: 'default', name: 'main' });
     firstRunRead = r1.read;
     expect(r1.failed).toEqual([]);
     expect(r1.read).toBe((await listed()).length);
     expect(r1.read).toBeGreaterThan(1);
     // Nothing new: nothing read.
-    const again = await summarizeArchive(repo, 'main');
+    const again = await summarizeArchive(repo, { project: 'default', name: 'main' });
     expect(again.read).toBe(0);
     expect(again.alreadySummarized).toBe(r1.read);
 
@@ -87,7 +87,7 @@ describe('catalog on a real archive', () => {
     await switchAndWait();
 
     const total = (await listed()).length;
-    const r2 = await summarizeArchive(repo, 'main');
+    const r2 = await summarizeArchive(repo, { project: 'default', name: 'main' });
     expect(r2.failed).toEqual([]);
     expect(r2.alreadySummarized).toBe(firstRunRead);
     expect(r2.read).toBe(total - firstRunRead);
@@ -96,16 +96,16 @@ describe('catalog on a real archive', () => {
     expect(r2.restartedAt).toEqual([]);
 
     // Same result as a rebuild from scratch.
-    const db = repo.database('main');
+    const db = repo.database({ project: 'default', name: 'main' });
     const incremental = await db.walSummaries.list();
     await db.walSummaries.remove(incremental.map((s) => ({ timeline: s.timeline, segment: s.segment })));
-    const rebuilt = await summarizeArchive(repo, 'main');
+    const rebuilt = await summarizeArchive(repo, { project: 'default', name: 'main' });
     expect(rebuilt.read).toBe(total);
     expect(await db.walSummaries.list()).toEqual(incremental);
   }, 150_000);
 
   it('the recovery window runs from the backup consistency point to the last commit', async () => {
-    const [w] = await recoveryWindow(repo, 'main');
+    const [w] = await recoveryWindow(repo, { project: 'default', name: 'main' });
     expect(w).toMatchObject({ timeline: 1, status: 'ok', backup_id: backup.id, from: backup.stop_time, from_lsn: backup.stop_lsn, gaps: [] });
     const commits = await waldumpCommits(await listed());
     const last = commits[commits.length - 1]!;
@@ -120,7 +120,7 @@ describe('catalog on a real archive', () => {
     // And that commit is the one we made last: it committed between these two clock readings.
     expect(Date.parse(w!.last_commit_time!)).toBeGreaterThanOrEqual(Date.parse(lastCommitClock));
     expect(w!.last_commit_time! <= afterLastCommit).toBe(true);
-    const report = await verifyDatabase(repo, 'main');
+    const report = await verifyDatabase(repo, { project: 'default', name: 'main' });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.segments_checked).toBe((await listed()).length);
@@ -133,7 +133,7 @@ describe('catalog on a real archive', () => {
     const saved = readFileSync(join(repoDir, victim.key!));
     await store.delete([victim.key!]);
     try {
-      const report = await verifyDatabase(repo, 'main');
+      const report = await verifyDatabase(repo, { project: 'default', name: 'main' });
       expect(report.ok).toBe(false);
       expect(report.problems).toHaveLength(1);
       expect(report.problems[0]).toMatchObject({ kind: 'wal_gap', timeline: 1, segments: [victim.name] });
@@ -148,7 +148,7 @@ describe('catalog on a real archive', () => {
       expect(parsed.ok).toBe(false);
       expect(parsed.databases[0]!.problems.map((p) => [p.kind, p.segments])).toEqual([['wal_gap', [victim.name]]]);
 
-      const [w] = await recoveryWindow(repo, 'main');
+      const [w] = await recoveryWindow(repo, { project: 'default', name: 'main' });
       expect(w!.status).toBe('ok');
       expect(w!.gaps).toEqual([victim.name]);
       expect(w!.last_segment).toBe(before.name);
@@ -164,23 +164,23 @@ describe('catalog on a real archive', () => {
 
       // Rebuilding summaries across the gap: the segment after it is read without the state the
       // missing one would have left (a record crossing the gap cannot be decoded).
-      const db = repo.database('main');
+      const db = repo.database({ project: 'default', name: 'main' });
       const all = await db.walSummaries.list();
       await db.walSummaries.remove(all.map((s) => ({ timeline: s.timeline, segment: s.segment })));
       const cliSummarize = await execa('npx', ['tsx', 'src/cli/main.ts', 'wal', 'summarize', '-c', cfg, '--json'], { reject: false });
       expect(cliSummarize.exitCode).toBe(0);
       const rebuilt = cliJson(cliSummarize.stdout) as { read: number; restartedAt: string[]; failed: unknown[] };
       expect(rebuilt).toMatchObject({ read: segs.length - 1, failed: [], restartedAt: [segs[0]!.name, segs[segs.length - 2]!.name] });
-      expect((await recoveryWindow(repo, 'main'))[0]).toEqual(w);
+      expect((await recoveryWindow(repo, { project: 'default', name: 'main' }))[0]).toEqual(w);
     } finally {
       writeFileSync(join(repoDir, victim.key!), saved);
     }
-    expect((await verifyDatabase(repo, 'main')).ok).toBe(true);
+    expect((await verifyDatabase(repo, { project: 'default', name: 'main' })).ok).toBe(true);
     // The restored segment is summarised again with its predecessor's state, the window whole.
-    const refill = await summarizeArchive(repo, 'main');
+    const refill = await summarizeArchive(repo, { project: 'default', name: 'main' });
     expect(refill).toMatchObject({ read: 2, restartedAt: [], failed: [] });
-    expect(await repo.database('main').walSummaries.get(1, segs[segs.length - 2]!.name)).toMatchObject({ restarted: false });
-    const [whole] = await recoveryWindow(repo, 'main');
+    expect(await repo.database({ project: 'default', name: 'main' }).walSummaries.get(1, segs[segs.length - 2]!.name)).toMatchObject({ restarted: false });
+    const [whole] = await recoveryWindow(repo, { project: 'default', name: 'main' });
     expect(whole!.gaps).toEqual([]);
     expect(whole!.last_segment).toBe(segs[segs.length - 1]!.name);
   }, 90_000);
@@ -195,28 +195,28 @@ describe('catalog on a real archive', () => {
     damaged[5000] = damaged[5000]! ^ 0xff;
     writeFileSync(path, damaged);
     try {
-      const report = await verifyDatabase(repo, 'main');
+      const report = await verifyDatabase(repo, { project: 'default', name: 'main' });
       expect(report.problems).toHaveLength(1);
       expect(report.problems[0]).toMatchObject({ kind: 'checksum', segments: [victim.name] });
       expect(report.problems[0]!.message).toContain(victim.name);
       // --quick does not re-read, so it cannot see it.
-      expect((await verifyDatabase(repo, 'main', { quick: true })).ok).toBe(true);
+      expect((await verifyDatabase(repo, { project: 'default', name: 'main' }, { quick: true })).ok).toBe(true);
       // The summarizer refuses the damaged bytes and says which segment.
-      await repo.database('main').walSummaries.remove([{ timeline: 1, segment: victim.name }]);
-      const r = await summarizeArchive(repo, 'main');
+      await repo.database({ project: 'default', name: 'main' }).walSummaries.remove([{ timeline: 1, segment: victim.name }]);
+      const r = await summarizeArchive(repo, { project: 'default', name: 'main' });
       expect(r.read).toBe(1);
       expect(r.failed.map((f) => f.segment)).toEqual([victim.name]);
     } finally {
       writeFileSync(path, original);
     }
-    const healed = await summarizeArchive(repo, 'main');
+    const healed = await summarizeArchive(repo, { project: 'default', name: 'main' });
     expect(healed).toMatchObject({ read: 1, failed: [], restartedAt: [] });
   });
 
   it('ArchiveSummarizer coalesces triggers and runs one at a time', async () => {
     await writeSomeWal(1000);
     await switchAndWait();
-    const s = new ArchiveSummarizer(repo, 'main');
+    const s = new ArchiveSummarizer(repo, { project: 'default', name: 'main' });
     s.trigger();
     s.trigger();
     s.trigger();
@@ -225,7 +225,7 @@ describe('catalog on a real archive', () => {
     expect(st.runs).toBe(2); // the first run, then one for the two triggers that came during it
     expect(st.last_error).toBeNull();
     expect(st.state).toBe('idle');
-    const summaries = await repo.database('main').walSummaries.list();
+    const summaries = await repo.database({ project: 'default', name: 'main' }).walSummaries.list();
     expect(summaries).toHaveLength((await listed()).length);
   }, 60_000);
 });

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function database(db: string, segments: [number, number][]) {
-  const d = repo.database(db);
+  const d = repo.database({ project: 'default', name: db });
   await d.saveInfo({ project: 'p', system_identifier: '7000000000000000001', pg_version: 150000, wal_segment_size: SEG });
   for (const [tli, segno] of segments) await d.wal.putSegment(tli, name(tli, segno), randomBytes(64));
   return d;
@@ -44,7 +44,7 @@ describe('verifyDatabase on a hand-made repository', () => {
     await d.wal.putHistory(2, Buffer.from('1\t0/540000\tno recovery target specified\n'));
     // Timeline 3's history does not parse; timeline 4 has WAL but no history at all.
     await d.wal.putHistory(3, Buffer.from('this is not a history file\n'));
-    const r = await verifyDatabase(repo, 'tl');
+    const r = await verifyDatabase(repo, { project: 'default', name: 'tl' });
     expect(r.ok).toBe(false);
     expect(r.timelines).toEqual([1, 2, 3, 4]);
     const kinds = r.problems.map((p) => [p.kind, p.timeline]);
@@ -59,7 +59,7 @@ describe('verifyDatabase on a hand-made repository', () => {
   it('a switch point where the archive lacks the parent WAL before it', async () => {
     const d = await database('sw', [[1, 1], [1, 2], [2, 5], [2, 6]]);
     await d.wal.putHistory(2, Buffer.from('1\t0/540000\tbranch\n'));
-    const r = await verifyDatabase(repo, 'sw', { quick: true });
+    const r = await verifyDatabase(repo, { project: 'default', name: 'sw' }, { quick: true });
     expect(r.segments_checked).toBe(0);
     expect(r.problems).toContainEqual(expect.objectContaining({ kind: 'timeline_history', timeline: 2, segments: [name(1, 4)] }));
     // Timeline 2's recovery path reads segments 3 and 4 from timeline 1: missing.
@@ -83,7 +83,7 @@ describe('verifyDatabase on a hand-made repository', () => {
     // Damage after the commit: one object lost, one replaced by other bytes.
     await store.delete([d.backups.dataKey(id, 'base.tar')]);
     await store.put(d.backups.dataKey(id, 'backup_manifest'), randomBytes(10));
-    const r = await verifyDatabase(repo, 'bk');
+    const r = await verifyDatabase(repo, { project: 'default', name: 'bk' });
     expect(r.backups_checked).toBe(1);
     const backupProblems = r.problems.filter((p) => p.kind === 'backup_data').map((p) => p.message);
     expect(backupProblems).toHaveLength(2);
@@ -95,7 +95,7 @@ describe('verifyDatabase on a hand-made repository', () => {
   });
 
   it('an unknown database is one problem, not a crash', async () => {
-    const r = await verifyDatabase(repo, 'nothing');
+    const r = await verifyDatabase(repo, { project: 'default', name: 'nothing' });
     expect(r.ok).toBe(false);
     expect(r.problems).toEqual([expect.objectContaining({ kind: 'database' })]);
   });

@@ -52,7 +52,7 @@ describe('pitrd backup', () => {
     const store = createObjectStore({ type: 'fs', path: join(dir, 'repo') });
     try {
       const repo = await openRepository(store, { compression: { algorithm: 'gzip' } });
-      const stored = await repo.database('main').backups.get(record.id);
+      const stored = await repo.database({ project: 'default', name: 'main' }).backups.get(record.id);
       expect(stored?.status).toBe('completed');
     } finally {
       await store.close();

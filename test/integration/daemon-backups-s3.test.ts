@@ -46,7 +46,7 @@ describe('backup download on S3', () => {
     const res = await fetch(d.json.data.download_url);
     expect(res.status).toBe(200);
     const got = Buffer.from(await res.arrayBuffer());
-    const key = fx.daemon.repo.database('main').backups.dataKey(id, 'base.tar.gz');
+    const key = fx.daemon.repo.database({ project: projectId, name: 'main' }).backups.dataKey(id, 'base.tar.gz');
     const stored = await fx.daemon.repo.store.getBuffer(key);
     expect(got.length).toBe(stored.length);
     expect(got.equals(stored)).toBe(true);

@@ -45,7 +45,7 @@ async function untilDone(id: string): Promise<any> {
 
 /** Rewrite a backup.json as if the backup had been taken `days` ago (retention decides by time). */
 async function age(id: string, days: number, extra: Record<string, unknown> = {}): Promise<void> {
-  const store = fx.daemon.repo.database('main').backups;
+  const store = fx.daemon.repo.database({ project: projectId, name: 'main' }).backups;
   const rec = (await store.get(id))!;
   const shift = (t: string | null) => (t === null ? null : new Date(Date.parse(t) - days * DAY).toISOString());
   await store.save({ ...rec, created_at: shift(rec.created_at)!, start_time: shift(rec.start_time), stop_time: shift(rec.stop_time), expires_at: shift(rec.expires_at), ...extra });
@@ -116,7 +116,7 @@ describe('base backups over HTTP', () => {
     const res = await fetch(data.download_url);
     expect(res.status).toBe(200);
     const got = Buffer.from(await res.arrayBuffer());
-    const backups = fx.daemon.repo.database('main').backups;
+    const backups = fx.daemon.repo.database({ project: projectId, name: 'main' }).backups;
     const stored = await fx.daemon.repo.store.getBuffer(backups.dataKey(id, 'base.tar.gz'));
     expect(got.length).toBe(stored.length);
     expect(got.equals(stored)).toBe(true);
@@ -189,7 +189,7 @@ describe('base backups over HTTP', () => {
       expect(r.status).toBe(404);
       expect(r.json.error.code).toBe('BACKUP_NOT_FOUND');
       const left: string[] = [];
-      for await (const o of fx.daemon.repo.store.listAll(`databases/main/backups/${gone}/`)) left.push(o.key);
+      for await (const o of fx.daemon.repo.store.listAll(`projects/default/databases/main/backups/${gone}/`)) left.push(o.key);
       expect(left).toEqual([]);
     }
     expect((await fx.call('GET', `${base}/backups`)).json.data.total_count).toBe(0);

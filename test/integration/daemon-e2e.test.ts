@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectSlotName } from '../../src/config/index.js';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
@@ -166,14 +167,14 @@ describe('pitrd daemon over HTTP', () => {
   });
 
   it('delete with delete_data removes the registration, the slot and the repository data', async () => {
-    const repoDb = join(fx.config.storage.type === 'fs' ? fx.config.storage.path : '', 'databases', 'main');
+    const repoDb = join(fx.config.storage.type === 'fs' ? fx.config.storage.path : '', 'projects', projectId, 'databases', 'main');
     expect(existsSync(repoDb)).toBe(true);
     const del = await fx.call('DELETE', `${dbUrl}/main?delete_data=true`);
     expect(del.status).toBe(200);
     expect(del.json.data).toMatchObject({ name: 'main', deleted: true, data_deleted: true });
     expect(del.json.data.objects_deleted).toBeGreaterThan(5);
     expect((await fx.call('GET', `${dbUrl}/main`)).json.error.code).toBe('DATABASE_NOT_FOUND');
-    expect(await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pitrd_main'")).toEqual([]);
+    expect(await pg.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [projectSlotName(projectId, 'main')])).toEqual([]);
     const left = existsSync(repoDb) ? readdirSync(repoDb, { recursive: true }).filter((f) => !String(f).endsWith('/')) : [];
     expect(left.filter((f) => /\.(json|gz)$/.test(String(f)) || /[0-9A-F]{24}/.test(String(f)))).toEqual([]);
     await fx.restart();

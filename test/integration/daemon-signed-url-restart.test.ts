@@ -36,7 +36,7 @@ it('keeps a download URL handed out before a restart valid after it', async () =
   await fx.restart();
   const res = await fetch(url);
   expect(res.status).toBe(200);
-  stored = await fx.daemon.repo.store.getBuffer(fx.daemon.repo.database('main').backups.dataKey(id, 'base.tar.gz'));
+  stored = await fx.daemon.repo.store.getBuffer(fx.daemon.repo.database({ project: projectId, name: 'main' }).backups.dataKey(id, 'base.tar.gz'));
   expect(Buffer.from(await res.arrayBuffer()).equals(stored)).toBe(true);
   // A tampered signature is still refused by the restarted daemon.
   expect((await fetch(url.replace(/sig=[0-9a-f]/, (m) => (m.endsWith('0') ? m.slice(0, -1) + '1' : m.slice(0, -1) + '0')))).status).toBe(403);

@@ -153,7 +153,7 @@ describe('an S3 outage under a running daemon', () => {
     expect(metric(metricsAfter, 'pitrd_receiver_upload_consecutive_failures')).toBe(0);
 
     await waitFor(`pg_receivewal to hold ${last}`, () => ref.segments().includes(last), 60_000);
-    const { names, compared } = await compareArchiveWithReference(fx.daemon.repo.database(DB).wal, ref, 1);
+    const { names, compared } = await compareArchiveWithReference(fx.daemon.repo.database({ project: 'default', name: DB }).wal, ref, 1);
     expect(names).toContain(last);
     expect(compared).toBeGreaterThanOrEqual(5);
   }, 300_000);
@@ -270,7 +270,7 @@ describe('pitrd serve started while S3 is down', () => {
       },
       60_000,
     );
-    const spooled = readdirSync(join(dir, 'spool', 'served')).filter((f) => /^[0-9A-F]{24}$/.test(f));
+    const spooled = readdirSync(join(dir, 'spool', 'default', 'served')).filter((f) => /^[0-9A-F]{24}$/.test(f));
     expect(spooled.length).toBeGreaterThanOrEqual(3);
     // 4. Storage back: the backlog is uploaded, byte-identical to pg_receivewal's copy.
     await s3.start();

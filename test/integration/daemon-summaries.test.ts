@@ -28,7 +28,7 @@ describe('daemon: background WAL summaries', () => {
       await pg.query('CREATE TABLE IF NOT EXISTS s (x int); INSERT INTO s SELECT generate_series(1, 1000)');
       await pg.query('SELECT pg_switch_wal()');
     }
-    const wal = fx.daemon.repo.database('main').wal;
+    const wal = fx.daemon.repo.database({ project: 'default', name: 'main' }).wal;
     const archived = async (): Promise<string[]> => {
       const names: string[] = [];
       for await (const s of wal.listSegments()) names.push(s.name);
@@ -40,7 +40,7 @@ describe('daemon: background WAL summaries', () => {
       'a summary for every archived segment',
       async () => {
         const names = await archived();
-        const summarized = new Set((await repo.database('main').walSummaries.list()).map((s) => s.segment));
+        const summarized = new Set((await repo.database({ project: 'default', name: 'main' }).walSummaries.list()).map((s) => s.segment));
         return names.every((n) => summarized.has(n)) ? true : null;
       },
       60_000,

@@ -43,11 +43,11 @@ for (const driver of lazyDrivers()) {
     for (const compression of ['none', 'gzip'] as const) {
       it(`${compression}: stores the file with the given sum, then exists, then conflict; the stored segment stays`, async () => {
         const store = await driver.fresh();
-        const wal = (await openRepository(store, { compression })).database('main').wal;
+        const wal = (await openRepository(store, { compression })).database({ project: 'default', name: 'main' }).wal;
         const seg = spooled();
         expect(await wal.putSegmentFile!(1, SEG, { path: seg.path, sha256: sha(seg.bytes) })).toEqual({ outcome: 'stored', sha256: sha(seg.bytes) });
         expect((await wal.getSegment(1, SEG)).equals(seg.bytes)).toBe(true);
-        expect((await snapshot(store)).map((k) => k.split(':')[0])).toContain(`databases/main/wal/00000001/${SEG}.${sha(seg.bytes)}.${seg.bytes.length}.idx`);
+        expect((await snapshot(store)).map((k) => k.split(':')[0])).toContain(`projects/default/databases/main/wal/00000001/${SEG}.${sha(seg.bytes)}.${seg.bytes.length}.idx`);
 
         const before = await snapshot(store);
         // Without a sum the file is hashed here.
@@ -66,7 +66,7 @@ for (const driver of lazyDrivers()) {
 
     it('completes an interrupted put (segment without marker) and restores a segment whose object is gone', async () => {
       const store = await driver.fresh();
-      const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       const seg = spooled();
       await wal.putSegmentFile!(1, SEG, { path: seg.path, sha256: sha(seg.bytes) });
       const keys = (await snapshot(store)).map((k) => k.split(':')[0]!);
@@ -90,7 +90,7 @@ describe('putSegmentFile on an uncompressed fs repository', () => {
   it('links the spooled file on the same filesystem and does not list the timeline to probe', async () => {
     const root = tempDir();
     const store = createObjectStore({ type: 'fs', path: join(root, 'repo') });
-    const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+    const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
     // Many segments already archived: the probe must not read the timeline directory for each put.
     for (let i = 0; i < 3; i++) {
       const name = `00000001000000000000000${i}`;
@@ -102,7 +102,7 @@ describe('putSegmentFile on an uncompressed fs repository', () => {
     expect((await wal.putSegmentFile!(1, SEG, { path: seg.path, sha256: sha(seg.bytes) })).outcome).toBe('stored');
     expect(listed).not.toHaveBeenCalled();
     listed.mockRestore();
-    const stored = join(root, 'repo/databases/main/wal/00000001', SEG);
+    const stored = join(root, 'repo/projects/default/databases/main/wal/00000001', SEG);
     expect(statSync(stored).ino).toBe(statSync(seg.path).ino);
     // The spool removes its name afterwards; the repository keeps the bytes.
     rmSync(seg.path);
@@ -113,13 +113,13 @@ describe('putSegmentFile on an uncompressed fs repository', () => {
   it('replaces a torn uncommitted object with the spooled file, leaving no temp file', async () => {
     const root = tempDir();
     const store = createObjectStore({ type: 'fs', path: root });
-    const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+    const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
     const seg = spooled();
     // A short object under the segment's key and no marker: an interrupted put on a store that
     // is not atomic.
-    await store.put(`databases/main/wal/00000001/${SEG}`, seg.bytes.subarray(0, 100));
+    await store.put(`projects/default/databases/main/wal/00000001/${SEG}`, seg.bytes.subarray(0, 100));
     expect((await wal.putSegmentFile!(1, SEG, { path: seg.path, sha256: sha(seg.bytes) })).outcome).toBe('stored');
-    const dir = join(root, 'databases/main/wal/00000001');
+    const dir = join(root, 'projects/default/databases/main/wal/00000001');
     expect(readdirSync(dir).sort()).toEqual([SEG, `${SEG}.${sha(seg.bytes)}.${seg.bytes.length}.idx`]);
     expect((await wal.getSegment(1, SEG)).equals(seg.bytes)).toBe(true);
     await store.close();
@@ -131,10 +131,10 @@ describe('putSegmentFile on an uncompressed fs repository', () => {
     }
     const repoRoot = tempDir('/dev/shm');
     const store = createObjectStore({ type: 'fs', path: repoRoot });
-    const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+    const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
     const seg = spooled();
     expect((await wal.putSegmentFile!(1, SEG, { path: seg.path, sha256: sha(seg.bytes) })).outcome).toBe('stored');
-    const dir = join(repoRoot, 'databases/main/wal/00000001');
+    const dir = join(repoRoot, 'projects/default/databases/main/wal/00000001');
     expect(statSync(join(dir, SEG)).ino).not.toBe(statSync(seg.path).ino);
     expect(readdirSync(dir).sort()).toEqual([SEG, `${SEG}.${sha(seg.bytes)}.${seg.bytes.length}.idx`]);
     rmSync(seg.path);

@@ -34,46 +34,46 @@ for (const [name, make] of drivers) {
     it('database.json round trip, created_at kept, system identifier guarded', async () => {
       const store = await d.fresh();
       const repo = await openRepository(store, { compression: 'gzip' });
-      const db = repo.database('main');
+      const db = repo.database({ project: 'default', name: 'main' });
       expect(await db.info()).toBeNull();
       const saved = await db.saveInfo(INFO);
       expect(saved).toMatchObject({ ...INFO, name: 'main' });
       expect(await db.info()).toEqual(saved);
-      const again = await (await openRepository(store, { compression: 'gzip' })).database('main').saveInfo({ ...INFO, pg_version: 150019 });
+      const again = await (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).saveInfo({ ...INFO, pg_version: 150019 });
       expect(again.created_at).toBe(saved.created_at);
       expect(again.pg_version).toBe(150019);
       const err = await rejection(db.saveInfo({ ...INFO, system_identifier: '1' }));
       expect(isPitrdError(err, 'SYSTEM_ID_MISMATCH')).toBe(true);
       expect((await db.info())!.system_identifier).toBe(INFO.system_identifier);
-      expect(await repo.listDatabases()).toEqual(['main']);
+      expect(await repo.listDatabases()).toEqual([{ project: 'default', name: 'main' }]);
     });
 
     it('a corrupt database.json is REPO_INVALID naming the key', async () => {
       const store = await d.fresh();
-      const db = (await openRepository(store, { compression: 'gzip' })).database('main');
+      const db = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' });
       const meta = createCodecStore(store, { compression: 'none' });
-      await meta.put('databases/main/database.json', Buffer.from('{"name": "main", "pg_version": "fifteen"}'));
+      await meta.put('projects/default/databases/main/database.json', Buffer.from('{"name": "main", "pg_version": "fifteen"}'));
       const err = await rejection(db.info());
       expect(isPitrdError(err, 'REPO_INVALID')).toBe(true);
-      expect((err as Error).message).toMatch(/^databases\/main\/database\.json: .*pg_version/);
-      await meta.put('databases/main/database.json', Buffer.from('not json'));
+      expect((err as Error).message).toMatch(/^projects\/default\/databases\/main\/database\.json: .*pg_version/);
+      await meta.put('projects/default/databases/main/database.json', Buffer.from('not json'));
       const err2 = await rejection(db.info());
       expect(isPitrdError(err2, 'REPO_INVALID')).toBe(true);
-      expect((err2 as Error).message).toMatch(/^databases\/main\/database\.json: not valid JSON/);
+      expect((err2 as Error).message).toMatch(/^projects\/default\/databases\/main\/database\.json: not valid JSON/);
     });
 
     it('encrypted metadata does not reveal its content', async () => {
       const store = await d.fresh();
-      const db = (await openRepository(store, { key: randomBytes(32), compression: 'gzip' })).database('main');
+      const db = (await openRepository(store, { key: randomBytes(32), compression: 'gzip' })).database({ project: 'default', name: 'main' });
       await db.saveInfo(INFO);
-      const raw = await store.getBuffer('databases/main/database.json');
+      const raw = await store.getBuffer('projects/default/databases/main/database.json');
       expect(raw.includes(INFO.system_identifier)).toBe(false);
       expect((await db.info())!.system_identifier).toBe(INFO.system_identifier);
     });
 
     it('backup.json lifecycle: pending, running, data first, completed last; list, remove', async () => {
       const store = await d.fresh();
-      const backups = (await openRepository(store, { compression: 'gzip' })).database('main').backups;
+      const backups = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).backups;
       const id = newId('bkp');
       const base: BackupRecordInput = { id, database: 'main', type: 'manual', status: 'pending', created_at: new Date().toISOString(), label: 'nightly' };
       const pending = await backups.save(base);
@@ -135,7 +135,7 @@ for (const [name, make] of drivers) {
 
     it('refuses invalid backup records and hostile object names', async () => {
       const store = await d.fresh();
-      const backups = (await openRepository(store, { compression: 'none' })).database('main').backups;
+      const backups = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).backups;
       const e1 = await rejection(backups.save({ id: 'b1', database: 'main', type: 'manual', status: 'done' as 'completed', created_at: new Date().toISOString() }));
       expect(isPitrdError(e1, 'VALIDATION_ERROR')).toBe(true);
       expect(isPitrdError(await rejection(backups.putData('b1', '../escape', Buffer.from('x'))), 'VALIDATION_ERROR')).toBe(true);
@@ -146,19 +146,19 @@ for (const [name, make] of drivers) {
 
     it('restores: save, update, get, list', async () => {
       const store = await d.fresh();
-      const restores = (await openRepository(store, { compression: 'gzip' })).database('main').restores;
+      const restores = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).restores;
       const r1 = await restores.save({ id: 'rstr_1', database: 'main', status: 'pending', target_time: '2026-01-25T14:30:00Z', backup_id: 'bkp_1', started_at: '2026-01-25T14:50:00Z' });
       expect(r1).toMatchObject({ wal_files_applied: 0, completed_at: null, error: null });
       await restores.save({ ...r1, status: 'completed', wal_files_applied: 35, completed_at: '2026-01-25T14:55:00Z' });
       await restores.save({ id: 'rstr_0', database: 'main', status: 'failed', target_time: 'latest', started_at: '2026-01-24T10:00:00Z', error: 'boom' });
       expect(await restores.get('rstr_1')).toMatchObject({ status: 'completed', wal_files_applied: 35 });
       expect((await restores.list()).map((r) => r.id)).toEqual(['rstr_0', 'rstr_1']);
-      expect((await snapshot(store)).map((k) => k.split(':')[0])).toContain('databases/main/restores/rstr_1.json');
+      expect((await snapshot(store)).map((k) => k.split(':')[0])).toContain('projects/default/databases/main/restores/rstr_1.json');
     });
 
     it('WAL summaries: put, overwrite, get, list in LSN order', async () => {
       const store = await d.fresh();
-      const sums = (await openRepository(store, { compression: 'gzip' })).database('main').walSummaries;
+      const sums = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).walSummaries;
       await sums.put(2, '000000020000000000000004', { end_lsn: '0/5000000', commits: 3 });
       await sums.put(1, '000000010000000000000004', { end_lsn: '0/4800000' });
       await sums.put(1, '000000010000000000000003', { end_lsn: '0/4000000' });

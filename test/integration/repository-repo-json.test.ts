@@ -33,7 +33,7 @@ for (const [name, make] of drivers) {
       const store = await d.fresh();
       const first = await openRepository(store, { compression: 'gzip' });
       expect(first.created).toBe(true);
-      expect(first.repoJson).toMatchObject({ format: 1, compression: 'gzip', cipher: 'none', key_fingerprint: null });
+      expect(first.repoJson).toMatchObject({ format: 2, compression: 'gzip', cipher: 'none', key_fingerprint: null });
       expect(await snapshot(store)).toHaveLength(1);
       const second = await openRepository(store, { compression: 'gzip' });
       expect(second.created).toBe(false);
@@ -48,7 +48,7 @@ for (const [name, make] of drivers) {
       expect(repo.repoJson.key_fingerprint).toBe(repoKeyFingerprint(key));
       const raw = (await store.getBuffer(REPO_JSON_KEY)).toString('utf8');
       for (const form of [key.toString('hex'), key.toString('base64'), key.toString('hex').toUpperCase()]) expect(raw).not.toContain(form);
-      expect(JSON.parse(raw)).toMatchObject({ format: 1, cipher: 'aes-256-gcm', key_fingerprint: repoKeyFingerprint(key) });
+      expect(JSON.parse(raw)).toMatchObject({ format: 2, cipher: 'aes-256-gcm', key_fingerprint: repoKeyFingerprint(key) });
       expect((await openRepository(store, { key, compression: 'gzip' })).created).toBe(false);
     });
 
@@ -108,11 +108,11 @@ for (const [name, make] of drivers) {
 
     it('a corrupt repo.json is REPO_INVALID naming the key', async () => {
       const store = await d.fresh();
-      await store.put(REPO_JSON_KEY, Buffer.from('{"format": 1, "cipher": "rot13"'));
+      await store.put(REPO_JSON_KEY, Buffer.from('{"format": 2, "cipher": "rot13"'));
       const e = await codeOf(openRepository(store, { compression: 'gzip' }));
       expect(e.code).toBe('REPO_INVALID');
       expect(e.message).toMatch(/^repo\.json: not valid JSON/);
-      await store.put(REPO_JSON_KEY, Buffer.from(JSON.stringify({ format: 1, cipher: 'rot13' })));
+      await store.put(REPO_JSON_KEY, Buffer.from(JSON.stringify({ format: 2, cipher: 'rot13' })));
       const e2 = await codeOf(openRepository(store, { compression: 'gzip' }));
       expect(e2.code).toBe('REPO_INVALID');
       expect(e2.message).toMatch(/^repo\.json: .*cipher/);

@@ -33,7 +33,7 @@ for (const [name, make] of [
     for (const compression of ['none', 'gzip'] as const) {
       it(`${compression}: stores without the codec meter, then dedupes and detects a conflict`, async () => {
         const store = await d.fresh();
-        const wal = (await openRepository(store, { compression })).database('main').wal;
+        const wal = (await openRepository(store, { compression })).database({ project: 'default', name: 'main' }).wal;
         const seg = segmentBytes();
         const metered = vi.spyOn(Sha256Meter.prototype, '_transform');
         expect(await wal.putSegment(1, SEG, seg)).toEqual({ outcome: 'stored', sha256: sha(seg) });
@@ -42,7 +42,7 @@ for (const [name, make] of [
 
         // The marker carries the archive's digest, and reads verify against it.
         const keys = (await snapshot(store)).map((k) => k.split(':')[0]!);
-        expect(keys).toContain(`databases/main/wal/00000001/${SEG}.${sha(seg)}.${seg.length}.idx`);
+        expect(keys).toContain(`projects/default/databases/main/wal/00000001/${SEG}.${sha(seg)}.${seg.length}.idx`);
         expect((await wal.getSegment(1, SEG)).equals(seg)).toBe(true);
 
         const before = await snapshot(store);

@@ -41,12 +41,12 @@ for (const [name, make] of drivers) {
 
     it('stores a segment under wal/{TLI}/{SEGMENT}.gz and reads it back', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('a');
       const r = await wal.putSegment(1, '000000010000000000000003', seg);
       expect(r).toEqual({ outcome: 'stored', sha256: sha(seg) });
       const keys = (await snapshot(store)).map((k) => k.split(':')[0]);
-      expect(keys).toContain('databases/main/wal/00000001/000000010000000000000003.gz');
+      expect(keys).toContain('projects/default/databases/main/wal/00000001/000000010000000000000003.gz');
       expect((await wal.getSegment(1, '000000010000000000000003')).equals(seg)).toBe(true);
       expect(await wal.hasSegment(1, '000000010000000000000003')).toBe(true);
       expect(await wal.hasSegment(1, '000000010000000000000004')).toBe(false);
@@ -57,7 +57,7 @@ for (const [name, make] of drivers) {
         name: '000000010000000000000003',
         size: seg.length,
         sha256: sha(seg),
-        key: 'databases/main/wal/00000001/000000010000000000000003.gz',
+        key: 'projects/default/databases/main/wal/00000001/000000010000000000000003.gz',
         compression: 'gzip',
       });
       const chunks: Buffer[] = [];
@@ -68,15 +68,15 @@ for (const [name, make] of drivers) {
 
     it('uses no extension without compression', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       await wal.putSegment(1, '000000010000000000000001', segmentBytes('n'));
       const keys = (await snapshot(store)).map((k) => k.split(':')[0]);
-      expect(keys).toContain('databases/main/wal/00000001/000000010000000000000001');
+      expect(keys).toContain('projects/default/databases/main/wal/00000001/000000010000000000000001');
     });
 
     it('the same content again is "exists" and writes nothing', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('b');
       await wal.putSegment(1, '000000010000000000000005', seg);
       const before = await snapshot(store);
@@ -86,7 +86,7 @@ for (const [name, make] of drivers) {
 
     it('different content is WAL_SEGMENT_CONFLICT naming both checksums; the stored segment is intact', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('c');
       const other = segmentBytes('d');
       await wal.putSegment(2, '000000020000000000000007', seg);
@@ -104,11 +104,11 @@ for (const [name, make] of drivers) {
 
     it('an interrupted put (segment without marker) is invisible, then completed by the next put', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('e');
       await wal.putSegment(1, '000000010000000000000009', seg);
       const marker = (await snapshot(store)).map((k) => k.split(':')[0]!).find((k) => k.endsWith('.idx'))!;
-      expect(marker).toBe(`databases/main/wal/00000001/000000010000000000000009.${sha(seg)}.${seg.length}.idx`);
+      expect(marker).toBe(`projects/default/databases/main/wal/00000001/000000010000000000000009.${sha(seg)}.${seg.length}.idx`);
       await store.delete([marker]);
       expect(await wal.hasSegment(1, '000000010000000000000009')).toBe(false);
       expect(await all(wal.listSegments())).toEqual([]);
@@ -121,7 +121,7 @@ for (const [name, make] of drivers) {
 
     it('a torn uncommitted object (a non-atomic store killed mid-write) is replaced by the next put', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('torn');
       await wal.putSegment(1, '00000001000000000000000A', seg);
       const keys = (await snapshot(store)).map((k) => k.split(':')[0]!).filter((k) => k.includes('00000001000000000000000A'));
@@ -138,10 +138,10 @@ for (const [name, make] of drivers) {
 
     it('a marker whose segment object is gone does not pass for archived: the next put stores it again', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('lost');
       await wal.putSegment(1, '00000001000000000000000A', seg);
-      await store.delete(['databases/main/wal/00000001/00000001000000000000000A.gz']);
+      await store.delete(['projects/default/databases/main/wal/00000001/00000001000000000000000A.gz']);
       expect(await wal.hasSegment(1, '00000001000000000000000A')).toBe(false);
       expect(await wal.lastSegment()).toBeNull();
       expect(await wal.putSegment(1, '00000001000000000000000A', seg)).toEqual({ outcome: 'stored', sha256: sha(seg) });
@@ -151,8 +151,8 @@ for (const [name, make] of drivers) {
     it('segments read back across a compression change (the key says how it was stored)', async () => {
       const store = await d.fresh();
       const seg = segmentBytes('g');
-      await (await openRepository(store, { compression: 'gzip' })).database('main').wal.putSegment(1, '000000010000000000000001', seg);
-      const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+      await (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal.putSegment(1, '000000010000000000000001', seg);
+      const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       await wal.putSegment(1, '000000010000000000000002', segmentBytes('h'));
       expect((await wal.getSegment(1, '000000010000000000000001')).equals(seg)).toBe(true);
       expect(await wal.putSegment(1, '000000010000000000000001', seg)).toMatchObject({ outcome: 'exists' });
@@ -161,18 +161,18 @@ for (const [name, make] of drivers) {
 
     it('a segment altered in the store fails its checksum on read', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       const seg = segmentBytes('t');
       await wal.putSegment(1, '000000010000000000000001', seg);
       const tampered = Buffer.from(seg);
       tampered[100] = tampered[100]! ^ 0xff;
-      await store.put('databases/main/wal/00000001/000000010000000000000001', tampered);
+      await store.put('projects/default/databases/main/wal/00000001/000000010000000000000001', tampered);
       expect(isPitrdError(await rejection(wal.getSegment(1, '000000010000000000000001')), 'CHECKSUM_MISMATCH')).toBe(true);
     });
 
     it('rejects a segment filed under the wrong timeline or a bad name', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'none' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       expect(isPitrdError(await rejection(wal.putSegment(2, '000000010000000000000001', segmentBytes('x'))), 'VALIDATION_ERROR')).toBe(true);
       expect(isPitrdError(await rejection(wal.putSegment(1, '00000001000000000000001', segmentBytes('x'))), 'VALIDATION_ERROR')).toBe(true);
       expect(await snapshot(store)).toHaveLength(1);
@@ -180,7 +180,7 @@ for (const [name, make] of drivers) {
 
     it('history files: store, exists, conflict, read, list', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       const h2 = Buffer.from('1\t0/3000000\tno recovery target specified\n');
       expect(await wal.getHistory(2)).toBeNull();
       expect(await wal.putHistory(2, h2)).toBe('stored');
@@ -192,12 +192,12 @@ for (const [name, make] of drivers) {
       await wal.putHistory(3, Buffer.from('1\t0/3000000\tx\n2\t0/5000000\ty\n'));
       expect(await wal.historyTimelines()).toEqual([2, 3]);
       const keys = (await snapshot(store)).map((k) => k.split(':')[0]);
-      expect(keys).toContain('databases/main/wal/00000002.history');
+      expect(keys).toContain('projects/default/databases/main/wal/00000002.history');
     });
 
     it('lists in LSN order and finds the last segment across timelines', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       expect(await wal.lastSegment()).toBeNull();
       // Timeline 1 up to segment 5, then timeline 2 from segment 4 (promotion inside segment 4).
       const put: [number, string][] = [
@@ -227,7 +227,7 @@ for (const [name, make] of drivers) {
 
     it('removeSegments un-commits first and is idempotent', async () => {
       const store = await d.fresh();
-      const wal = (await openRepository(store, { compression: 'gzip' })).database('main').wal;
+      const wal = (await openRepository(store, { compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal;
       await wal.putSegment(1, '000000010000000000000001', segmentBytes('r1'));
       await wal.putSegment(1, '000000010000000000000002', segmentBytes('r2'));
       await wal.removeSegments([{ timeline: 1, name: '000000010000000000000001' }]);
@@ -239,7 +239,7 @@ for (const [name, make] of drivers) {
     it('an encrypted repository stores neither segment bytes nor history in the clear', async () => {
       const store: ObjectStore = await d.fresh();
       const key = randomBytes(32);
-      const wal = (await openRepository(store, { key, compression: 'none' })).database('main').wal;
+      const wal = (await openRepository(store, { key, compression: 'none' })).database({ project: 'default', name: 'main' }).wal;
       const seg = Buffer.concat([Buffer.from('PLAINTEXT-MARKER-'), randomBytes(1000)]);
       await wal.putSegment(1, '000000010000000000000001', seg);
       await wal.putHistory(2, Buffer.from('HISTORY-MARKER\n'));
@@ -249,7 +249,7 @@ for (const [name, make] of drivers) {
         expect(raw.includes('HISTORY-MARKER')).toBe(false);
       }
       expect((await wal.getSegment(1, '000000010000000000000001')).equals(seg)).toBe(true);
-      expect((await (await openRepository(store, { key, compression: 'gzip' })).database('main').wal.getHistory(2))!.toString()).toBe('HISTORY-MARKER\n');
+      expect((await (await openRepository(store, { key, compression: 'gzip' })).database({ project: 'default', name: 'main' }).wal.getHistory(2))!.toString()).toBe('HISTORY-MARKER\n');
     });
   });
 }

@@ -218,6 +218,7 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
   let source: PgCluster;
   let dfx: DaemonFixture;
   let base = '';
+  let projectId = '';
 
   const idsAt = (uri: string) => markerIdsAt(uri, PASSWORD);
 
@@ -227,7 +228,7 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
     await source.query('CREATE TABLE marker (id serial PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp())');
     await source.query('INSERT INTO marker DEFAULT VALUES');
     dfx = await startDaemonFixture({}, { schedules: false, summaryIntervalMs: 500 });
-    const projectId = (await dfx.call('POST', '/projects', { name: 'lp' })).json.data.id;
+    projectId = (await dfx.call('POST', '/projects', { name: 'lp' })).json.data.id;
     expect((await dfx.call('POST', `/projects/${projectId}/databases`, { name: 'main', host: '127.0.0.1', port: source.port, user: 'postgres', password: PASSWORD, dbname: 'postgres', sslmode: 'disable' })).status).toBe(201);
     base = `/projects/${projectId}/databases/main`;
     expect((await dfx.call('POST', `${base}/pitr/enable`)).status).toBe(200);
@@ -248,7 +249,7 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
       return f && parseLsn(f) >= commitEnd ? true : null;
     }, 60_000);
     const current = (await source.query<{ f: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS f'))[0]!.f;
-    expect(await dfx.daemon.repo.database('main').wal.hasSegment(1, current)).toBe(false);
+    expect(await dfx.daemon.repo.database({ project: projectId, name: 'main' }).wal.hasSegment(1, current)).toBe(false);
   }, 240_000);
 
   afterAll(async () => {
@@ -269,7 +270,7 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
     }, 180_000, 200);
     expect(done).toMatchObject({ status: 'completed', mode: 'running' });
     expect(await idsAt(done.connection_uri)).toEqual([1, 2, 3]);
-    expect((await dfx.daemon.repo.database('main').restores.get(id))?.partial_segment).toMatch(/^[0-9A-F]{24}$/);
+    expect((await dfx.daemon.repo.database({ project: projectId, name: 'main' }).restores.get(id))?.partial_segment).toMatch(/^[0-9A-F]{24}$/);
   }, 240_000);
 
   it('a branch (latest by default) holds every row committed too', async () => {
@@ -281,7 +282,7 @@ describe('the daemon: restores and branches to latest replay the receiver spool'
       return d.status === 'running' ? d : null;
     }, 180_000, 200);
     expect(await idsAt(br.connection_uri)).toEqual([1, 2, 3]);
-    expect((await dfx.daemon.repo.database('main').restores.get(r.json.data.restore_id))?.partial_segment).toMatch(/^[0-9A-F]{24}$/);
+    expect((await dfx.daemon.repo.database({ project: projectId, name: 'main' }).restores.get(r.json.data.restore_id))?.partial_segment).toMatch(/^[0-9A-F]{24}$/);
     expect((await dfx.call('DELETE', `${base}/branches/${r.json.data.id}`)).status).toBeLessThan(300);
   }, 240_000);
 });

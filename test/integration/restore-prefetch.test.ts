@@ -41,7 +41,7 @@ beforeAll(async () => {
   store = createObjectStore({ type: 'fs', path: repoDir });
   // Uncompressed: a test damages a stored segment in place.
   const repo = await openRepository(store, { compression: 'none' });
-  db = repo.database('main');
+  db = repo.database({ project: 'default', name: 'main' });
   for (let n = 1; n <= COUNT; n++) {
     const name = segName(1, n);
     const bytes = segmentBytes();

@@ -67,7 +67,7 @@ beforeAll(async () => {
   dirs.push(repoDir, spool);
   store = createObjectStore({ type: 'fs', path: repoDir });
   repo = await openRepository(store, { compression: 'gzip' });
-  db = repo.database('main');
+  db = repo.database({ project: 'default', name: 'main' });
   // The receiver streams from the standby: when it is promoted, the receiver follows it onto timeline 2.
   receiver = createReceiver({ database: 'main', connection: { ...standby.connection }, repository: db, spoolDir: spool, reconnectBackoff: { initialMs: 200, maxMs: 1000 } });
   await receiver.start();

@@ -42,8 +42,8 @@ beforeAll(async () => {
   await sleep(300);
   await q(`SELECT pg_create_restore_point('tail')`);
   await fx.switchAndWait();
-  await summarizeArchive(fx.repo, 'main');
-  w = (await recoveryWindow(fx.repo, 'main')).find((x) => x.timeline === 1)!;
+  await summarizeArchive(fx.repo, { project: 'default', name: 'main' });
+  w = (await recoveryWindow(fx.repo, { project: 'default', name: 'main' })).find((x) => x.timeline === 1)!;
 }, 240_000);
 
 afterAll(async () => {

@@ -26,7 +26,7 @@ import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js'
 import { waitFor } from '../harness/receiver.js';
 
 const DB = 'main';
-const ROOT = `databases/${DB}/`;
+const ROOT = `projects/default/databases/${DB}/`;
 const SEG = 1024 * 1024;
 const policy = { retentionDays: 1, minFullBackups: 1 };
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
   dirs.push(repoDir, spool);
   store = createObjectStore({ type: 'fs', path: repoDir });
   repo = await openRepository(store, { compression: 'gzip' });
-  db = repo.database(DB);
+  db = repo.database({ project: 'default', name: DB });
   receiver = createReceiver({ database: DB, connection: { ...source.connection }, repository: db, spoolDir: spool });
   await receiver.start();
   const service = createBackupService({ repository: repo, databases: { [DB]: { connection: { ...source.connection }, schedule: null, pitr: true, walTimeoutMs: 90_000 } } });
@@ -92,7 +92,7 @@ beforeAll(async () => {
   // Nothing changes under the comparison below: the receiver stops (flushing and uploading first).
   await receiver.stop();
   receiver = null;
-  const sum = await summarizeArchive(repo, DB);
+  const sum = await summarizeArchive(repo, { project: 'default', name: DB });
   expect(sum.failed).toEqual([]);
   NOW = T.getTime() + policy.retentionDays * DAY_MS;
 }, 240_000);
@@ -148,7 +148,7 @@ describe('retention expiry on a real archive', () => {
     const before = await contents();
 
     // Dry run: the plan, and nothing touched.
-    const dry = await runExpiry(repo, DB, policy, { dryRun: true, now: NOW });
+    const dry = await runExpiry(repo, { project: 'default', name: DB }, policy, { dryRun: true, now: NOW });
     expect(dry.plan.window_start).toBe(T.toISOString());
     expect(dry.plan.delete_backups.map((b) => [b.id, b.reason])).toEqual([[b1.id, 'older-than-window']]);
     expect(Object.fromEntries(dry.plan.keep_backups.map((b) => [b.id, b.reasons]))).toEqual({ [b2.id]: ['window-anchor'], [b3.id]: ['inside-window', 'min-full-backups'] });
@@ -156,7 +156,7 @@ describe('retention expiry on a real archive', () => {
     expect(dry.plan.delete_histories).toEqual([]);
     expect(await contents()).toEqual(before);
 
-    const report = await runExpiry(repo, DB, policy, { now: NOW });
+    const report = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
     expect(report.deleted).toEqual({ backups: [b1.id], wal_segments: goneWal.length, histories: [] });
     expect(report.resumed).toEqual({ backups: [], wal_segments: 0 });
 
@@ -178,11 +178,11 @@ describe('retention expiry on a real archive', () => {
     // Through the repository: b2 and b3 remain, the WAL from b2's start on, and the archive is whole.
     expect((await db.backups.list()).map((b) => b.id).sort()).toEqual([b2.id, b3.id].sort());
     expect(await archivedNames()).toEqual(keptWal);
-    const verify = await verifyDatabase(repo, DB, { quick: true });
+    const verify = await verifyDatabase(repo, { project: 'default', name: DB }, { quick: true });
     expect(verify.problems).toEqual([]);
 
     // A second run finds nothing more to delete.
-    const again = await runExpiry(repo, DB, policy, { now: NOW });
+    const again = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
     expect(again.deleted).toEqual({ backups: [], wal_segments: 0, histories: [] });
 
     // The oldest time inside the window restores from the anchor, with exactly rows 1-3.

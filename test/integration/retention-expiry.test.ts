@@ -8,7 +8,7 @@ import { lazyDrivers } from './repository-drivers.js';
 
 const SEG = 16 * 1024 * 1024;
 const DB = 'app';
-const ROOT = `databases/${DB}/`;
+const ROOT = `projects/default/databases/${DB}/`;
 const name = (t: number, n: number) => segmentName(t, BigInt(n), SEG);
 const lsnAt = (segno: number, off = 0x28) => formatLsn(BigInt(segno) * BigInt(SEG) + BigInt(off));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -28,7 +28,7 @@ const at = (daysBefore: number) => new Date(NOW - daysBefore * DAY_MS).toISOStri
  * b-day3 (seg 17, tl 2), and a running one.
  */
 async function populate(repo: Repository): Promise<void> {
-  const db = repo.database(DB);
+  const db = repo.database({ project: 'default', name: DB });
   await db.saveInfo({ project: 'default', system_identifier: '7300000000000000001', pg_version: 15, wal_segment_size: SEG });
   const put = async (t: number, from: number, to: number) => {
     for (let n = from; n <= to; n++) {
@@ -111,7 +111,7 @@ for (const driver of lazyDrivers()) {
 
     it('a dry run reports the plan and changes nothing', async () => {
       const { store, repo, before } = await fixture();
-      const report = await runExpiry(repo, DB, policy, { dryRun: true, now: NOW });
+      const report = await runExpiry(repo, { project: 'default', name: DB }, policy, { dryRun: true, now: NOW });
       expect(report.dry_run).toBe(true);
       expect(report.plan.delete_backups.map((b) => [b.id, b.reason])).toEqual([
         ['b-day30', 'older-than-window'],
@@ -129,14 +129,14 @@ for (const driver of lazyDrivers()) {
 
     it('deletes exactly what the policy says and leaves everything else byte-identical', async () => {
       const { store, repo, before } = await fixture();
-      const report = await runExpiry(repo, DB, policy, { now: NOW });
+      const report = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
       expect(report.deleted).toEqual({ backups: ['b-day30', 'f-day25', 'b-day20'], wal_segments: 12, histories: [3] });
       const keep = Object.fromEntries(report.plan.keep_backups.map((b) => [b.id, b.reasons]));
       expect(keep).toEqual({ 'b-day10': ['window-anchor'], 'b-day3': ['inside-window', 'min-full-backups'], 'r-running': ['running'] });
       assertExactlyExpired(before, await contents(store));
 
       // What remains is readable through the repository: the anchor's data and its WAL.
-      const db = repo.database(DB);
+      const db = repo.database({ project: 'default', name: DB });
       expect((await db.backups.list()).map((b) => b.id).sort()).toEqual(['b-day10', 'b-day3', 'r-running']);
       const segs: string[] = [];
       for await (const s of db.wal.listSegments()) segs.push(s.name);
@@ -147,7 +147,7 @@ for (const driver of lazyDrivers()) {
       // The report is recorded; a second run has nothing left to do.
       const recorded = JSON.parse((await store.getBuffer(`${ROOT}retention/last-report.json`)).toString('utf8'));
       expect(recorded.deleted).toEqual(report.deleted);
-      const again = await runExpiry(repo, DB, policy, { now: NOW });
+      const again = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
       expect(again.deleted).toEqual({ backups: [], wal_segments: 0, histories: [] });
       expect(again.resumed).toEqual({ backups: [], wal_segments: 0 });
       assertExactlyExpired(before, await contents(store));
@@ -155,12 +155,12 @@ for (const driver of lazyDrivers()) {
 
     it('a pinned backup and a restore in progress keep their backups and the WAL they need', async () => {
       const { store, repo, before } = await fixture();
-      const db = repo.database(DB);
+      const db = repo.database({ project: 'default', name: DB });
       const b20 = await db.backups.get('b-day20');
       await db.backups.save({ ...b20!, pinned: true });
       await db.restores.save({ id: 'restore-1', database: DB, status: 'running', backup_id: 'b-day30', started_at: new Date().toISOString() });
       const withLocks = await contents(store);
-      const report = await runExpiry(repo, DB, policy, { now: NOW });
+      const report = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
       expect(report.deleted).toEqual({ backups: ['f-day25'], wal_segments: 1, histories: [] });
       const keep = Object.fromEntries(report.plan.keep_backups.map((b) => [b.id, b.reasons]));
       expect(keep['b-day20']).toEqual(['pinned']);
@@ -186,7 +186,7 @@ for (const driver of lazyDrivers()) {
         const { store, repo, before } = await fixture();
         const steps: ExpiryStep[] = [];
         await expect(
-          runExpiry(repo, DB, policy, {
+          runExpiry(repo, { project: 'default', name: DB }, policy, {
             now: NOW,
             walBatchSize: 5,
             afterStep: (s, done) => {
@@ -198,7 +198,7 @@ for (const driver of lazyDrivers()) {
         const crashed = await contents(store);
         expect(crashed.has(`${ROOT}retention/expiry-in-progress.json`)).toBe(true);
         // Nothing half-deleted looks restorable: every listed backup has all of its files.
-        const db = repo.database(DB);
+        const db = repo.database({ project: 'default', name: DB });
         for (const b of await db.backups.list()) for (const f of b.files) expect(crashed.has(`${ROOT}backups/${b.id}/${f.name}`)).toBe(true);
         const half = halfDeleted[crashAfter];
         if (half !== undefined) {
@@ -223,7 +223,7 @@ for (const driver of lazyDrivers()) {
         }
         if (crashAfter === 12) expect(steps.at(-1)?.kind).toBe('wal-objects');
 
-        const report = await runExpiry(repo, DB, policy, { now: NOW });
+        const report = await runExpiry(repo, { project: 'default', name: DB }, policy, { now: NOW });
         expect(report.resumed).toEqual({ backups: half === undefined ? [] : [half], wal_segments: halfSegments });
         assertExactlyExpired(before, await contents(store));
       });

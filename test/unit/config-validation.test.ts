@@ -90,7 +90,7 @@ describe('config validation names every offending key', () => {
 
   it('a bad database name and a duplicate one', () => {
     expect(problems('databases: [{ name: "Bad Name", connection: {} }]')[0]).toMatch(/^databases\[0\]\.name: expected 1-63 characters.*got "Bad Name"$/);
-    expect(problems(db('    connection: {}\n  - name: main\n    connection: {}'))).toEqual(['databases[2].name: duplicate database name, already used by databases[0], got "main"']);
+    expect(problems(db('    connection: {}\n  - name: main\n    connection: {}'))).toEqual(['databases[2].name: duplicate database name in project default, already used by databases[0], got "main"']);
   });
 
   it('a bad S3 endpoint and prefix', () => {

@@ -22,7 +22,7 @@ describe('daemon thread hand-over', () => {
     const handoff = repositoryHandoff(config, checked);
     const repo = openHandedRepository(structuredClone(handoff));
     expect(repo.repoJson).toEqual(checked);
-    expect(repo.database('main').name).toBe('main');
+    expect(repo.database({ project: 'default', name: 'main' }).name).toBe('main');
     await expect(openRepository(createObjectStore(handoff.storage), { compression: 'none' })).rejects.toThrow();
   }, 60_000);
 

@@ -35,7 +35,7 @@ const retentionDays = z.int({ error: 'expected a whole number of days' }).min(1,
 export interface HealthService {
   /** Re-evaluate now (sends webhook notifications for changes) and return the active alerts. */
   evaluate(): Promise<unknown>;
-  alerts(database?: string): Array<{ key: string; kind: string; database: string; severity: 'warning' | 'critical'; message: string; since: number }>;
+  alerts(project?: string, database?: string): Array<{ key: string; kind: string; database: string; severity: 'warning' | 'critical'; message: string; since: number }>;
 }
 
 /** Seed 004's recovery window, plus which timeline/backup it is on and why it may be empty. */
@@ -194,7 +194,7 @@ export function pitrRoutes(deps: { projects: ProjectStore; databases: DatabaseSe
             async handler({ params }) {
               await databases.get(params.project_id, params.name);
               await health.evaluate();
-              const alerts = health.alerts(params.name).map((a) => ({ kind: a.kind, severity: a.severity, message: a.message, since: new Date(a.since).toISOString() }));
+              const alerts = health.alerts(params.project_id, params.name).map((a) => ({ kind: a.kind, severity: a.severity, message: a.message, since: new Date(a.since).toISOString() }));
               return { healthy: alerts.length === 0, alerts };
             },
           }),

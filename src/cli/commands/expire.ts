@@ -41,8 +41,8 @@ export function register(program: Command): void {
         try {
           const reports: ExpiryReport[] = [];
           for (const db of config.databases) {
-            if (!databases.includes(db.name)) continue;
-            reports.push(await runExpiry(repo, db.name, policyFromConfig(db), { dryRun: o.dryRun === true }));
+            if (!databases.some((r) => r.project === db.project && r.name === db.name)) continue;
+            reports.push(await runExpiry(repo, db, policyFromConfig(db), { dryRun: o.dryRun === true }));
           }
           if (reports.length === 0) throw new PitrdError('DATABASE_NOT_FOUND', 'none of the configured databases is in the repository yet', { context: { configured: config.databases.map((d) => d.name) } });
           return { data: { dry_run: o.dryRun === true, databases: reports }, human: () => reports.map(human).join('\n') };

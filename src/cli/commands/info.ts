@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openCatalog, recoveryWindow, summarizeArchive, type RecoveryWindowView } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
-import { scanSpool } from '../../receiver/index.js';
-import type { BackupRecord, Repository } from '../../repository/index.js';
+import { scanSpool, spoolDirOf } from '../../receiver/index.js';
+import type { BackupRecord, DatabaseRef, Repository } from '../../repository/index.js';
 import { loadCommandConfig } from '../context.js';
 import { formatBytes } from '../progress.js';
 import { reporting, type Outcome } from '../report.js';
@@ -28,15 +27,16 @@ interface DatabaseView {
   spool: SpoolView | null;
 }
 
-async function spoolOf(config: Config, name: string): Promise<SpoolView | null> {
-  const dir = join(config.spool_dir, name);
+async function spoolOf(config: Config, ref: DatabaseRef): Promise<SpoolView | null> {
+  const dir = spoolDirOf(config.spool_dir, ref);
   if (!existsSync(dir)) return null;
   const s = await scanSpool(dir);
   return { dir, backlog_segments: s.complete.length, partial: s.partials.at(-1)?.name ?? null };
 }
 
-async function describeDatabase(repo: Repository, config: Config, name: string): Promise<DatabaseView> {
-  const db = repo.database(name);
+async function describeDatabase(repo: Repository, config: Config, ref: DatabaseRef): Promise<DatabaseView> {
+  const db = repo.database(ref);
+  const name = ref.name;
   const info = await db.info();
   const backups = (await db.backups.list()).map((b) => ({
     id: b.id, type: b.type, status: b.status, label: b.label, start_time: b.start_time, stop_time: b.stop_time,
@@ -47,19 +47,19 @@ async function describeDatabase(repo: Repository, config: Config, name: string):
   for await (const _ of db.wal.listSegments()) segments++;
   // The window is computed from WAL summaries: summarise what was archived since (a cache in the
   // repository, as a restore's plan and the daemon keep it), so the answer is today's.
-  if (info) await summarizeArchive(repo, name);
-  const windows = info ? await recoveryWindow(repo, name) : [];
+  if (info) await summarizeArchive(repo, ref);
+  const windows = info ? await recoveryWindow(repo, ref) : [];
   const last = await db.wal.lastSegment();
   const newest = windows.reduce<string | null>((t, w) => (w.latest_wal_time !== null && (t === null || w.latest_wal_time > t) ? w.latest_wal_time : t), null);
   return {
     name,
-    project: info?.project ?? null,
+    project: ref.project,
     system_identifier: info?.system_identifier ?? null,
     pg_version: info?.pg_version ?? null,
     backups,
     recovery_windows: windows,
     archive: { segments, last_segment: last?.name ?? null, latest_wal_time: newest },
-    spool: await spoolOf(config, name),
+    spool: await spoolOf(config, ref),
   };
 }
 
@@ -94,7 +94,7 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('per database: base backups, recovery windows and gaps, archive and spool status')
-    .option('--database <name>', 'database (default: every database in the repository)')
+    .option('--database <name>', 'database, `name` or `project/name` (default: every database in the repository)')
     .option('--json', 'print JSON')
     .action(
       reporting(async function (this: Command, o: { database?: string }): Promise<Outcome> {
@@ -102,7 +102,7 @@ export function register(program: Command): void {
         const { repo, store, databases } = await openCatalog(config, o.database);
         try {
           const views: DatabaseView[] = [];
-          for (const name of databases) views.push(await describeDatabase(repo, config, name));
+          for (const ref of databases) views.push(await describeDatabase(repo, config, ref));
           return { data: { databases: views }, human: () => views.map(human).join('\n\n') };
         } finally {
           await store.close();

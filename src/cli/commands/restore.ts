@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { spoolDirOf } from '../../receiver/index.js';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
 import { openDatabaseForRestore, parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
@@ -96,7 +97,7 @@ export function register(program: Command): void {
     .option('--immediate', 'stop as soon as the backup is consistent')
     .requiredOption('--target-dir <dir>', 'new data directory (absent or empty)')
     .option('--backup <id>', 'restore from this backup instead of the newest that precedes the target')
-    .option('--database <name>', 'database in the repository (default: the only one)')
+    .option('--database <name>', 'database in the repository, `name` or `project/name` (default: the only one)')
     .option('--exclusive', 'stop just before the target (recovery_target_inclusive = off)')
     .option('--timeline <tli>', 'recovery target timeline: a number, latest or current', 'latest')
     .option('--action <action>', 'at the target: promote, pause or shutdown', 'promote')
@@ -112,8 +113,8 @@ export function register(program: Command): void {
       const config = loadCommandConfig(this);
       const { db, store, repo } = await openDatabaseForRestore(config, o.database);
       // On the receiver's host, --latest also replays the WAL flushed into the spool but not yet
-      // archived (the receiver's spool of a database is <spool_dir>/<database>).
-      const spoolDir = join(config.spool_dir, db.name);
+      // archived (the receiver's spool of a database is <spool_dir>/<project>/<database>).
+      const spoolDir = spoolDirOf(config.spool_dir, db);
       const spool = target.kind === 'latest' && existsSync(spoolDir) ? { spoolDir } : {};
       const progress = createProgress({ json: o.json === true });
       try {

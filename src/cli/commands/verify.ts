@@ -26,7 +26,7 @@ export function register(program: Command): void {
   program
     .command('verify')
     .description('verify WAL continuity, timeline histories, segment checksums and backup objects in the repository')
-    .option('--database <name>', 'database to verify (default: every database in the repository)')
+    .option('--database <name>', 'database to verify, `name` or `project/name` (default: every database in the repository)')
     .option('--json', 'print the report as JSON')
     .option('--quick', 'skip re-reading segments (no checksum check)')
     .action(reporting(async function (this: Command, opts: { database?: string; json?: boolean; quick?: boolean }) {
@@ -35,7 +35,7 @@ export function register(program: Command): void {
       const onProgress = verifyRenderer(progress);
       try {
         const reports: VerifyReport[] = [];
-        for (const name of databases) reports.push(await verifyDatabase(repo, name, { quick: opts.quick === true, onProgress }));
+        for (const ref of databases) reports.push(await verifyDatabase(repo, ref, { quick: opts.quick === true, onProgress }));
         progress.done();
         const ok = reports.every((r) => r.ok);
         return { data: { ok, databases: reports }, human: () => reports.map(human).join('\n'), problem: !ok };

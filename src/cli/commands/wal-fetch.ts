@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .description('restore_command: fetch one WAL segment or timeline history file from the repository')
     .argument('<file>', 'file name (%f)')
     .argument('<path>', 'destination path (%p)')
-    .option('--database <name>', 'database in the repository (default: the only one)')
+    .option('--database <name>', 'database in the repository, `name` or `project/name` (default: the only one)')
     .action(async function (this: Command, file: string, path: string, opts: { database?: string }) {
       try {
         const { db, store } = await openDatabaseForRestore(loadCommandConfig(this), opts.database);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openCatalog, recoveryWindow, summarizeArchive } from '../../catalog/index.js';
+import { databaseLabel, openCatalog, recoveryWindow, summarizeArchive } from '../../catalog/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 
@@ -18,19 +18,19 @@ export function register(program: Command): void {
   wal
     .command('summarize')
     .description('summarise archived segments that have no summary yet (rebuilds missing summaries); exit 1 if a segment cannot be read')
-    .option('--database <name>', 'database (default: every database in the repository)')
+    .option('--database <name>', 'database, `name` or `project/name` (default: every database in the repository)')
     .option('--json', 'print the result as JSON (one database: its result; several: an object by database name)')
     .action(
       reporting(async function (this: Command, opts: { database?: string }) {
         return withCatalog(this, opts.database, async ({ repo, databases }) => {
           const all: Record<string, Awaited<ReturnType<typeof summarizeArchive>>> = {};
-          for (const name of databases) all[name] = await summarizeArchive(repo, name);
+          for (const ref of databases) all[databaseLabel(ref)] = await summarizeArchive(repo, ref);
           const lines = Object.entries(all).flatMap(([name, r]) => [
             `database ${name}: ${r.read} segment(s) summarised, ${r.alreadySummarized} already summarised, ${r.failed.length} failed`,
             ...r.failed.map((f) => `  ${f.segment}: ${f.code}: ${f.message}`),
           ]);
           return {
-            data: databases.length === 1 ? all[databases[0]!] : all,
+            data: databases.length === 1 ? all[databaseLabel(databases[0]!)] : all,
             human: () => lines.join('\n'),
             problem: Object.values(all).some((r) => r.failed.length > 0),
           };
@@ -40,13 +40,13 @@ export function register(program: Command): void {
   wal
     .command('window')
     .description('show the recovery window of each timeline (from the stored summaries)')
-    .option('--database <name>', 'database (default: every database in the repository)')
+    .option('--database <name>', 'database, `name` or `project/name` (default: every database in the repository)')
     .option('--json', 'print the windows as JSON')
     .action(
       reporting(async function (this: Command, opts: { database?: string }) {
         return withCatalog(this, opts.database, async ({ repo, databases }) => {
           const all: Record<string, Awaited<ReturnType<typeof recoveryWindow>>> = {};
-          for (const name of databases) all[name] = await recoveryWindow(repo, name);
+          for (const ref of databases) all[databaseLabel(ref)] = await recoveryWindow(repo, ref);
           const lines = Object.entries(all).flatMap(([name, windows]) =>
             windows.flatMap((w) => [
               `database ${name} timeline ${w.timeline}: ${w.status} from ${w.from ?? '-'} to ${w.to ?? '-'} (backup ${w.backup_id ?? '-'}, LSN ${w.from_lsn ?? '-'} .. ${w.to_lsn ?? '-'}, last commit ${w.last_commit_time ?? '-'}, last segment ${w.last_segment ?? '-'})${w.gaps.length ? `, gaps: ${w.gaps.join(', ')}` : ''}`,
@@ -54,7 +54,7 @@ export function register(program: Command): void {
               ...w.ranges.slice(1).map((r) => `  then from ${r.from} to ${r.to} (backup ${r.backup_id}, LSN ${r.from_lsn} .. ${r.to_lsn}, last segment ${r.last_segment})`),
             ]),
           );
-          return { data: opts.database !== undefined ? all[opts.database] : all, human: () => lines.join('\n') };
+          return { data: opts.database !== undefined ? all[databaseLabel(databases[0]!)] : all, human: () => lines.join('\n') };
         });
       }),
     );
