@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/auth/index.js';
+import { projectSlotName } from '../../src/config/index.js';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
@@ -96,9 +97,9 @@ describe('projects are isolated in the repository', () => {
     for (const [p, call] of [[A, fx.call.bind(fx)], [B, asB]] as const) expect((await call('POST', `/projects/${p}/databases/main/pitr/enable`, {})).status).toBe(200);
     const status = async (p: string) => (await fx.call('GET', `/projects/${p}/databases/main/pitr/receiver-status`)).json.data;
     await waitFor('both receivers running', async () => (await status(A))?.status === 'running' && (await status(B))?.status === 'running', 60_000);
-    const [slotA, slotB] = [(await status(A)).slot_name as string, (await status(B)).slot_name as string];
+    // Each server holds exactly its own project's slot, and the two slots' names differ.
+    const [slotA, slotB] = [projectSlotName(A, 'main'), projectSlotName(B, 'main')];
     expect(slotA).not.toBe(slotB);
-    // Each server holds exactly its own project's slot.
     const slots = async (pg: PgCluster) => (await pg.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1')).map((r) => r.slot_name);
     expect(await slots(sa)).toEqual([slotA]);
     expect(await slots(sb)).toEqual([slotB]);

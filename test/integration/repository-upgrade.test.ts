@@ -56,7 +56,7 @@ describe('repository upgrade from format 1', () => {
     expect(isPitrdError(e, 'REPO_UPGRADE_REQUIRED')).toBe(true);
     expect((e as Error).message).toContain('pitrd repo upgrade');
     const cli = await fx.cli(['verify', '--quick']);
-    expect(cli.exitCode).toBe(2);
+    expect(cli.exitCode).toBe(1);
     expect(cli.stderr).toContain('REPO_UPGRADE_REQUIRED');
   });
 
@@ -81,14 +81,14 @@ describe('repository upgrade from format 1', () => {
     // The CLI knows no owner for `other` (no config, no registration): the recorded decision wins.
     const r = await fx.cli(['repo', 'upgrade', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { upgraded: boolean; resumed: boolean; owners: Record<string, string>; objects_moved: number };
+    const report = (JSON.parse(r.stdout) as { data: unknown }).data as { upgraded: boolean; resumed: boolean; owners: Record<string, string>; objects_moved: number };
     expect(report).toMatchObject({ upgraded: true, resumed: true, owners });
     expect(await keysUnder(fx.store, 'databases/')).toEqual([]);
     expect(await keysUnder(fx.store, 'projects/proj_other/databases/other/')).toEqual(['projects/proj_other/databases/other/wal/00000001.history']);
     expect((await keysUnder(fx.store, NEW_ROOT)).length).toBe(total - 1);
 
     const again = await fx.cli(['repo', 'upgrade', '--json']);
-    expect(JSON.parse(again.stdout)).toMatchObject({ upgraded: false, objects_moved: 0 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ success: true, data: { upgraded: false, objects_moved: 0 } });
     const repo = await openRepository(fx.store, { compression: 'gzip' });
     expect(repo.repoJson).toMatchObject({ format: 2, upgraded: { from: 1, owners } });
     expect(repo.repoJson.upgrade_in_progress).toBeUndefined();
