@@ -261,7 +261,7 @@ export class RestoreManager implements RestoreService {
 
   private async removeOnce(projectId: string, name: string, restoreId: string): Promise<RestoreView> {
     const e = this.opts.lookup(projectId, name);
-    const store = this.opts.repo.database(e.name).restores;
+    const store = this.opts.repo.database(e).restores;
     const rec = await store.get(restoreId);
     const raw = (rec ?? {}) as Record<string, unknown>;
     if (!rec || (typeof raw.project_id === 'string' && raw.project_id !== e.project)) {
