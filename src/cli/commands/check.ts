@@ -57,7 +57,7 @@ async function runChecks(config: Config, o: CheckOpts): Promise<DatabaseCheck[]>
     const results: DatabaseCheck[] = [];
     for (const db of dbs) {
       const known = repo ? await repo.listDatabases() : [];
-      const dbRepo = repo && known.includes(db.name) ? repo.database(db.name) : null;
+      const dbRepo = repo && known.some((r) => r.project === db.project && r.name === db.name) ? repo.database(db) : null;
       const checks = await probeDatabase(db, dbRepo, { archive: o.archive !== false && problem === null, archiveTimeoutMs: timeoutS * 1000 });
       if (problem) checks.push(problem);
       results.push({ database: db.name, status: worst(checks.map((c) => c.status)), checks });
