@@ -180,7 +180,7 @@ describe('stopping the daemon', () => {
     await fx.restart();
     const stopped = stoppedLine(logsBefore);
     expect(stopped?.upload_backlog).toEqual({ segments: 0, bytes: 0 });
-    expect(await fx.daemon.repo.database(DB).wal.hasSegment(1, last)).toBe(true);
+    expect(await fx.daemon.repo.database({ project: 'default', name: DB }).wal.hasSegment(1, last)).toBe(true);
     await waitFor('receiver running again', async () => (await fx.call('GET', `${BASE}/pitr/receiver-status`)).json.data?.status === 'running');
 
     // Storage down: stop returns after the drain deadline; the backlog stays in the spool.
@@ -197,7 +197,7 @@ describe('stopping the daemon', () => {
     expect(readdirSync(join(fx.config.spool_dir, DB))).toContain(more);
     await s3.start();
     await fx.restart();
-    await waitFor('the backlog uploaded by the next start', async () => (await fx.daemon.repo.database(DB).wal.hasSegment(1, more)) === true, 120_000);
+    await waitFor('the backlog uploaded by the next start', async () => (await fx.daemon.repo.database({ project: 'default', name: DB }).wal.hasSegment(1, more)) === true, 120_000);
   }, 300_000);
 });
 
