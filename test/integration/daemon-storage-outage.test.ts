@@ -194,7 +194,7 @@ describe('stopping the daemon', () => {
     await fx.daemon.stop();
     const down = stoppedLine(at);
     expect(down?.upload_backlog.segments).toBeGreaterThanOrEqual(2);
-    expect(readdirSync(join(fx.config.spool_dir, DB))).toContain(more);
+    expect(readdirSync(join(fx.config.spool_dir, 'default', DB))).toContain(more);
     await s3.start();
     await fx.restart();
     await waitFor('the backlog uploaded by the next start', async () => (await fx.daemon.repo.database({ project: 'default', name: DB }).wal.hasSegment(1, more)) === true, 120_000);
