@@ -101,13 +101,8 @@ function usable(repo: RepoJson, store: ObjectStore): RepoJson {
 
 /** repo.json as stored, format unchecked (what `pitrd repo upgrade` starts from); null when absent. */
 export async function readRawRepoJson(store: ObjectStore): Promise<Record<string, unknown> | null> {
-  let buf: Buffer;
-  try {
-    buf = await store.getBuffer(REPO_JSON_KEY);
-  } catch (err) {
-    if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
-    throw err;
-  }
+  const buf = await getRepoJsonBytes(store);
+  if (buf === null) return null;
   return parseJson(REPO_JSON_KEY, buf, z.looseObject({ format: z.unknown() }));
 }
 
@@ -121,14 +116,19 @@ export function checkRepoKey(repo: Pick<RepoJson, 'cipher' | 'key_fingerprint'>,
   check(repo as RepoJson, store, { compression: 'none', ...(key ? { key } : {}) });
 }
 
-async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
-  let buf: Buffer;
+/** The bytes of repo.json, or null when the repository has none yet. */
+async function getRepoJsonBytes(store: ObjectStore): Promise<Buffer | null> {
   try {
-    buf = await store.getBuffer(REPO_JSON_KEY);
+    return await store.getBuffer(REPO_JSON_KEY);
   } catch (err) {
     if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
     throw err;
   }
+}
+
+async function readRepoJson(store: ObjectStore): Promise<RepoJson | null> {
+  const buf = await getRepoJsonBytes(store);
+  if (buf === null) return null;
   // The format is checked before the schema: a newer format may have any shape.
   const loose = parseJson(REPO_JSON_KEY, buf, z.looseObject({ format: z.unknown() }));
   if (typeof loose.format === 'number' && UPGRADABLE_FORMATS.includes(loose.format)) {

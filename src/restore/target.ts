@@ -1,15 +1,10 @@
 import { PitrdError } from '../errors.js';
+import type { WalTarget } from '../wal/index.js';
 import { normaliseTime } from './target-time.js';
 import { assertPgText, pgConfQuote } from '../pg-text.js';
 
-/** Where recovery stops: PostgreSQL's recovery_target_* family, one kind at a time. */
-export type RecoveryTarget =
-  | { kind: 'time'; time: string }
-  | { kind: 'lsn'; lsn: string }
-  | { kind: 'xid'; xid: string }
-  | { kind: 'name'; name: string }
-  | { kind: 'latest' }
-  | { kind: 'immediate' };
+/** Where recovery stops: PostgreSQL's recovery_target_* family, one kind at a time (one type, src/wal's). */
+export type RecoveryTarget = WalTarget;
 
 export type TargetAction = 'promote' | 'pause' | 'shutdown';
 
