@@ -9,4 +9,4 @@ export { verifyDatabase } from './verify.js';
 export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyProgress, VerifyReport } from './verify.js';
 export { findContinuityGaps } from './continuity.js';
 export type { ContinuityGap, ContinuityInput } from './continuity.js';
-export { databaseLabel, openCatalog, resolveDatabaseArg } from './open.js';
+export { databaseLabel, openCatalog, openExistingRepository, resolveDatabaseArg } from './open.js';

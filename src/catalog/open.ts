@@ -9,6 +9,19 @@ import { createObjectStore, type ObjectStore } from '../storage/index.js';
  * asked for, else every database the repository holds. Never creates repo.json.
  */
 export async function openCatalog(config: Config, database?: string): Promise<{ repo: Repository; store: ObjectStore; databases: DatabaseRef[] }> {
+  const { repo, store } = await openExistingRepository(config);
+  try {
+    const databases = database !== undefined ? [await resolveDatabaseArg(repo, config, database)] : await repo.listDatabases();
+    if (databases.length === 0) throw new PitrdError('VALIDATION_ERROR', 'the repository holds no database yet', {});
+    return { repo, store, databases };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** Open the configured repository (storage + key checked); REPO_INVALID when it has no repo.json. Never creates one. */
+export async function openExistingRepository(config: Config): Promise<{ repo: Repository; store: ObjectStore }> {
   const store = createObjectStore(storageOptions(config));
   try {
     let present: boolean;
@@ -19,10 +32,7 @@ export async function openCatalog(config: Config, database?: string): Promise<{ 
       present = false;
     }
     if (!present) throw new PitrdError('REPO_INVALID', `no repository (${REPO_JSON_KEY}) in the configured storage`, { context: { key: REPO_JSON_KEY } });
-    const repo = await openRepository(store, repositoryOptions(config));
-    const databases = database !== undefined ? [await resolveDatabaseArg(repo, config, database)] : await repo.listDatabases();
-    if (databases.length === 0) throw new PitrdError('VALIDATION_ERROR', 'the repository holds no database yet', {});
-    return { repo, store, databases };
+    return { repo: await openRepository(store, repositoryOptions(config)), store };
   } catch (err) {
     await store.close();
     throw err;

@@ -16,3 +16,4 @@ export type { BackupFile, BackupRecord, BackupRecordInput, BackupStatus, BackupT
 export type { DatabaseInfo, StoredWalSegment, WalArchive, WalPutOutcome } from './types.js';
 export { upgradeRepository } from './upgrade.js';
 export type { UpgradeOptions, UpgradeReport } from './upgrade.js';
+export { readObject, recordedSha256 } from './object-read.js';

@@ -1,7 +1,7 @@
 import { createCodecStore } from '../storage/index.js';
 import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { DatabaseRepository } from './database.js';
-import { DatabaseKeys, projectDatabasesPrefix, PROJECTS_PREFIX, refKey, type Compression, type DatabaseRef } from './keys.js';
+import { COMPRESSION_EXT, DatabaseKeys, projectDatabasesPrefix, PROJECTS_PREFIX, refKey, type Compression, type DatabaseRef } from './keys.js';
 import { MetaStore } from './meta.js';
 import { confirmRepoJson, openRepoJson, type RepoJson } from './repo-json.js';
 
@@ -59,6 +59,15 @@ export class Repository {
       if (m) out.push({ project: m[1]!, name: m[2]! });
     }
     return out.sort((a, b) => (refKey(a) < refKey(b) ? -1 : refKey(a) > refKey(b) ? 1 : 0));
+  }
+
+  /**
+   * The codec that decodes the object at `key` (for reading by hand: `pitrd repo get`): the
+   * repository's key, and the compression its name's extension says (`.gz`; none otherwise).
+   */
+  codecOfKey(key: string): CodecStore {
+    const ext = (Object.entries(COMPRESSION_EXT) as [Compression, string][]).find(([, e]) => e !== '' && key.endsWith(e));
+    return this.codecFor(ext ? ext[0] : 'none');
   }
 
   /** One CodecStore per compression: reads pick it from the stored key's extension. */

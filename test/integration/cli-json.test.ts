@@ -22,12 +22,14 @@ const Envelope = z.union([
 /** Reporting commands whose --json output is checked in their own file, and why there. */
 const JSON_CHECKED_ELSEWHERE: Record<string, string> = {
   check: 'cli-check.test.ts: its success needs a daemon protecting the database',
+  'repo upgrade': 'repository-upgrade.test.ts: it needs a repository in the previous format',
 };
 
 /** Commands that report nothing, and why. Everything else must have --json. */
 const NOT_REPORTING: Record<string, string> = {
   serve: 'runs the daemon until a signal; it logs (pino JSON lines), it does not report',
   'wal-fetch': "PostgreSQL's restore_command: the answer is the exit status and the file",
+  'repo get': "writes the object's bytes (stdout or --output); cli-repo-get.test.ts",
 };
 
 /** Commands that run something by their path ("token create"; `backup` runs and has subcommands too). */
@@ -87,6 +89,7 @@ describe('--json on every reporting command', () => {
       'wal summarize': () => ['-c', demo.config, 'wal', 'summarize', '--json'],
       'wal window': () => ['-c', demo.config, 'wal', 'window', '--json'],
       info: () => ['-c', demo.config, 'info', '--json'],
+      'repo ls': () => ['-c', demo.config, 'repo', 'ls', 'projects/', '--json'],
       expire: () => ['-c', expireConfig, 'expire', '--dry-run', '--json'],
       'backup pin': () => ['-c', backupConfig, 'backup', 'pin', backupId, '--json'],
       'backup unpin': () => ['-c', backupConfig, 'backup', 'unpin', backupId, '--json'],
@@ -124,6 +127,7 @@ describe('--json on every reporting command', () => {
     expect(Array.isArray(parsed['wal window'])).toBe(false);
     expect(parsed['wal window']).toHaveProperty('demo');
     expect(parsed.info).toMatchObject({ databases: [{ name: 'demo', backups: [{ id: demo.summary.backup.id, status: 'completed' }] }] });
+    expect((parsed['repo ls'] as { objects: unknown[] }).objects.length).toBeGreaterThan(3);
     expect(parsed.expire).toMatchObject({ dry_run: true, databases: [{ database: 'demo', dry_run: true }] });
     expect(parsed['backup pin']).toMatchObject({ id: backupId, pinned: true });
     expect(parsed['backup unpin']).toMatchObject({ id: backupId, pinned: false });

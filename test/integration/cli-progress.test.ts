@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoRepository, pitrd, pitrdOnTty, removeTree, type DemoRepo } from './cli-fixture.js';
+import { cliJson } from '../harness/index.js';
 
 let demo: DemoRepo;
 const LIVE = '\r\x1b[2K';
@@ -51,7 +52,7 @@ describe('pitrd restore progress', () => {
     const r = await pitrdOnTty(['-c', demo.config, 'restore', '--to-time', demo.summary.target_time, '--target-dir', target, '--json'], { stdoutFile: file });
     expect(r.exitCode, r.output).toBe(0);
     expect(r.output).toBe('');
-    const body = JSON.parse(readFileSync(file, 'utf8')) as { restore: { status: string; backup_id: string }; data_dir: string };
+    const body = cliJson<{ restore: { status: string; backup_id: string }; data_dir: string }>(readFileSync(file, 'utf8'));
     expect(body.restore).toMatchObject({ status: 'completed', backup_id: demo.summary.backup.id });
     expect(body.data_dir).toBe(target);
   }, 180_000);
@@ -87,7 +88,7 @@ describe('pitrd verify progress', () => {
     const r = await pitrdOnTty(['-c', demo.config, 'verify', '--json'], { stdoutFile: file });
     expect(r.exitCode, r.output).toBe(0);
     expect(r.output).toBe('');
-    const body = JSON.parse(readFileSync(file, 'utf8')) as { ok: boolean; databases: Array<{ database: string; segments_checked: number }> };
+    const body = cliJson<{ ok: boolean; databases: Array<{ database: string; segments_checked: number }> }>(readFileSync(file, 'utf8'));
     expect(body.ok).toBe(true);
     expect(body.databases[0]).toMatchObject({ database: 'demo' });
     expect(body.databases[0]!.segments_checked).toBeGreaterThan(0);
