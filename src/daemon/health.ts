@@ -84,7 +84,7 @@ export class HealthMonitor {
     this.timer.unref();
     // Lost WAL is raised at once, not at the next evaluation: a receiver's status is read in memory.
     this.gapWatch = setInterval(() => {
-      if (this.opts.entries().some((e) => e.receiver?.status().gap && !this.active.some((a) => a.key === `${e.name}:wal_lost`))) evaluate();
+      if (this.opts.entries().some((e) => e.receiver?.status().gap && !this.active.some((a) => a.key === `${entryKey(e.project, e.name)}:wal_lost`))) evaluate();
     }, GAP_WATCH_MS);
     this.gapWatch.unref();
   }
@@ -143,7 +143,7 @@ export class HealthMonitor {
         lastBackupAt = undefined;
         storageError = storageFault(backups.error);
         // Unknown is not healed: an active backup_stale alert stays until a listing says otherwise.
-        const prev = this.active.find((a) => a.key === `${e.name}:backup_stale`);
+        const prev = this.active.find((a) => a.key === `${entryKey(e.project, e.name)}:backup_stale`);
         if (prev) current.push({ ...prev });
       } else lastBackupAt = backups;
       if (this.opts.archiveGap) {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DEFAULT_THRESHOLDS, HealthMonitor } from '../../src/daemon/index.js';
+import { entryKey } from '../../src/daemon/entry.js';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
@@ -60,7 +61,7 @@ describe('base backups over HTTP', () => {
     expect(h.json.data.healthy).toBe(false);
     expect(h.json.data.alerts.map((a: { kind: string }) => a.kind)).toEqual(['backup_stale']);
     const m = await fx.call('GET', '/metrics');
-    expect(m.text).toContain('pitrd_alert_active{database="main",kind="backup_stale",severity="warning"} 1');
+    expect(m.text).toContain(`pitrd_alert_active{project="${projectId}",database="main",kind="backup_stale",severity="warning"} 1`);
     expect(m.text).toContain(`pitrd_backup_running{project="${projectId}",database="main"} 0`);
     expect(m.text).not.toContain('pitrd_last_backup_age_seconds{');
   });
@@ -189,7 +190,7 @@ describe('base backups over HTTP', () => {
       expect(r.status).toBe(404);
       expect(r.json.error.code).toBe('BACKUP_NOT_FOUND');
       const left: string[] = [];
-      for await (const o of fx.daemon.repo.store.listAll(`projects/default/databases/main/backups/${gone}/`)) left.push(o.key);
+      for await (const o of fx.daemon.repo.store.listAll(`projects/${projectId}/databases/main/backups/${gone}/`)) left.push(o.key);
       expect(left).toEqual([]);
     }
     expect((await fx.call('GET', `${base}/backups`)).json.data.total_count).toBe(0);
@@ -241,7 +242,7 @@ describe('base backups over HTTP', () => {
     // The slot-retention check asks the server: with a threshold below any answer it raises.
     const strict = new HealthMonitor({
       entries: () => fx.daemon.databases.listEntries(),
-      lastBackups: async () => new Map([['main', Date.now()]]),
+      lastBackups: async () => new Map([[entryKey(projectId, 'main'), Date.now()]]),
       notifier: null,
       logger: pino({ level: 'silent' }),
       thresholds: { ...DEFAULT_THRESHOLDS, slotRetainedBytes: -1 },

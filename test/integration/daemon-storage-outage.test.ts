@@ -134,8 +134,8 @@ describe('an S3 outage under a running daemon', () => {
     const metricsDuring = (await fx.call('GET', '/metrics')).text;
     expect(metric(metricsDuring, 'pitrd_receiver_upload_failing_seconds')).toBeGreaterThan(0);
     expect(metric(metricsDuring, 'pitrd_receiver_upload_consecutive_failures')).toBeGreaterThanOrEqual(1);
-    expect(metricsDuring).toMatch(/pitrd_alert_active\{database="main",kind="upload_failing",severity="critical"\} 1/);
-    expect(metricsDuring).toMatch(/pitrd_alert_active\{database="main",kind="storage_unavailable",severity="critical"\} 1/);
+    expect(metricsDuring).toMatch(/pitrd_alert_active\{project="default",database="main",kind="upload_failing",severity="critical"\} 1/);
+    expect(metricsDuring).toMatch(/pitrd_alert_active\{project="default",database="main",kind="storage_unavailable",severity="critical"\} 1/);
 
     await s3.start();
     for (const e of fx.daemon.databases.listEntries()) e.receiver?.retryUploads();

@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectSlotName } from '../../src/config/index.js';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 
@@ -21,7 +22,8 @@ const THRESHOLD = 4 * MiB;
 const ROLE = 'pitrd_alerts';
 const ROLE_PW = 'Alerts-role-pw-7';
 const DB = 'main';
-const SLOT = `pitrd_${DB}`;
+/** The slot of a database registered through the API is per project (projectSlotName). */
+let SLOT = '';
 
 interface HookBody {
   event: 'alert.raised' | 'alert.cleared';
@@ -61,6 +63,7 @@ beforeAll(async () => {
   );
   const projectId = (await fx.call('POST', '/projects', { name: 'alerts' })).json.data.id as string;
   base = `/projects/${projectId}/databases`;
+  SLOT = projectSlotName(projectId, DB);
   const reg = await fx.call('POST', base, { name: DB, host: '127.0.0.1', port: pg.port, user: ROLE, password: ROLE_PW, dbname: 'postgres', sslmode: 'disable' });
   expect(reg.status).toBe(201);
   expect((await fx.call('POST', `${base}/${DB}/pitr/enable`, { retention_days: 7 })).status).toBe(200);
@@ -124,7 +127,7 @@ describe('slot retention alert', () => {
 
     // The background evaluation calls the webhook: no API request is needed for that.
     const raised = await waitFor('slot_retention raised on the webhook', () => hooksFor('slot_retention', 'alert.raised')[raisedBefore]);
-    expect(raised.alert).toMatchObject({ key: `${DB}:slot_retention`, severity: 'warning', database: DB });
+    expect(raised.alert).toMatchObject({ key: `${base.split('/')[2]}/${DB}:slot_retention`, severity: 'warning', database: DB });
     expect(raised.alert.message).toContain('replication slot retains');
     expect(raised.alert.message).toContain('threshold 4.0 MiB');
     expect(raised.alert.details).toMatchObject({ threshold_bytes: THRESHOLD });
@@ -138,7 +141,7 @@ describe('slot retention alert', () => {
     // The receiver that cannot connect is its own alert.
     expect(h.alerts.map((a) => a.kind)).toContain('receiver_down');
 
-    expect(await gauge('pitrd_alert_active', `{database="${DB}",kind="slot_retention",severity="warning"}`)).toBe(1);
+    expect(await gauge('pitrd_alert_active', `{project="${base.split('/')[2]}",database="${DB}",kind="slot_retention",severity="warning"}`)).toBe(1);
     expect(await gauge('pitrd_slot_retained_bytes', dbLabels())).toBeGreaterThan(THRESHOLD);
     // Still one raise, however many evaluations ran meanwhile.
     expect(hooksFor('slot_retention', 'alert.raised')).toHaveLength(raisedBefore + 1);
@@ -147,11 +150,11 @@ describe('slot retention alert', () => {
     await pg.query(`ALTER ROLE ${ROLE} REPLICATION`);
     expect((await fx.call('POST', `${base}/${DB}/pitr/restart-receiver`)).status).toBe(200);
     const cleared = await waitFor('slot_retention cleared on the webhook', () => hooksFor('slot_retention', 'alert.cleared')[clearedBefore], 90_000);
-    expect(cleared.alert).toMatchObject({ key: `${DB}:slot_retention`, since: raised.alert.since });
+    expect(cleared.alert).toMatchObject({ key: `${base.split('/')[2]}/${DB}:slot_retention`, since: raised.alert.since });
     await waitFor('receiver_down cleared', async () => !(await health()).alerts.some((a) => a.kind === 'receiver_down'));
 
     expect((await health()).alerts.map((a) => a.kind)).not.toContain('slot_retention');
-    expect(await gauge('pitrd_alert_active', `{database="${DB}",kind="slot_retention",severity="warning"}`)).toBeNull();
+    expect(await gauge('pitrd_alert_active', `{project="${base.split('/')[2]}",database="${DB}",kind="slot_retention",severity="warning"}`)).toBeNull();
     expect(await gauge('pitrd_slot_retained_bytes', dbLabels())).toBeLessThanOrEqual(THRESHOLD);
     expect(hooksFor('slot_retention', 'alert.raised')).toHaveLength(raisedBefore + 1);
     expect(hooksFor('slot_retention', 'alert.cleared')).toHaveLength(clearedBefore + 1);
@@ -175,7 +178,7 @@ describe('archive gap alert', () => {
     expect(wal.length).toBeGreaterThan(8);
     // One from the middle: segments on both sides, so restores from before it cannot pass it.
     const victim = wal[Math.floor(wal.length / 2)]!.filename;
-    const dir = join(fx.config.storage.type === 'fs' ? fx.config.storage.path : '', 'databases', DB, 'wal', victim.slice(0, 8));
+    const dir = join(fx.config.storage.type === 'fs' ? fx.config.storage.path : '', 'projects', base.split('/')[2]!, 'databases', DB, 'wal', victim.slice(0, 8));
     const objects = readdirSync(dir).filter((f) => f.startsWith(victim) && !f.endsWith('.idx'));
     expect(objects).toHaveLength(1);
     const objectPath = join(dir, objects[0]!);
@@ -183,7 +186,7 @@ describe('archive gap alert', () => {
     rmSync(objectPath);
 
     const raised = await waitFor('archive_gap raised on the webhook', () => hooksFor('archive_gap', 'alert.raised')[0]);
-    expect(raised.alert).toMatchObject({ key: `${DB}:archive_gap`, severity: 'critical', database: DB });
+    expect(raised.alert).toMatchObject({ key: `${base.split('/')[2]}/${DB}:archive_gap`, severity: 'critical', database: DB });
     expect(raised.alert.message).toContain(`WAL segment ${victim} is missing`);
     expect(raised.alert.details).toEqual({ timeline: 1, missing_from: victim, missing_to: victim, segments_missing: 1, backups: [] });
 
@@ -193,15 +196,15 @@ describe('archive gap alert', () => {
     expect(alert).toMatchObject({ severity: 'critical', since: raised.alert.since });
     expect(alert!.message).toContain(victim);
     expect(await gauge('pitrd_archive_gap_segments', dbLabels())).toBe(1);
-    expect(await gauge('pitrd_alert_active', `{database="${DB}",kind="archive_gap",severity="critical"}`)).toBe(1);
+    expect(await gauge('pitrd_alert_active', `{project="${base.split('/')[2]}",database="${DB}",kind="archive_gap",severity="critical"}`)).toBe(1);
 
     // The lost object comes back (e.g. from another copy): the gap closes.
     writeFileSync(objectPath, saved);
     const cleared = await waitFor('archive_gap cleared on the webhook', () => hooksFor('archive_gap', 'alert.cleared')[0]);
-    expect(cleared.alert).toMatchObject({ key: `${DB}:archive_gap`, since: raised.alert.since });
+    expect(cleared.alert).toMatchObject({ key: `${base.split('/')[2]}/${DB}:archive_gap`, since: raised.alert.since });
     expect((await health()).alerts.map((a) => a.kind)).not.toContain('archive_gap');
     expect(await gauge('pitrd_archive_gap_segments', dbLabels())).toBe(0);
-    expect(await gauge('pitrd_alert_active', `{database="${DB}",kind="archive_gap",severity="critical"}`)).toBeNull();
+    expect(await gauge('pitrd_alert_active', `{project="${base.split('/')[2]}",database="${DB}",kind="archive_gap",severity="critical"}`)).toBeNull();
     expect(hooksFor('archive_gap', 'alert.raised')).toHaveLength(1);
     expect(hooksFor('archive_gap', 'alert.cleared')).toHaveLength(1);
   }, 180_000);
