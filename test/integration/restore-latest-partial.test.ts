@@ -8,9 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPitrdError } from '../../src/errors.js';
+import { spoolDirOf } from '../../src/receiver/index.js';
 import type { DatabaseRepository } from '../../src/repository/index.js';
 import { assertSpoolOf, copyPaddedPartial, runRestore, segmentAfterArchive, servableFromSpool } from '../../src/restore/index.js';
 import { parseLsn } from '../../src/wal/index.js';
@@ -96,12 +97,13 @@ describe('restore to latest with the receiver spool', () => {
     expect(record.partial_segment).toBeUndefined();
   }, 120_000);
 
-  it('pitrd restore --latest serves the partial of <spool_dir>/<database> from the config', async () => {
+  it('pitrd restore --latest serves the partial of <spool_dir>/<project>/<database> from the config', async () => {
     const cfgDir = fx.tempDir('cli-cfg');
     const spoolRoot = join(cfgDir, 'spool');
-    mkdirSync(spoolRoot);
-    // The config's spool of database "main" is the receiver's spool.
-    symlinkSync(spoolDir, join(spoolRoot, 'main'));
+    // The config's spool of this database (<spool_dir>/<project>/<name>) is the receiver's spool.
+    const configured = spoolDirOf(spoolRoot, { project: db.keys.project, name: db.keys.database });
+    mkdirSync(dirname(configured), { recursive: true });
+    symlinkSync(spoolDir, configured);
     const config = join(cfgDir, 'pitrd.yaml');
     writeFileSync(config, `${readFileSync(fx.configFile(), 'utf8')}spool_dir: ${spoolRoot}\n`, { mode: 0o600 });
     const before = snapshot();
