@@ -408,7 +408,9 @@ export class RestoreManager implements RestoreService {
     return {
       id: r.id,
       database: r.database,
-      status: raw.interrupted === true ? 'interrupted' : r.status,
+      // runRestore stores `completed` a moment before this daemon has taken its result (the
+      // connection URI, the left-running list): until then the restore is still running here.
+      status: raw.interrupted === true ? 'interrupted' : job && !job.settled && r.status === 'completed' ? 'running' : r.status,
       target_kind: kind,
       target_time: r.target_time,
       target_lsn: r.target_lsn,
