@@ -18,6 +18,7 @@ import { parseLsn } from '../../src/wal/lsn.js';
 import { segmentName } from '../../src/wal/segment.js';
 import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
 import { compareArchiveWithReference, openReceiverRepo, spawnReceiverChild, startPgReceivewal, switchWal, waitFor, type PgReceivewal, type ReceiverChild } from '../harness/receiver.js';
+import { prng } from '../harness/prng.js';
 
 const SEG = 1024 * 1024;
 let cluster: PgCluster;
@@ -44,17 +45,6 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A small seeded PRNG (mulberry32): random hits that a failing run can replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** How many hits a point sees per segment, roughly: the Nth hit is drawn below a few segments' worth. */
 const HITS_RANGE: Partial<Record<CrashPointName, number>> = { 'receiver.after-write': 30, 'receiver.after-fsync': 6, 'receiver.before-feedback': 6, 'receiver.after-feedback': 6 };

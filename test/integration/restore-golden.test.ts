@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecoveryTarget } from '../../src/restore/index.js';
 import type { PgCluster } from '../harness/index.js';
 import { startArchiveFixture, type ArchiveFixture } from '../harness/archive-fixture.js';
+import { prng } from '../harness/prng.js';
 
 const ROWS = 14;
 const RANDOM_TARGETS = 10;
@@ -22,17 +23,6 @@ const rows: Array<{ id: number; commitMicros: bigint }> = [];
 const lsnAfterRow = { row: 0, lsn: '' };
 const pointAfterRow = { row: 0, name: 'golden_point' };
 
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed with PITRD_GOLDEN_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** ISO 8601 UTC with all six fractional digits. */
 function isoMicros(micros: bigint): string {

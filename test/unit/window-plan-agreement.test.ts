@@ -10,22 +10,13 @@ import { describe, expect, it } from 'vitest';
 import { recoveryWindowViews, type RecoveryWindowView } from '../../src/catalog/window.js';
 import { isPitrdError } from '../../src/errors.js';
 import { admitTarget, formatLsn, micros, parseLsn, parseTimelineHistory, timestampTzToIso, type TimelineHistory, type WindowBackup, type WindowInput, type WindowSegment } from '../../src/wal/index.js';
+import { prng } from '../harness/prng.js';
 
 const SEG = 1024 * 1024;
 const S = BigInt(SEG);
 const RUNS = Number(process.env.PITRD_WINDOW_RUNS ?? 100);
 const SEED = Number(process.env.PITRD_WINDOW_SEED ?? Date.now() % 2 ** 31);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** TimestampTz µs of the start of segment `segno`'s time slot (1 s per segment). */
 const T0 = micros('2026-01-01T00:00:00Z');
