@@ -69,6 +69,48 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
   }
 }
 
+/**
+ * waitFor for a busy machine: instead of one fixed deadline, it fails only when `progress()` (WAL
+ * received, segments archived, lines logged…) has not changed for `stallMs`, so a slow run that
+ * is still moving is waited for and a stuck one fails early; `capMs` bounds the whole wait.
+ */
+export async function waitWhileProgressing<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  progress: () => unknown,
+  { stallMs = 60_000, capMs = 480_000, everyMs = 100 }: { stallMs?: number; capMs?: number; everyMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const start = Date.now();
+  let seen = JSON.stringify(progress() ?? null);
+  let movedAt = start;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    const now = Date.now();
+    const p = JSON.stringify(progress() ?? null);
+    if (p !== seen) {
+      seen = p;
+      movedAt = now;
+    }
+    if (now - movedAt > stallMs || now - start > capMs) {
+      const why = now - start > capMs ? `${capMs} ms in all` : `${stallMs} ms without progress (last: ${p})`;
+      throw new Error(`timed out after ${why} waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** What a receiver child has done so far (status line and log), for waitWhileProgressing. */
+export function childProgress(child: ReceiverChild): unknown {
+  const st = child.status();
+  return [st?.status, st?.attempts, st?.bytes_received, st?.segments_archived, child.stderr().length];
+}
+
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'receiver-child.ts');
 
 export interface ReceiverChild {

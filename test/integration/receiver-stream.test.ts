@@ -15,6 +15,8 @@ import {
   startPgReceivewal,
   switchWal,
   waitFor,
+  waitWhileProgressing,
+  childProgress,
   type PgReceivewal,
   type ReceiverChild,
 } from '../harness/receiver.js';
@@ -95,6 +97,9 @@ describe('receiver streaming (fs repository)', () => {
     expect(restart).toBeLessThanOrEqual(parseLsn(final.last_flushed_lsn!));
   });
 
+  // Its own timeout: three kills and restarts of a tsx child under load. Every wait inside is
+  // bounded by progress (waitWhileProgressing), not by a fixed time, so a busy machine slows it
+  // down without failing it; a stuck receiver fails after a minute without progress.
   it('loses nothing when the receiver process is SIGKILLed repeatedly during the load', async () => {
     const repoDir = tempDir('repo');
     // Uncompressed on fs: segments go in by hard link from the spool, with the writer's sha256;
@@ -104,27 +109,29 @@ describe('receiver streaming (fs repository)', () => {
     const cfg = { database: 'killed', connection: cluster.connection, spoolDir: tempDir('spool'), repo: { kind: 'fs' as const, dir: repoDir }, compression: 'none' as const };
     let child: ReceiverChild = spawnReceiverChild(cfg);
     cleanups.push(() => child.kill());
-    await waitFor('child receiver running', () => child.status()?.status === 'running', 60_000);
+    const running = (what: string) => waitWhileProgressing(what, () => child.status()?.status === 'running', () => childProgress(child), { stallMs: 90_000 });
+    const receiving = (what: string, before: number) => waitWhileProgressing(what, () => (child.status()?.bytes_received ?? 0) > before + 512 * 1024, () => childProgress(child));
+    await running('child receiver running');
     // Load until the kills are done (a fixed -T could end first on a busy machine).
-    const load = cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-T', '300', '-c', '2', 'postgres'], { reject: false });
+    const load = cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-T', '900', '-c', '2', 'postgres'], { reject: false });
     cleanups.push(async () => load.kill('SIGKILL'));
     let kills = 0;
     for (let i = 0; i < 3; i++) {
-      const before = child.status()?.bytes_received ?? 0;
       // Kill while WAL is flowing and segments are being written.
-      await waitFor('child receiving WAL', () => (child.status()?.bytes_received ?? 0) > before + 512 * 1024, 60_000);
+      await receiving('child receiving WAL', child.status()?.bytes_received ?? 0);
       await child.kill();
       if (process.env.PITRD_TEST_DEBUG) console.log(child.stderr());
       kills++;
       child = spawnReceiverChild(cfg);
-      await waitFor('restarted child running', () => child.status()?.status === 'running', 60_000);
+      await running('restarted child running');
     }
     // Let the last child stream under load for a moment, then end the load.
-    const resumed = child.status()?.bytes_received ?? 0;
-    await waitFor('last child receiving WAL', () => (child.status()?.bytes_received ?? 0) > resumed + 512 * 1024, 60_000);
+    await receiving('last child receiving WAL', child.status()?.bytes_received ?? 0);
     load.kill('SIGINT');
     await load;
-    const last = await settle(repo.wal);
+    const { segment: last } = await switchWal(cluster);
+    await waitWhileProgressing(`archive to hold ${last}`, () => repo.wal.hasSegment(1, last), () => childProgress(child));
+    await waitWhileProgressing(`pg_receivewal to hold ${last}`, () => ref.segments().includes(last), () => ref.segments().length);
     const final = await child.stop();
     expect(kills).toBe(3);
     // (A restarted child may meet a transient "slot is active" while the killed one's walsender exits.)
@@ -132,7 +139,7 @@ describe('receiver streaming (fs repository)', () => {
     const { names, compared } = await compareArchiveWithReference(repo.wal, ref, 1);
     expect(names).toContain(last);
     expect(compared).toBeGreaterThanOrEqual(8);
-  });
+  }, 600_000);
 
   it('reconnects after a PostgreSQL restart without a gap', async () => {
     const repo = await openReceiverRepo({ kind: 'fs', dir: tempDir('repo') }, 'restarted');
