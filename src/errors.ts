@@ -190,3 +190,34 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Anything thrown, as the object every log line carries under `err`. */
+export interface LoggedError {
+  type: string;
+  /** The PitrdError code, else a Node system code (ENOENT…), else INTERNAL_ERROR. */
+  code: string;
+  message: string;
+  stack?: string;
+  context?: ErrorContext;
+  cause?: LoggedError;
+}
+
+/**
+ * The one shape of an error in the logs: type, code, message, stack, context and cause, as a
+ * plain object. Plain, not the Error itself, because receiver logs cross a thread boundary
+ * (structured clone drops an Error's own fields such as `code`) and because a message alone
+ * hides where a failure came from.
+ */
+export function loggedError(err: unknown, depth = 0): LoggedError {
+  if (!(err instanceof Error)) return { type: typeof err, code: 'INTERNAL_ERROR', message: String(err) };
+  const nodeCode = (err as { code?: unknown }).code;
+  const out: LoggedError = {
+    type: err.name,
+    code: err instanceof PitrdError ? err.code : typeof nodeCode === 'string' ? nodeCode : 'INTERNAL_ERROR',
+    message: err.message,
+  };
+  if (err.stack !== undefined) out.stack = err.stack;
+  if (err instanceof PitrdError && Object.keys(err.context).length > 0) out.context = err.context;
+  if (err.cause !== undefined && depth < 4) out.cause = loggedError(err.cause, depth + 1);
+  return out;
+}

@@ -15,6 +15,6 @@ export type { RateLimit, RateDecision } from './rate-limit.js';
 export { AuthFailureLimiter, DEFAULT_AUTH_FAILURE_LIMIT } from './auth-failures.js';
 export { createApiLogger, scrubSecrets, redactRequestUrl, REDACT_PATHS } from './logger.js';
 export { buildOpenApi } from './openapi.js';
-export { MetricsRegistry } from './metrics/index.js';
+export { MetricsRegistry, registerProcessMetrics } from './metrics/index.js';
 export type { Counter, Gauge, Histogram, Labels, Summary } from './metrics/index.js';
 export * from './projects/index.js';

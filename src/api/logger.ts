@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { TOKEN_PATTERN } from '../auth/index.js';
+import { loggedError } from '../errors.js';
 
 /** Object paths pino replaces before anything is written. */
 export const REDACT_PATHS = [
@@ -81,8 +82,10 @@ export function createApiLogger(opts: ApiLoggerOptions = {}): Logger {
     level: opts.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     serializers: {
-      err: (err: Error) => scrubDeep(pino.stdSerializers.err(err)) as ReturnType<typeof pino.stdSerializers.err>,
-      cause: (err: Error) => scrubDeep(pino.stdSerializers.err(err)) as ReturnType<typeof pino.stdSerializers.err>,
+      // Every error, thrown here or logged as loggedError() by a receiver thread, is one shape:
+      // type, code, message, stack, context, cause; secrets scrubbed from all of it.
+      err: (err: unknown) => scrubDeep(err instanceof Error ? loggedError(err) : err),
+      cause: (err: unknown) => scrubDeep(err instanceof Error ? loggedError(err) : err),
       // Never the headers (Authorization) or the body: method, path and peer are enough.
       req: (req: { method?: string; url?: string; ip?: string; socket?: { remoteAddress?: string } }) => ({
         method: req.method,

@@ -9,7 +9,7 @@
  * the start points of finished backups are fetched once per database.
  */
 import { findContinuityGaps, type ContinuityGap } from '../catalog/index.js';
-import { errorMessage, isPitrdError } from '../errors.js';
+import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import { expiryJournalKey, type ArchiveGap } from '../retention/index.js';
 import type { TimelineId } from '../types.js';
@@ -100,7 +100,7 @@ export class ArchiveGapMonitor {
     const d = this.state(ref);
     d.running ??= this.once(ref, d)
       .catch((err: unknown) => {
-        this.logger?.warn({ project: ref.project, database: ref.name, err: errorMessage(err) }, 'archive gap check failed; keeping the previous result');
+        this.logger?.warn({ project: ref.project, database: ref.name, err: loggedError(err) }, 'archive gap check failed; keeping the previous result');
         return d.last;
       })
       .finally(() => {

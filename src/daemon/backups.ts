@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { BackupDownloadView, BackupService as BackupRoutesService, BackupView, RetentionRunView } from '../api/backups/index.js';
 import { createBackupService, DEFAULT_SCHEDULE, type BackupService, type StartedBackup } from '../basebackup/index.js';
 import type { Config, DatabaseConfig } from '../config/index.js';
-import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
+import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
 import type { BackupRecord, DatabaseRef, Repository } from '../repository/index.js';
 import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule } from '../retention/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
@@ -105,7 +105,7 @@ export class BackupManager implements BackupRoutesService {
       } catch (err) {
         last = null;
         listError = isPitrdError(err) ? err : new PitrdError('STORAGE_ERROR', errorMessage(err), { cause: err, retryable: true });
-        this.opts.logger.warn({ project: p.entry.project, database: p.entry.name, err: errorMessage(err) }, 'cannot list backups for metrics');
+        this.opts.logger.warn({ project: p.entry.project, database: p.entry.name, err: loggedError(err) }, 'cannot list backups for metrics');
       }
       out.push({ project: p.entry.project, name: p.entry.name, running: p.service.running().length > 0, lastCompletedAt: last, listError });
     }
@@ -142,7 +142,7 @@ export class BackupManager implements BackupRoutesService {
         this.opts.onCatalogChange?.(p.entry);
         this.opts.logger.info({ project: projectId, database: name, backup: rec.id, stored_size: rec.stored_size }, 'base backup completed');
       },
-      (err: unknown) => this.opts.logger.warn({ project: projectId, database: name, backup: started.id, err: errorMessage(err) }, 'base backup failed'),
+      (err: unknown) => this.opts.logger.warn({ project: projectId, database: name, backup: started.id, err: loggedError(err) }, 'base backup failed'),
     );
     return this.pendingView(p, started.id, label);
   }
@@ -249,7 +249,7 @@ export class BackupManager implements BackupRoutesService {
           project: e.project,
         },
       },
-      onScheduledError: (database, err) => this.opts.logger.error({ project: e.project, database, err: errorMessage(err) }, 'scheduled base backup failed'),
+      onScheduledError: (database, err) => this.opts.logger.error({ project: e.project, database, err: loggedError(err) }, 'scheduled base backup failed'),
     });
     let retention: RetentionSchedule | null = null;
     if (this.opts.schedules !== false) {
@@ -262,7 +262,7 @@ export class BackupManager implements BackupRoutesService {
             this.opts.logger.info({ project: e.project, database: e.name, deleted_backups: r.deleted.backups, deleted_wal_segments: r.deleted.wal_segments }, 'retention run finished');
             return r;
           } catch (err) {
-            this.opts.logger.error({ project: e.project, database: e.name, err: errorMessage(err) }, 'retention run failed');
+            this.opts.logger.error({ project: e.project, database: e.name, err: loggedError(err) }, 'retention run failed');
             throw err;
           }
         },

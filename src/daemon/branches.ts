@@ -12,7 +12,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BranchService, BranchView, CreateBranchInput } from '../api/branches/index.js';
-import { errorMessage, PitrdError, publicRecordError, recordedError } from '../errors.js';
+import { errorMessage, PitrdError, publicRecordError, recordedError, loggedError } from '../errors.js';
 import { newId } from '../repository/index.js';
 import type { RestoreResult } from '../restore/index.js';
 import { branchDir, loadBranchStates, saveBranchState, type BranchState } from './branch-state.js';
@@ -52,7 +52,7 @@ export class BranchManager implements BranchService {
 
   /** Load the recorded branches; start those the daemon stopped, adopt those still running. */
   async start(): Promise<void> {
-    for (const s of loadBranchStates(this.root, (file, err) => this.opts.logger.warn({ file, err: errorMessage(err) }, 'unreadable branch state file; ignored'))) {
+    for (const s of loadBranchStates(this.root, (file, err) => this.opts.logger.warn({ file, err: loggedError(err) }, 'unreadable branch state file; ignored'))) {
       const b: Branch = { state: s, result: null, created: Promise.resolve() };
       this.branches.set(s.id, b);
       try {
@@ -67,7 +67,7 @@ export class BranchManager implements BranchService {
         }
       } catch (err) {
         this.save(b, { status: 'stopped', stopped_by_daemon: false, ...recordedError(new PitrdError('RESTORE_FAILED', `could not start the branch's server: ${errorMessage(err)}`, { cause: err })) });
-        this.opts.logger.warn({ branch: s.id, err: errorMessage(err) }, 'branch server did not start');
+        this.opts.logger.warn({ branch: s.id, err: loggedError(err) }, 'branch server did not start');
       }
     }
     if (this.branches.size) this.opts.logger.info({ branches: this.branches.size }, 'branches loaded');
@@ -142,7 +142,7 @@ export class BranchManager implements BranchService {
         },
         (err: unknown) => {
           this.save(b, this.stopping ? { status: 'failed', error: INTERRUPTED_BRANCH, error_public: INTERRUPTED_BRANCH } : { status: 'failed', ...recordedError(err) });
-          this.opts.logger.warn({ branch: id, database: e.name, err: errorMessage(err) }, 'branch creation failed');
+          this.opts.logger.warn({ branch: id, database: e.name, err: loggedError(err) }, 'branch creation failed');
         },
       );
       this.opts.logger.info({ branch: id, database: e.name, branch_name: input.branchName, restore: launched.record.id }, 'branch creating');
@@ -216,7 +216,7 @@ export class BranchManager implements BranchService {
     if (b.result?.stopServer) {
       const r = b.result;
       b.result = null;
-      await r.stopServer!().catch((err: unknown) => this.opts.logger.warn({ branch: b.state.id, err: errorMessage(err) }, 'stopping the branch server failed'));
+      await r.stopServer!().catch((err: unknown) => this.opts.logger.warn({ branch: b.state.id, err: loggedError(err) }, 'stopping the branch server failed'));
       b.state = { ...b.state, work_dir: null };
     }
     await pgStop(b.state.data_dir);
@@ -238,7 +238,7 @@ export class BranchManager implements BranchService {
     try {
       saveBranchState(this.root, b.state);
     } catch (err) {
-      this.opts.logger.error({ branch: b.state.id, err: errorMessage(err) }, 'could not write the branch state file');
+      this.opts.logger.error({ branch: b.state.id, err: loggedError(err) }, 'could not write the branch state file');
     }
   }
 

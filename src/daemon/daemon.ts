@@ -11,12 +11,12 @@ import type { Logger } from 'pino';
 import { backupRoutes } from '../api/backups/index.js';
 import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
-import { createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore } from '../api/index.js';
+import { createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore, registerProcessMetrics } from '../api/index.js';
 import { pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, loggedError } from '../errors.js';
 import type { Repository } from '../repository/index.js';
 import { createWebhookNotifier, type HealthThresholds } from '../retention/index.js';
 import { createObjectStore, signFsUrl } from '../storage/index.js';
@@ -39,6 +39,7 @@ import { guardedPaths, readableByRestoreUser } from './restore-user-access.js';
 import { RestoreManager } from './restores.js';
 import { openRepositoryOrLocalCopy } from './repository-copy.js';
 import { DatabaseRegistryStore } from './registry.js';
+import { VERSION } from '../version.js';
 
 export interface StartDaemonOptions {
   /** pino logger; default: createApiLogger() (secret redaction) on stdout. */
@@ -148,6 +149,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     registerAlertMetrics(metrics, () => health.alerts());
     registerHealthMetrics(metrics, () => health.measurements());
     registerEventLoopMetrics(metrics, loop);
+    registerProcessMetrics(metrics, VERSION);
 
     let auth: TokenVerifier = noTokens;
     if (config.api.tokens_file !== undefined) auth = new FileSignatureCachedVerifier(config.api.tokens_file, new FileTokenStore(config.api.tokens_file));
@@ -163,7 +165,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       metricsTokenHashes: config.api.token_hashes,
       // In the repository: a retry after a daemon restart still gets the first answer.
       idempotency: new RepositoryIdempotencyStore(store, config.encryption.key, undefined, (err) =>
-        logger.warn({ err: errorMessage(err) }, 'could not store an idempotency record; a retry of that request will run it again'),
+        logger.warn({ err: loggedError(err) }, 'could not store an idempotency record; a retry of that request will run it again'),
       ),
       // The config's rate_limit sets the free tier; pro tokens keep the reference's pro tier.
       rateLimits: { free: limit },

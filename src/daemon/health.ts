@@ -6,7 +6,7 @@
  * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (./metrics.ts).
  */
 import type { Logger } from 'pino';
-import { errorMessage, isPitrdError } from '../errors.js';
+import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
 import { entryKey, type DatabaseEntry } from './entry.js';
@@ -79,7 +79,7 @@ export class HealthMonitor {
 
   start(): void {
     if (this.timer) return;
-    const evaluate = () => void this.evaluate().catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err) }, 'health evaluation failed'));
+    const evaluate = () => void this.evaluate().catch((err: unknown) => this.opts.logger.warn({ err: loggedError(err) }, 'health evaluation failed'));
     this.timer = setInterval(evaluate, this.opts.intervalMs ?? 60_000);
     this.timer.unref();
     // Lost WAL is raised at once, not at the next evaluation: a receiver's status is read in memory.
@@ -151,7 +151,7 @@ export class HealthMonitor {
           gap = await this.opts.archiveGap(e);
         } catch (err) {
           storageError ??= storageFault(err);
-          this.opts.logger.warn({ project: e.project, database: e.name, err: errorMessage(err) }, 'archive gap check failed');
+          this.opts.logger.warn({ project: e.project, database: e.name, err: loggedError(err) }, 'archive gap check failed');
           // Unknown is not healed: an active gap alert stays until a check says otherwise.
           const prev = this.active.find((a) => a.key === `${e.project}/${e.name}:archive_gap`);
           if (prev) current.push({ ...prev });

@@ -9,7 +9,7 @@ import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, Regist
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
 import { connectionPassword, defaultSlotName, projectSlotName, sourceTls, type Config } from '../config/index.js';
-import { errorMessage, isStorageUnreachable, PitrdError } from '../errors.js';
+import { errorMessage, isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
 import { adoptLegacySpools, createReceiver, spoolDirOf, type ReceiverStatus } from '../receiver/index.js';
 import type { DatabaseRef, Repository } from '../repository/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
@@ -80,7 +80,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
     } catch (err) {
       if (!isStorageUnreachable(err)) throw err;
       // The configuration's databases stream into their spools meanwhile.
-      this.opts.logger.warn({ err: errorMessage(err) }, 'storage unreachable: databases registered through the API are loaded when it answers');
+      this.opts.logger.warn({ err: loggedError(err) }, 'storage unreachable: databases registered through the API are loaded when it answers');
       this.retryRegistry();
     }
     this.addRegistered(registered);
@@ -126,7 +126,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
         for (const e of added) if (e.pitr.enabled) await this.startReceiver(e);
         await this.changed();
         this.opts.logger.info({ databases: added.map((e) => e.name) }, 'registered databases loaded');
-      }).catch((err: unknown) => this.opts.logger.error({ err: errorMessage(err) }, 'loading registered databases failed'));
+      }).catch((err: unknown) => this.opts.logger.error({ err: loggedError(err) }, 'loading registered databases failed'));
     }, REGISTRY_RETRY_MS);
     this.registryTimer.unref();
   }
@@ -230,7 +230,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
         if (await dropReplicationSlot(e)) this.opts.logger.info({ database: name, slot: e.slotName }, 'replication slot dropped');
       } catch (err) {
         // The database may be gone already; the operator must then drop the slot by hand.
-        this.opts.logger.warn({ database: name, slot: e.slotName, err: errorMessage(err) }, 'could not drop the replication slot; drop it on the server so it stops retaining WAL');
+        this.opts.logger.warn({ database: name, slot: e.slotName, err: loggedError(err) }, 'could not drop the replication slot; drop it on the server so it stops retaining WAL');
       }
       await this.opts.registry.delete(projectId, name);
       this.entries.delete(entryKey(projectId, name));

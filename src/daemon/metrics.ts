@@ -1,4 +1,4 @@
-import type { Gauge, Labels, MetricsRegistry } from '../api/index.js';
+import type { Counter, Gauge, Labels, MetricsRegistry } from '../api/index.js';
 import type { ReceiverStatus } from '../receiver/index.js';
 import { parseLsn } from '../wal/index.js';
 
@@ -12,7 +12,7 @@ function lsnNumber(lsn: string | null): number {
  * one (a receiver stopped, a database was unregistered), so no stale value is scraped. Call it
  * once per collection with every label set just reported.
  */
-function staleSeriesSweeper(gauges: readonly Gauge[]): (reported: readonly Labels[]) => void {
+function staleSeriesSweeper(gauges: ReadonlyArray<Gauge | Counter>): (reported: readonly Labels[]) => void {
   let previous = new Set<string>();
   return (reported) => {
     const seen = new Set(reported.map((l) => JSON.stringify(l)));
@@ -33,14 +33,14 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
   const labels = ['project', 'database'];
   const g = {
     up: metrics.gauge('pitrd_receiver_up', '1 while the WAL receiver is streaming, 0 while it is starting, reconnecting or failing', labels),
-    bytes: metrics.gauge('pitrd_receiver_bytes_received', 'WAL bytes received since the receiver started', labels),
+    bytes: metrics.counter('pitrd_receiver_received_bytes_total', 'WAL bytes received since the receiver started', labels),
     flushed: metrics.gauge('pitrd_receiver_flushed_lsn', 'Last durable (fsynced or stored) WAL position, as a byte number', labels),
     uploaded: metrics.gauge('pitrd_receiver_uploaded_lsn', 'End of the last WAL segment stored in the repository, as a byte number', labels),
     lag: metrics.gauge('pitrd_receiver_lag_seconds', 'Seconds the flushed position is behind the server', labels),
     backlogSegments: metrics.gauge('pitrd_receiver_upload_backlog_segments', 'Complete segments spooled but not yet in the repository', labels),
     backlogBytes: metrics.gauge('pitrd_receiver_upload_backlog_bytes', 'Bytes of complete segments spooled but not yet in the repository', labels),
-    segments: metrics.gauge('pitrd_receiver_segments_archived', 'WAL segments archived since the receiver started', labels),
-    errors: metrics.gauge('pitrd_receiver_errors', 'Connection and upload failures since the receiver started', labels),
+    segments: metrics.counter('pitrd_receiver_segments_archived_total', 'WAL segments archived since the receiver started', labels),
+    errors: metrics.counter('pitrd_receiver_errors_total', 'Connection and upload failures since the receiver started', labels),
     lost: metrics.gauge('pitrd_receiver_wal_lost_bytes', 'WAL bytes lost before they were archived (never durable here, no longer on the server): the status gap; 0 when none', labels),
     failingSeconds: metrics.gauge('pitrd_receiver_upload_failing_seconds', 'Seconds WAL uploads have been failing without a success in between (0 while they succeed)', labels),
     failures: metrics.gauge('pitrd_receiver_upload_consecutive_failures', 'Failed upload attempts since the last successful one', labels),
@@ -53,14 +53,14 @@ export function registerReceiverMetrics(metrics: MetricsRegistry, receivers: () 
       reported.push(l);
       const s = r.status;
       g.up.set(l, s.status === 'running' ? 1 : 0);
-      g.bytes.set(l, s.bytes_received);
+      g.bytes.setTotal(l, s.bytes_received);
       g.flushed.set(l, lsnNumber(s.last_flushed_lsn));
       g.uploaded.set(l, lsnNumber(s.last_uploaded_lsn));
       g.lag.set(l, s.lag_seconds);
       g.backlogSegments.set(l, s.upload_backlog.segments);
       g.backlogBytes.set(l, s.upload_backlog.bytes);
-      g.segments.set(l, s.segments_archived);
-      g.errors.set(l, s.errors);
+      g.segments.setTotal(l, s.segments_archived);
+      g.errors.setTotal(l, s.errors);
       g.lost.set(l, s.gap ? lsnNumber(s.gap.to) - lsnNumber(s.gap.from) : 0);
       const failing = s.upload_error;
       g.failingSeconds.set(l, failing ? Math.max(0, (Date.now() - Date.parse(failing.since)) / 1000) : 0);

@@ -13,6 +13,7 @@
  * slot as after a daemon restart.
  */
 import type { Logger } from 'pino';
+import { loggedError } from '../errors.js';
 import type { Config } from '../config/index.js';
 import { initialStatus, type Receiver, type ReceiverOptions, type ReceiverStatus, type SlotState } from '../receiver/index.js';
 import type { RepoJson } from '../repository/index.js';
@@ -117,10 +118,10 @@ export class ReceiverThread implements Receiver, SessionSink {
   onThreadFailed(err: Error): void {
     this.last = { ...this.last, status: 'error', errors: this.last.errors + 1, last_error: { code: 'INTERNAL_ERROR', message: err.message, at: new Date().toISOString() } };
     if (!this.running || this.respawn) return;
-    this.logger.error({ err: err.message, thread: this.host.index, retry_in_ms: RESPAWN_MS }, 'receiver thread failed; starting a new one');
+    this.logger.error({ err: loggedError(err), thread: this.host.index, retry_in_ms: RESPAWN_MS }, 'receiver thread failed; starting a new one');
     this.respawn = setTimeout(() => {
       this.respawn = null;
-      if (this.running) void this.call('start').catch((e: unknown) => this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'receiver thread could not start'));
+      if (this.running) void this.call('start').catch((e: unknown) => this.logger.error({ err: loggedError(e) }, 'receiver thread could not start'));
     }, RESPAWN_MS);
   }
 

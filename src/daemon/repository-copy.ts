@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../auth/index.js';
-import { errorMessage, isStorageUnreachable, PitrdError } from '../errors.js';
+import { errorMessage, isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
 import { checkRepoJson, openRepository, reopenRepository, RepoJsonSchema, type DatabaseRef, type OpenRepositoryOptions, type RepoJson, type Repository } from '../repository/index.js';
 import type { ReceiverRepository } from '../receiver/index.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -93,7 +93,7 @@ export async function openRepositoryOrLocalCopy(
     }
     checkRepoJson(copy.repoJson, store, { compression: copy.repoJson.compression, ...(opts.key ? { key: opts.key } : {}) });
     logger.warn(
-      { repository: store.location, err: errorMessage(err), verified_at: copy.savedAt },
+      { repository: store.location, err: loggedError(err), verified_at: copy.savedAt },
       'repository unreachable: started from the verified local copy of repo.json; WAL is received into the spool and uploaded when storage answers',
     );
     return { repo: reopenRepository(store, copy.repoJson, opts), fromLocalCopy: true };
@@ -102,7 +102,7 @@ export async function openRepositoryOrLocalCopy(
     await saveLocalCopy(spoolDir, store.location, repo.repoJson);
   } catch (err) {
     // Not fatal: only a later start during an outage needs it.
-    logger.warn({ err: errorMessage(err), spool_dir: spoolDir }, 'could not keep a local copy of repo.json; a start during a storage outage will fail');
+    logger.warn({ err: loggedError(err), spool_dir: spoolDir }, 'could not keep a local copy of repo.json; a start during a storage outage will fail');
   }
   return { repo, fromLocalCopy: false };
 }

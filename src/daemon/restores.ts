@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync 
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
-import { errorMessage, isPitrdError, PitrdError, publicRecordError } from '../errors.js';
+import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
 import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
 import { runRestore, type PlanCatalog, type RestoreResult } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
@@ -209,7 +209,7 @@ export class RestoreManager implements RestoreService {
         if (res.stopServer && !forBranch) this.writeLeftRunning([...this.readLeftRunning(), { dir: targetDir, work_dir: res.workDir }]);
         this.opts.logger.info({ database: e.name, restore: record.id, target_dir: targetDir, mode: req.mode, wal_files_applied: res.record.wal_files_applied }, 'restore completed');
       },
-      (err: unknown) => this.opts.logger.warn({ database: e.name, restore: record.id, err: errorMessage(err) }, job.interrupted ? 'restore interrupted' : 'restore failed'),
+      (err: unknown) => this.opts.logger.warn({ database: e.name, restore: record.id, err: loggedError(err) }, job.interrupted ? 'restore interrupted' : 'restore failed'),
     ).finally(() => {
       job.settled = true;
       // A 'running' restore's directory stays in use while its server runs; a branch's server
@@ -275,7 +275,7 @@ export class RestoreManager implements RestoreService {
     if ((job && !job.settled) || (!job && rec.status === 'running')) throw conflict('is still running; delete it once it has completed or failed');
     if (dir === null || !dir.startsWith(resolve(this.opts.root) + sep)) throw conflict("was not written by this daemon (no data directory under its restore root): there is nothing here to remove");
     if (job?.result?.stopServer) {
-      await job.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: restoreId, err: errorMessage(err) }, 'could not stop the restored server'));
+      await job.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: restoreId, err: loggedError(err) }, 'could not stop the restored server'));
       this.jobs.delete(restoreId);
     }
     await pgStop(dir).catch(() => undefined);
@@ -339,7 +339,7 @@ export class RestoreManager implements RestoreService {
       }
     }
     if (j.result?.stopServer && !j.forBranch) {
-      await j.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: j.id, err: errorMessage(err) }, 'could not stop the restored server'));
+      await j.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: j.id, err: loggedError(err) }, 'could not stop the restored server'));
       this.writeLeftRunning(this.readLeftRunning().filter((d) => d.dir !== j.targetDir));
       this.reserved.delete(j.targetDir);
       this.opts.logger.info({ restore: j.id, target_dir: j.targetDir }, 'restored server stopped (its data directory is kept)');
@@ -356,7 +356,7 @@ export class RestoreManager implements RestoreService {
       if (!j.settled && existsSync(j.targetDir)) rmSync(j.targetDir, { recursive: true, force: true });
       this.opts.logger.warn({ database: j.database, restore: j.id }, 'restore recorded as interrupted');
     } catch (err) {
-      this.opts.logger.error({ database: j.database, restore: j.id, err: errorMessage(err) }, 'could not record the restore as interrupted');
+      this.opts.logger.error({ database: j.database, restore: j.id, err: loggedError(err) }, 'could not record the restore as interrupted');
     }
     this.jobs.delete(j.id);
   }
@@ -384,7 +384,7 @@ export class RestoreManager implements RestoreService {
       writeFileSync(tmp, JSON.stringify(dirs), { mode: 0o600 });
       renameSync(tmp, this.leftRunningFile);
     } catch (err) {
-      this.opts.logger.error({ err: errorMessage(err) }, 'could not record the running restored servers');
+      this.opts.logger.error({ err: loggedError(err) }, 'could not record the running restored servers');
     }
   }
 

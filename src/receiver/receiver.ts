@@ -4,7 +4,7 @@
  * server), so a broken configuration never becomes a tight crash loop. Owns the uploader, which
  * outlives sessions, and the status object.
  */
-import { PitrdError, errorMessage, isPitrdError, isStorageUnreachable } from '../errors.js';
+import { PitrdError, errorMessage, isPitrdError, isStorageUnreachable, loggedError } from '../errors.js';
 import type { DatabaseInfo, WalArchive } from '../repository/types.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
@@ -146,11 +146,11 @@ class ReceiverImpl implements Receiver, SessionHost {
         if (e.retryable) {
           this.st.status = 'reconnecting';
           delay = backoffDelay(attempt++, this.opts.reconnectBackoff ?? { initialMs: 500, maxMs: 30_000 });
-          this.logger.warn({ code: e.code, err: e.message, retry_in_ms: delay }, 'replication session ended; reconnecting');
+          this.logger.warn({ err: loggedError(e), retry_in_ms: delay }, 'replication session ended; reconnecting');
         } else {
           this.st.status = 'error';
           delay = this.opts.permanentErrorRetryMs ?? 60_000;
-          this.logger.error({ code: e.code, err: e.message, retry_in_ms: delay }, 'replication cannot run until this is fixed');
+          this.logger.error({ err: loggedError(e), retry_in_ms: delay }, 'replication cannot run until this is fixed');
         }
       } finally {
         this.session = null;
@@ -264,7 +264,7 @@ class ReceiverImpl implements Receiver, SessionHost {
           { context: { database: this.opts.database, expected: local.system_identifier, actual: id.systemId } },
         );
       }
-      this.logger.warn({ err: errorMessage(err) }, 'repository unreachable: streaming into the spool on the identity verified before; database.json is checked again before the first upload');
+      this.logger.warn({ err: loggedError(err) }, 'repository unreachable: streaming into the spool on the identity verified before; database.json is checked again before the first upload');
       return;
     }
     if (info === null) {
@@ -285,7 +285,7 @@ class ReceiverImpl implements Receiver, SessionHost {
       return await this.archiveLookup(() => this.opts.repository.wal.lastSegment());
     } catch (err) {
       // The spool and the slot still give a safe start point; the archive only matters when the spool was lost.
-      this.logger.warn({ err: errorMessage(err) }, 'could not read the last archived segment; starting from spool and slot');
+      this.logger.warn({ err: loggedError(err) }, 'could not read the last archived segment; starting from spool and slot');
       return null;
     }
   }
@@ -294,7 +294,7 @@ class ReceiverImpl implements Receiver, SessionHost {
     try {
       return await this.archiveLookup(() => this.opts.repository.wal.hasSegment(timeline, name));
     } catch (err) {
-      this.logger.warn({ err: errorMessage(err), segment: name }, 'could not ask the archive for a segment the spool holds only partially; its partial file is kept');
+      this.logger.warn({ err: loggedError(err), segment: name }, 'could not ask the archive for a segment the spool holds only partially; its partial file is kept');
       return null;
     }
   }

@@ -14,7 +14,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crashPoint } from '../crash/index.js';
-import { PitrdError, errorMessage, isPitrdError } from '../errors.js';
+import { PitrdError, errorMessage, isPitrdError, loggedError } from '../errors.js';
 import type { WalArchive } from '../repository/types.js';
 import type { Lsn } from '../types.js';
 import { historyFileName, parseSegmentName } from '../wal/segment.js';
@@ -202,7 +202,7 @@ export class Uploader {
         if (this.drainUntil !== null) {
           // Stopping: short pauses until the deadline (a first attempt on a stale connection may
           // fail right after storage came back); what is left stays in the spool.
-          this.opts.logger.warn({ err: e.message, code: e.code, item: item.name }, 'upload failed while stopping; retrying until the drain deadline, then the backlog stays in the spool for the next start');
+          this.opts.logger.warn({ err: loggedError(e), item: item.name }, 'upload failed while stopping; retrying until the drain deadline, then the backlog stays in the spool for the next start');
           const s = cancellableSleep(Math.min(DRAIN_RETRY_MS, Math.max(0, this.drainUntil - Date.now())));
           this.sleeper = s;
           await s.done;
@@ -210,7 +210,7 @@ export class Uploader {
           continue;
         }
         const delay = conflict ? this.opts.backoff.maxMs : backoffDelay(attempt++, this.opts.backoff);
-        this.opts.logger.warn({ err: e.message, code: e.code, item: item.name, retry_in_ms: delay }, conflict ? 'WAL segment conflicts with the archived one; kept in spool, not overwritten' : 'upload failed; will retry');
+        this.opts.logger.warn({ err: loggedError(e), item: item.name, retry_in_ms: delay }, conflict ? 'WAL segment conflicts with the archived one; kept in spool, not overwritten' : 'upload failed; will retry');
         const s = cancellableSleep(delay);
         this.sleeper = s;
         await s.done;

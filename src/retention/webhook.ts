@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage, loggedError } from '../errors.js';
 import type { AlertChange } from './health.js';
 
 export interface WebhookLogger {
@@ -56,7 +56,7 @@ export function createWebhookNotifier(opts: WebhookOptions): WebhookNotifier {
         }
         return true;
       } catch (err) {
-        log.warn({ url: target, alert: change.alert.key, state: change.state, error: errorMessage(err) }, `alert webhook failed: ${errorMessage(err)}`);
+        log.warn({ url: target, alert: change.alert.key, state: change.state, err: loggedError(err) }, `alert webhook failed: ${errorMessage(err)}`);
         return false;
       }
     },

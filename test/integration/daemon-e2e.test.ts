@@ -118,13 +118,23 @@ describe('pitrd daemon over HTTP', () => {
     }
   });
 
-  it('/metrics exposes the receiver gauges', async () => {
+  it('/metrics exposes the receiver series, process and runtime series, by Prometheus conventions', async () => {
     const m = await fx.call('GET', '/metrics');
     expect(m.status).toBe(200);
     const labels = `{project="${projectId}",database="main"}`;
-    for (const name of ['pitrd_receiver_bytes_received', 'pitrd_receiver_flushed_lsn', 'pitrd_receiver_uploaded_lsn', 'pitrd_receiver_lag_seconds', 'pitrd_receiver_upload_backlog_segments', 'pitrd_receiver_errors']) {
+    for (const name of ['pitrd_receiver_received_bytes_total', 'pitrd_receiver_flushed_lsn', 'pitrd_receiver_uploaded_lsn', 'pitrd_receiver_lag_seconds', 'pitrd_receiver_upload_backlog_segments', 'pitrd_receiver_errors_total', 'pitrd_receiver_segments_archived_total']) {
       expect(m.text).toMatch(new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} [0-9.e+]+$`, 'm'));
     }
+    // Counters end in _total and are typed counter; nothing else ends in _total.
+    const types = [...m.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => ({ name: x[1]!, type: x[2]! }));
+    expect(types.length).toBeGreaterThan(20);
+    for (const t of types) expect(`${t.name} ${t.type}`).toBe(`${t.name} ${t.name.endsWith('_total') ? 'counter' : t.type === 'counter' ? 'counter (named _total)' : t.type}`);
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']) {
+      expect(m.text).toMatch(new RegExp(`^${name} [0-9.e+]+$`, 'm'));
+    }
+    expect(m.text).toMatch(/^pitrd_build_info\{version="[^"]+",nodejs_version="[^"]+"\} 1$/m);
+    // Every alert series names its project and its database.
+    for (const line of m.text.split('\n').filter((l) => l.startsWith('pitrd_alert_active{'))) expect(line).toMatch(/project="[^"]+",database="[^"]+"/);
     const flushed = Number(new RegExp(`^pitrd_receiver_flushed_lsn\\{[^}]*\\} ([0-9.e+]+)$`, 'm').exec(m.text)![1]);
     expect(flushed).toBeGreaterThan(4 * 1024 * 1024);
   });

@@ -307,11 +307,13 @@ describe('through the daemon: receiver, base backup and slot queries honour the 
     const id: string = started.json.data.id;
     // It fails in its preflight, before anything is written: no backup record, the daemon logs why.
     const failure = await waitFor(`backup ${id} to fail`, () => {
-      const line = fx.logs.map((l) => JSON.parse(l) as { msg?: string; backup?: string; err?: string }).find((l) => l.msg === 'base backup failed' && l.backup === id);
+      const line = fx.logs.map((l) => JSON.parse(l) as { msg?: string; backup?: string; err?: { code: string; message: string; stack?: string } }).find((l) => l.msg === 'base backup failed' && l.backup === id);
       return line ?? null;
     }, 60_000);
-    expect(failure.err).toContain('database "refused"');
-    expect(failure.err).toContain('sslmode verify-full requires TLS');
+    expect(failure.err?.code).toBe('POSTGRES_TLS_UNAVAILABLE');
+    expect(failure.err?.message).toContain('database "refused"');
+    expect(failure.err?.message).toContain('sslmode verify-full requires TLS');
+    expect(failure.err?.stack).toBeTypeOf('string');
     expect((await fx.call('GET', `${base}/refused/backups/${id}`)).status).toBe(404);
     // The server never authorized a connection of the daemon (its own superuser queries name no application).
     expect(authorized(plainPg, 'postgres').filter((l) => l.includes('application_name=pitrd'))).toEqual([]);

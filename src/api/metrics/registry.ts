@@ -78,6 +78,15 @@ export class Counter extends Metric<{ v: number }> {
     if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
     this.slot(labels).v += by;
   }
+  /**
+   * For a count kept elsewhere (a receiver's own tally, the process's CPU time), copied in before
+   * a scrape. A value lower than the last one means the source started again from zero, which
+   * Prometheus reads as a counter reset, exactly as it would after a daemon restart.
+   */
+  setTotal(labels: Labels | undefined, total: number): void {
+    if (total < 0 || !Number.isFinite(total)) throw new Error(`counter ${this.name} cannot be ${total}`);
+    this.slot(labels).v = total;
+  }
   get(labels?: Labels): number {
     return this.slot(labels).v;
   }

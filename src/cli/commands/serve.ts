@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createApiLogger } from '../../api/index.js';
 import { startDaemon } from '../../daemon.js';
-import { errorMessage, PitrdError } from '../../errors.js';
+import { errorMessage, PitrdError, loggedError } from '../../errors.js';
 import { loadCommandConfig, logLevel } from '../context.js';
 import { reporting } from '../report.js';
 
@@ -33,7 +33,7 @@ export function register(program: Command): void {
           daemon.stop().then(
             () => resolve(),
             (err: unknown) => {
-              logger.error({ err: errorMessage(err) }, 'shutdown failed');
+              logger.error({ err: loggedError(err) }, 'shutdown failed');
               process.exitCode = 1;
               resolve();
             },
