@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { backupRoutes } from '../api/backups/index.js';
 import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
-import { createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore, registerProcessMetrics } from '../api/index.js';
+import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore, registerProcessMetrics } from '../api/index.js';
 import { pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
@@ -101,7 +101,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       logger.warn('repository is not encrypted: passwords of databases registered through the API are stored in clear text in it');
     }
     const registry = new DatabaseRegistryStore(store, config.encryption.key);
-    const projects = new ObjectStoreProjectStore(store);
+    // The configuration file's projects are projects too (listed, gettable, token-scoped).
+    const projects = new ConfigProjectStore(new ObjectStoreProjectStore(store), new Set(config.databases.map((d) => d.project)));
     const catalog = new CatalogThread(config, repo.repoJson);
     catalogThread = catalog;
     const windows = new RecoveryWindows(repo, logger, catalog);

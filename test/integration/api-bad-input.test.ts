@@ -54,7 +54,9 @@ const cases: Case[] = [
   { name: 'idempotency header too long', method: 'POST', url: '/projects', headers: { ...json, 'idempotency-key': 'k'.repeat(256) }, payload: '{"name":"ok"}', status: 400, code: 'VALIDATION_ERROR', says: 'headers.idempotency-key' },
   { name: 'idempotency header and body differ', method: 'POST', url: '/projects', headers: { ...json, 'idempotency-key': 'a' }, payload: '{"name":"ok","idempotency_key":"b"}', status: 400, code: 'VALIDATION_ERROR', says: 'body.idempotency_key' },
   // GET/DELETE /projects/:id
-  { name: 'get: malformed id', method: 'GET', url: '/projects/not-an-id', status: 400, code: 'VALIDATION_ERROR', says: 'params.id: expected a project id' },
+  { name: 'get: malformed id', method: 'GET', url: '/projects/-not-an-id', status: 400, code: 'VALIDATION_ERROR', says: 'params.id: expected a project id' },
+  // A well-formed id that names no project (API ids are proj_…, the configuration file's are names).
+  { name: 'get: unknown name-like id', method: 'GET', url: '/projects/not-a-project', status: 404, code: 'PROJECT_NOT_FOUND', says: 'project not-a-project not found' },
   { name: 'get: unknown id', method: 'GET', url: '/projects/proj_missing', status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_missing' },
   { name: 'delete: unknown id', method: 'DELETE', url: '/projects/proj_missing', status: 404, code: 'PROJECT_NOT_FOUND', says: 'proj_missing' },
   // Methods and paths nobody registered

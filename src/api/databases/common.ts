@@ -1,20 +1,15 @@
 import { z } from 'zod';
 import { canAccessProject, type Principal } from '../../auth/index.js';
 import { PitrdError } from '../../errors.js';
-import type { ProjectStore } from '../projects/index.js';
+import { principalOf, projectIdParam, type ProjectStore } from '../projects/index.js';
 import type { DatabaseService } from './types.js';
 
-/** Project ids from the API (`proj_…`) and from the configuration file (`default`, …). */
-export const projectIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a project id like proj_abc123' });
+export { principalOf, projectIdParam };
 export const databaseNameParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
   error: 'expected 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit',
 });
 export const dbParams = z.strictObject({ project_id: projectIdParam, name: databaseNameParam });
 
-export function principalOf(p: Principal | null): Principal {
-  if (!p) throw new PitrdError('AUTH_REQUIRED', 'this endpoint needs an API token');
-  return p;
-}
 
 /**
  * Same rule as the projects routes: a project outside the token's scope is PROJECT_NOT_FOUND,

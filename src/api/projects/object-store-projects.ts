@@ -74,6 +74,18 @@ export class ObjectStoreProjectStore implements ProjectStore {
     });
   }
 
+  adopt(id: string, name: string): Promise<Project> {
+    return this.exclusive(async () => {
+      const data = await this.load();
+      const existing = data.projects.find((p) => p.id === id);
+      if (existing) return existing;
+      const project: Project = { id, name, created_at: this.now().toISOString() };
+      data.projects.push(project);
+      await this.save(data);
+      return project;
+    });
+  }
+
   delete(id: string): Promise<boolean> {
     return this.exclusive(async () => {
       const data = await this.load();

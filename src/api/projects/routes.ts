@@ -10,12 +10,18 @@ export const PROJECT_NAME_RE = /^[a-z][a-z0-9_-]{0,62}$/;
 export const projectName = z
   .string()
   .regex(PROJECT_NAME_RE, { error: 'expected 1-63 characters: a lower-case letter, then lower-case letters, digits, "-" or "_"' });
-export const projectId = z.string().regex(/^proj_[a-z0-9]{1,32}$/, { error: 'expected a project id like proj_abc123' });
+/** Project ids from the API (`proj_…`) and from the configuration file (`default`, …). */
+export const projectIdParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a project id like proj_abc123' });
 
-const projectSchema = z.object({ id: z.string(), name: z.string(), created_at: z.iso.datetime({ offset: true }) });
-const idParams = z.strictObject({ id: projectId });
+const projectSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  created_at: z.iso.datetime({ offset: true }),
+  source: z.enum(['api', 'config']).optional(),
+});
+const idParams = z.strictObject({ id: projectIdParam });
 
-function principalOf(p: Principal | null): Principal {
+export function principalOf(p: Principal | null): Principal {
   // Only reachable if a route were mis-declared as public; fail closed.
   if (!p) throw new PitrdError('AUTH_REQUIRED', 'this endpoint needs an API token');
   return p;
@@ -87,6 +93,11 @@ export function projectRoutes(deps: { projects: ProjectStore; databases: Databas
       response: z.object({ id: z.string(), deleted: z.literal(true) }),
       async handler({ params, principal }) {
         const project = await visibleProject(projects, principalOf(principal), params.id);
+        if (project.source === 'config') {
+          throw new PitrdError('CONFLICT', `project ${project.id} is named by the configuration file (databases[].project); remove its databases there, then restart the daemon`, {
+            context: { project_id: project.id },
+          });
+        }
         const dbs = await databases.listByProject(project.id);
         if (dbs.length > 0) {
           const names = dbs.map((d) => d.name);

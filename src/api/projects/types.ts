@@ -3,6 +3,8 @@ export interface Project {
   id: string;
   name: string;
   created_at: string;
+  /** `config`: named by the configuration file's databases (cannot be deleted through the API); `api`: created through it. */
+  source?: 'api' | 'config';
 }
 
 export interface ProjectStore {
@@ -11,6 +13,8 @@ export interface ProjectStore {
   get(id: string): Promise<Project | null>;
   /** CONFLICT when the name is taken. */
   create(name: string): Promise<Project>;
+  /** Records a project whose id is given (the configuration file's); returns the existing one if present. */
+  adopt(id: string, name: string): Promise<Project>;
   /** false when absent. */
   delete(id: string): Promise<boolean>;
 }
