@@ -31,7 +31,7 @@ import { summarizeArchive } from '../src/catalog/index.js';
 import { createReceiver } from '../src/receiver/index.js';
 import { openRepository } from '../src/repository/index.js';
 import { runRestore } from '../src/restore/index.js';
-import { pgCtlStart, pgCtlStop, query, waitRecoveryEnd, type RecoveryServer } from '../src/restore/server.js';
+import { pgCtlStart, pgCtlStop, query, waitRecoveryEnd, type RecoveryServer } from '../src/postgres/cluster/index.js';
 import { createObjectStore } from '../src/storage/index.js';
 import { freePort, makeTempDir, PG_BIN, postgresUser, startPostgres } from '../test/harness/index.js';
 import { waitFor } from '../test/harness/receiver.js';

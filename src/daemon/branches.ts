@@ -17,7 +17,7 @@ import { newId } from '../repository/index.js';
 import type { RestoreResult } from '../restore/index.js';
 import { branchDir, loadBranchStates, saveBranchState, type BranchState } from './branch-state.js';
 import type { DatabaseEntry } from './entry.js';
-import { freePort, pgIsRunning, pgStart, pgStop, portIsFree } from './pg-ctl.js';
+import { freePort, pgIsRunning, pgStart, pgStop, portIsFree } from '../postgres/cluster/index.js';
 import { ensureOwnedDir } from './restore-root.js';
 import type { RestoreManager } from './restores.js';
 

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { PitrdError } from '../errors.js';
-import { postgresOsUser } from '../restore/index.js';
+import { postgresOsUser } from '../postgres/cluster/index.js';
 
 function bad(field: string, message: string): PitrdError {
   return new PitrdError('VALIDATION_ERROR', `${field}: ${message}`, { context: { fields: [field] } });

@@ -10,7 +10,7 @@
 import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Config } from '../config/index.js';
-import { asOwner, postgresOsUser } from '../restore/index.js';
+import { asOwner, postgresOsUser } from '../postgres/cluster/index.js';
 
 export interface GuardedPath {
   what: string;

@@ -13,7 +13,7 @@ import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError 
 import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
 import { runRestore, type PlanCatalog, type RestoreResult } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
-import { pgIsRunning, pgStop } from './pg-ctl.js';
+import { pgIsRunning, pgStop } from '../postgres/cluster/index.js';
 import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
 
 export interface RestoreManagerOptions {

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { PitrdError } from '../errors.js';
-import { asOwner } from '../restore/extract.js';
-import { postgresOsUser } from '../restore/os-user.js';
-import { freePort } from '../restore/port.js';
+import { asOwner, freePort, postgresOsUser } from '../postgres/cluster/index.js';
 
 export interface DemoCluster {
   dataDir: string;

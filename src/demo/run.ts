@@ -5,8 +5,8 @@ import { createBackupService } from '../basebackup/index.js';
 import { PitrdError } from '../errors.js';
 import { createReceiver, type Logger, type Receiver } from '../receiver/index.js';
 import { openRepository } from '../repository/index.js';
-import { DEFAULT_PG_BIN, runRestore, type RestoreResult } from '../restore/index.js';
-import { postgresOsUser } from '../restore/os-user.js';
+import { DEFAULT_PG_BIN, postgresOsUser } from '../postgres/cluster/index.js';
+import { runRestore, type RestoreResult } from '../restore/index.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { postmasterPid, startDemoCluster, type DemoCluster } from './postgres.js';
 

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository } from '../repository/index.js';
 import { streamToBuffer } from '../storage/index.js';
-import { childEnv } from './child-env.js';
+import { asOwner } from '../postgres/cluster/index.js';
 import { feedChild } from './feed.js';
 import type { RestoreProgressListener } from './progress.js';
 
@@ -101,14 +101,6 @@ export async function extractBackup(o: ExtractOptions): Promise<void> {
   if (v.exitCode !== 0) {
     throw new PitrdError('RESTORE_FAILED', `pg_verifybackup refused the restored backup ${o.backup.id} in ${o.targetDir}: ${String(v.stderr).trim()}`, { context: { backup: o.backup.id, target_dir: o.targetDir } });
   }
-}
-
-/**
- * execa options for a child of a restore: as the postgres OS user when the daemon is root, with
- * the allow-listed environment only (extendEnv false: execa would otherwise merge process.env).
- */
-export function asOwner(owner?: { uid: number; gid: number }): { uid?: number; gid?: number; env: NodeJS.ProcessEnv; extendEnv: false } {
-  return owner ? { uid: owner.uid, gid: owner.gid, env: childEnv('postgres'), extendEnv: false } : { env: childEnv(null), extendEnv: false };
 }
 
 async function untar(o: ExtractOptions, name: string, sha256: string, dir: string, bytes: { done: number; total: number }): Promise<void> {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { query, type RecoveryServer } from './server.js';
+import { query, type RecoveryServer } from '../postgres/cluster/index.js';
 
 /**
  * What a running restore reports through RunRestoreOptions.onProgress, in this order: one

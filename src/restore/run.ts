@@ -7,12 +7,10 @@ import { newId, type DatabaseRepository, type RestoreRecord } from '../repositor
 import { parseLsn, segnoOf } from '../wal/index.js';
 import { assertDiskRoom, diskNeed } from './disk-room.js';
 import { assertEmptyTarget, extractBackup } from './extract.js';
-import { postgresOsUser } from './os-user.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
-import { isRunning, logTail, pgCtlStart, pgCtlStop, waitRecoveryEnd, type RecoveryServer, DEFAULT_PG_BIN } from './server.js';
+import { DEFAULT_PG_BIN, freePort, isRunning, logTail, pgCtlStart, pgCtlStop, postgresOsUser, waitRecoveryEnd, type RecoveryServer } from '../postgres/cluster/index.js';
 import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
-import { freePort } from './port.js';
 import { assertSpoolOf, copyPaddedPartial, segmentAfterArchive, servableFromSpool } from './spool-partial.js';
 import { appliedCount, watchReplay, type RestoreProgressListener } from './progress.js';
 

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { pgStop } from '../../src/daemon/pg-ctl.js';
+import { pgStop } from '../../src/postgres/cluster/index.js';
 import { cliJson } from '../harness/index.js';
 import { demoRepository, pitrd, removeTree, type DemoRepo } from './cli-fixture.js';
 

@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
-import { PitrdError } from '../errors.js';
-import { shellQuote } from '../pg-text.js';
-import { asOwner } from './extract.js';
+import { PitrdError } from '../../errors.js';
+import { shellQuote } from '../../pg-text.js';
+import { asOwner } from './as-owner.js';
 import { serverSettings } from './server-settings.js';
 
 /** Debian's PostgreSQL 15 binaries unless PITRD_PG_BIN says otherwise. */

@@ -1,18 +1,17 @@
 /**
  * pg_ctl for the PostgreSQL servers the daemon itself runs (restores left running, branches):
  * stop one by its data directory, ask whether one runs, start a branch again after a daemon
- * restart. The commands are src/restore's (same options, same OS user): a branch restarted here
+ * restart. The commands are server.ts's, the ones a restore runs (same options, same OS user): a branch restarted here
  * must run exactly as the restore first ran it.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { asOwner, DEFAULT_PG_BIN, pgCtlStart, pgCtlStop, postgresOsUser, type RecoveryServer } from '../restore/index.js';
+import { asOwner } from './as-owner.js';
+import { postgresOsUser } from './os-user.js';
+import { DEFAULT_PG_BIN, pgCtlStart, pgCtlStop, type RecoveryServer } from './server.js';
 
-export { freePort } from '../restore/index.js';
-
-/** The server on a data directory, as src/restore's pg_ctl helpers take it. */
+/** The server on a data directory, as server.ts's pg_ctl helpers take it. */
 function serverAt(dataDir: string, pgBin: string, port = 0, runDir = ''): RecoveryServer {
   const owner = postgresOsUser();
   return { dataDir, port, socketDir: runDir, logFile: join(runDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
@@ -34,13 +33,4 @@ export async function pgStop(dataDir: string, pgBin = DEFAULT_PG_BIN): Promise<v
 /** Start a restored cluster again on our port and socket directory (runDir), as the restore ran it. */
 export async function pgStart(o: { dataDir: string; port: number; runDir: string; pgBin?: string }): Promise<void> {
   await pgCtlStart(serverAt(o.dataDir, o.pgBin ?? DEFAULT_PG_BIN, o.port, o.runDir));
-}
-
-/** Whether 127.0.0.1:port can be bound now. */
-export function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }

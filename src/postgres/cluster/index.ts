@@ -1,0 +1,12 @@
+/**
+ * The local cluster runner: the PostgreSQL servers pitrd itself starts (restores, branches, the
+ * demo) — pg_ctl with pitrd's fixed command-line settings, as the `postgres` OS user when root,
+ * in an allow-listed environment, on a free loopback port.
+ */
+export { asOwner } from './as-owner.js';
+export { childEnv } from './child-env.js';
+export { postgresOsUser } from './os-user.js';
+export { freePort, portIsFree } from './port.js';
+export { DEFAULT_PG_BIN, isRunning, logTail, pgCtlStart, pgCtlStop, query, waitRecoveryEnd, type RecoveryServer } from './server.js';
+export { serverSettings, NEUTRALISED_SETTING_NAMES, type ServerPlacement } from './server-settings.js';
+export { pgIsRunning, pgStart, pgStop } from './pg-ctl.js';
