@@ -56,6 +56,8 @@ export const ErrorCodes = {
   POSTGRES_TLS_UNAVAILABLE: 502,
   /** The TLS handshake failed: certificate not signed by a trusted CA, host name not in it, or refused. */
   POSTGRES_TLS_FAILED: 502,
+  /** The server broke the wire protocol (a message length no backend sends): a hostile or corrupt stream, never allocated. */
+  POSTGRES_PROTOCOL_VIOLATION: 502,
   WAL_NOT_ARCHIVED: 504,
   FORBIDDEN: 403,
   SIGNED_URL_INVALID: 403,
@@ -91,6 +93,7 @@ const PUBLIC_SERVER_MESSAGES: Partial<Record<ErrorCode, string>> = {
   POSTGRES_DATABASE_NOT_FOUND: 'the protected PostgreSQL server has no such database',
   REPLICATION_NOT_PERMITTED: 'the protected PostgreSQL server does not permit replication to the daemon',
   REPLICATION_ERROR: 'replication from the protected PostgreSQL server failed',
+  POSTGRES_PROTOCOL_VIOLATION: 'the protected PostgreSQL server sent bytes that break the protocol',
   BACKUP_FAILED: 'the base backup failed',
   RESTORE_FAILED: 'the restore failed',
   TIMEOUT: 'the operation timed out',

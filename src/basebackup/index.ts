@@ -8,7 +8,6 @@ export { createBackupService } from './service.js';
 export type { BackupService, BackupServiceOptions, BackupDatabaseConfig, StartBackupOptions, StartedBackup } from './service.js';
 export { runBackup } from './runner.js';
 export type { RunBackupOptions, PitrWalCheck } from './runner.js';
-export type { ConnectionParams } from './pg.js';
 export type { BackupProgress, BackupPhase } from './progress.js';
 export { fractionDone } from './progress.js';
 export { BackupScheduler, DEFAULT_SCHEDULE, assertSchedule } from './scheduler.js';

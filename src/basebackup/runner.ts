@@ -16,9 +16,10 @@ import { COMPRESSION_EXT } from '../repository/index.js';
 import type { ObjectStore } from '../storage/types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { expiresAt, newBackupId, parseBackupLabel, parseManifestWalRanges, type WalRange } from './metadata.js';
-import { SqlConnection, type ConnectionParams } from './pg.js';
+import { SqlConnection, type SqlConnectionParams } from '../postgres/index.js';
 import type { BackupProgress } from './progress.js';
-import { BaseBackupConnection, type BaseBackupResult } from './protocol.js';
+import { BaseBackupConnection, type BaseBackupResult } from '../postgres/index.js';
+import { streamBaseBackup } from './archive-stream.js';
 import { TarScanner, tarTerminator } from './tar.js';
 import { neededSegments, waitForWalArchived, type IsWalArchived } from './wal-wait.js';
 
@@ -35,7 +36,7 @@ export interface RunBackupOptions {
   database: DatabaseRepository;
   /** The store under the repository: used to remove a failed backup's partial data objects. */
   store: ObjectStore;
-  connection: ConnectionParams;
+  connection: SqlConnectionParams;
   type?: BackupType;
   label?: string | null;
   /** Allocated by the caller when it must name the backup before it starts (BACKUP_IN_PROGRESS). */
@@ -106,7 +107,8 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
       return p;
     };
     progress.phase = 'streaming';
-    const result: BaseBackupResult = await repl.run(
+    const result: BaseBackupResult = await streamBaseBackup(
+      repl,
       { label: opts.label ?? `pitrd ${id}`, fastCheckpoint: opts.fastCheckpoint ?? true, includeWal: !opts.pitr },
       {
         archive: (name, path) => {

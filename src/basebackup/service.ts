@@ -7,13 +7,13 @@ import { PitrdError } from '../errors.js';
 import type { BackupRecord, BackupType, Repository } from '../repository/index.js';
 import { BackupLocks } from './lock.js';
 import { newBackupId } from './metadata.js';
-import type { ConnectionParams } from './pg.js';
+import type { SqlConnectionParams } from '../postgres/index.js';
 import type { BackupProgress } from './progress.js';
 import { runBackup, type PitrWalCheck } from './runner.js';
 import { BackupScheduler, DEFAULT_SCHEDULE } from './scheduler.js';
 
 export interface BackupDatabaseConfig {
-  connection: ConnectionParams;
+  connection: SqlConnectionParams;
   /** Cron expression (node-cron syntax); default daily at 03:00. null: no automated backups. */
   schedule?: string | null;
   /**

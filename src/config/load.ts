@@ -5,7 +5,8 @@ import { PitrdError } from '../errors.js';
 import { applyEnvOverrides, envOverrides } from './env.js';
 import { deepFreeze } from './freeze.js';
 import { formatIssues } from './issues.js';
-import { ConfigSchema, defaultSlotName, type DatabaseConfig, type ParsedConfig } from './schema.js';
+import { defaultSlotName } from '../postgres/index.js';
+import { ConfigSchema, type DatabaseConfig, type ParsedConfig } from './schema.js';
 import { parseEncryptionKey, readSecretFile } from './secrets.js';
 
 type DeepReadonly<T> = T extends Buffer ? T : T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;

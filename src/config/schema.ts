@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import cron from 'node-cron';
-import { SSL_MODES } from '../postgres/index.js';
+import { SSL_MODES, defaultSlotName } from '../postgres/index.js';
 import { DIRECT_IO_MODES, SUPPORTED_COMPRESSION } from '../storage/index.js';
 
 /**
@@ -244,17 +243,3 @@ export type ApiConfig = ParsedConfig['api'];
 export type DatabaseConfig = ParsedConfig['databases'][number] & { slot_name: string };
 export type ConnectionConfig = DatabaseConfig['connection'];
 
-/**
- * The slot of a database registered through the API: `pitrd_<name>_<hash of project and name>`,
- * so two projects' databases of the same name on one server never share a slot (and the name
- * still says which database it is). Records registered before format 2 keep defaultSlotName.
- */
-export function projectSlotName(project: string, dbName: string): string {
-  const h = createHash('sha256').update(`${project}/${dbName}`).digest('hex').slice(0, 12);
-  return `${defaultSlotName(dbName).slice(0, 63 - 13)}_${h}`;
-}
-
-/** `pitrd_<name>` with everything PostgreSQL refuses in a slot name turned into '_'. */
-export function defaultSlotName(dbName: string): string {
-  return `pitrd_${dbName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
-}

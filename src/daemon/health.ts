@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
-import { entryKey, type DatabaseEntry } from './entry.js';
-import { slotRetainedBytes } from './slot-retention.js';
+import { slotRetainedBytes } from '../postgres/index.js';
+import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 
 const SLOT_FRESH_MS = 2_000;
 const GAP_WATCH_MS = 1_000;
@@ -128,7 +128,7 @@ export class HealthMonitor {
     const now = Date.now();
     const last = await this.opts.lastBackups();
     const current: Alert[] = [];
-    const slotRetained = this.opts.slotRetained ?? slotRetainedBytes;
+    const slotRetained = this.opts.slotRetained ?? ((entry: DatabaseEntry) => slotRetainedBytes(entryConnection(entry), entry.slotName));
     const measured: HealthMeasurement[] = [];
     for (const e of this.opts.entries()) {
       const status = e.receiver?.status() ?? null;

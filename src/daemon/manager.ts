@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
-import { connectionPassword, defaultSlotName, projectSlotName, sourceTls, type Config } from '../config/index.js';
+import { connectionPassword, sourceTls, type Config } from '../config/index.js';
+import { defaultSlotName, dropInactiveSlot, projectSlotName } from '../postgres/index.js';
 import { errorMessage, isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
 import { adoptLegacySpools, createReceiver, spoolDirOf, type ReceiverStatus } from '../receiver/index.js';
 import type { DatabaseRef, Repository } from '../repository/index.js';
@@ -16,7 +17,6 @@ import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 import { ReceiverThread } from './receiver-thread.js';
 import { receiverRepository } from './repository-copy.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
-import { dropReplicationSlot } from './slot-drop.js';
 import type { RecoveryWindows } from './window.js';
 
 export interface DatabaseManagerOptions {
@@ -227,7 +227,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       this.removeGuard?.(projectId, name);
       await this.stopReceiver(e);
       try {
-        if (await dropReplicationSlot(e)) this.opts.logger.info({ database: name, slot: e.slotName }, 'replication slot dropped');
+        if (await dropInactiveSlot(entryConnection(e), e.slotName)) this.opts.logger.info({ database: name, slot: e.slotName }, 'replication slot dropped');
       } catch (err) {
         // The database may be gone already; the operator must then drop the slot by hand.
         this.opts.logger.warn({ database: name, slot: e.slotName, err: loggedError(err) }, 'could not drop the replication slot; drop it on the server so it stops retaining WAL');

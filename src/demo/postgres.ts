@@ -72,6 +72,7 @@ export async function startDemoCluster(root: string, pgBin: string): Promise<Dem
     connection,
     pid: () => postmasterPid(dataDir),
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      // The demo's own loopback cluster, not a configured source: not src/postgres's connectSource.
       const c = new pg.Client(connection);
       await c.connect();
       try {

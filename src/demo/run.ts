@@ -167,6 +167,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
 /** Rows per step; a step whose rows are not exactly n = 1..perStep counts as -1. */
 async function countRows(port: number, password: string, perStep: number): Promise<Record<string, number>> {
   const { default: pg } = await import('pg');
+  // A throwaway cluster the demo runs on loopback itself, not a configured source: no sslmode
+  // plan to follow, so not src/postgres's connectSource.
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
   await c.connect();
   try {

@@ -1,7 +1,19 @@
-/** Connections to the servers pitrd protects (sources): options, TLS (libpq's sslmode). */
+/**
+ * Everything pitrd says to the PostgreSQL servers it protects (sources): connections and TLS
+ * (libpq's sslmode), the one error classification, SQL questions about slots and server facts.
+ */
 export { connectSource } from './source-client.js';
 export type { SourceClientOptions } from './source-client.js';
 export { describeSource } from './source.js';
 export type { SourceConnection, SourceTls } from './source.js';
 export { SSL_MODES, attemptFailure, tlsPlan, tryNext } from './tls-plan.js';
 export type { Attempt, AttemptFailure, SslMode, TlsPlan, Verification } from './tls-plan.js';
+export { classifyPgError } from './pg-errors.js';
+export { parseSizeSetting } from './settings.js';
+export { queryReplicationSettings, queryRoleRights, switchWal } from './server-checks.js';
+export type { ReplicationSettings } from './server-checks.js';
+export { SqlConnection, withSqlConnection } from './sql-connection.js';
+export type { ServerFacts, SqlConnectionParams } from './sql-connection.js';
+export { defaultSlotName, dropInactiveSlot, projectSlotName, querySlotState, slotRetainedBytes } from './slots.js';
+export type { SlotState } from './slots.js';
+export * from './replication/index.js';

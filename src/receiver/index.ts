@@ -4,7 +4,6 @@ export type { ReceiverStatus, ReceiverState, SlotState } from './status.js';
 export { initialStatus } from './status.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export { defaultSlotName } from './slot.js';
 export { parseTimelineHistory, type TimelineHistoryEntry } from './timeline-history.js';
 export { scanSpool, type SpoolContents } from './spool.js';
 export { adoptLegacySpools, spoolDirOf } from './spool-dirs.js';

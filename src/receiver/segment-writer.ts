@@ -22,7 +22,7 @@ import { PitrdError } from '../errors.js';
 import type { Lsn } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { segmentName, segmentOffset, segnoOf } from '../wal/segment.js';
-import type { SlabHold } from './protocol/recv-slabs.js';
+import type { SlabHold } from '../postgres/index.js';
 import { SegmentHash } from './segment-hash.js';
 import { SlabPool, type SlabRef } from './slab-pool.js';
 import { PARTIAL_SUFFIX, fsyncDir, removeDurable } from './spool.js';

@@ -5,13 +5,11 @@
  */
 import { crashPoint, flushTrace } from '../crash/index.js';
 import { PitrdError, errorMessage } from '../errors.js';
+import { ReplicationConnection, decodeMessage, encodeStatusUpdate, parseSizeSetting, type ReplicationConnectionOptions, type SlabHold } from '../postgres/index.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { historyFileName } from '../wal/segment.js';
 import type { Logger } from './logger.js';
-import { ReplicationConnection, type ReplicationConnectionOptions } from './protocol/connection.js';
-import { decodeMessage, encodeStatusUpdate } from './protocol/messages.js';
-import type { SlabHold } from './protocol/recv-slabs.js';
 import { SegmentWriter } from './segment-writer.js';
 import { checkSpoolIdentity, removeDurable, scanSpool, writeFileDurable } from './spool.js';
 import { chooseStartPoint, floorToSegment, startInvariantViolation, type NamedSegment, type PartialSegment, type StartPoint, type StartPointInput } from './start-point.js';
@@ -44,14 +42,6 @@ export interface SessionHost {
   streaming(start: StartPoint): void;
   progress(p: { received: Lsn; flushed: Lsn; serverWalEnd: Lsn; bytes: number; timeline: TimelineId }): void;
   slotMaintenance(): void;
-}
-
-/** `16MB` → 16777216 (SHOW output uses kB/MB/GB). */
-export function parseSizeSetting(text: string): number {
-  const m = /^(\d+)\s*(B|kB|MB|GB|TB)?$/.exec(text.trim());
-  if (!m) throw new PitrdError('REPLICATION_ERROR', `cannot parse size setting "${text}"`, { context: { value: text } });
-  const mult: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
-  return Number(m[1]) * mult[m[2] ?? 'B']!;
 }
 
 export class Session {

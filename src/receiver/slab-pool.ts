@@ -1,7 +1,7 @@
 /**
  * Copies of incoming WAL, packed into reusable slabs, for XLogData that reaches the writer through
  * pg's own 'copyData' events (the fallback when pg did not take our socket; the normal path hands
- * over views into the receive slabs, see protocol/recv-slabs.ts). pg reuses its receive buffer
+ * over views into the receive slabs, see ../postgres/replication/recv-slabs.ts). pg reuses its receive buffer
  * after each message, so every such payload must be copied until it is written; one allocation per
  * message would leave the GC hundreds of MB of short-lived external buffers at full speed.
  * Chunks are written in arrival order, so slabs empty in order and go back to a small free list.

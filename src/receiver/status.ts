@@ -1,14 +1,9 @@
 /** The receiver's status as the API and CLI show it. LSNs are formatted `X/Y`. */
 export type ReceiverState = 'starting' | 'running' | 'reconnecting' | 'stopped' | 'error';
 
-export interface SlotState {
-  slot_name: string;
-  active: boolean;
-  restart_lsn: string | null;
-  wal_status: string | null;
-  /** WAL the server keeps for this slot: current position − restart_lsn. */
-  retained_bytes: number | null;
-}
+import type { SlotState } from '../postgres/index.js';
+
+export type { SlotState };
 
 export interface ReceiverStatus {
   status: ReceiverState;

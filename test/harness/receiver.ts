@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReceiverRepository, ReceiverStatus } from '../../src/receiver/index.js';
-import type { ReplicationConnectionOptions } from '../../src/receiver/protocol/connection.js';
+import type { ReplicationConnectionOptions } from '../../src/postgres/index.js';
 import type { WalArchive } from '../../src/repository/types.js';
 import { openRepository } from '../../src/repository/index.js';
 import { createObjectStore } from '../../src/storage/index.js';

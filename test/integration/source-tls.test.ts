@@ -10,11 +10,9 @@
 import { readFileSync, rmSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BaseBackupConnection } from '../../src/basebackup/protocol.js';
-import { SqlConnection } from '../../src/basebackup/pg.js';
+import { BaseBackupConnection, ReplicationConnection, SqlConnection, withSqlConnection } from '../../src/postgres/index.js';
 import { isPitrdError } from '../../src/errors.js';
 import type { SourceConnection, SourceTls } from '../../src/postgres/index.js';
-import { ReplicationConnection, withSqlConnection } from '../../src/receiver/protocol/connection.js';
 import { cleanUp, makeCertificates, startPostgres, type PgCluster, type TestCertificates } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BackupLocks } from '../../src/basebackup/lock.js';
 import { expiresAt, newBackupId, parseBackupLabel, parseLabelTime, parseManifestWalRanges, segmentsBetween } from '../../src/basebackup/metadata.js';
-import { parseSize } from '../../src/basebackup/pg.js';
+import { parseSizeSetting as parseSize } from '../../src/postgres/index.js';
 import { fractionDone } from '../../src/basebackup/progress.js';
 import { assertSchedule } from '../../src/basebackup/scheduler.js';
 import { neededSegments, waitForWalArchived } from '../../src/basebackup/wal-wait.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/receiver/backoff.js';
 import { chooseStartPoint, startInvariantViolation, type StartPoint, type StartPointInput } from '../../src/receiver/start-point.js';
 import { parseTimelineHistory } from '../../src/receiver/timeline-history.js';
-import { defaultSlotName } from '../../src/receiver/slot.js';
+import { defaultSlotName } from '../../src/postgres/index.js';
 
 const MB = 1024 * 1024;
 const base: StartPointInput = {

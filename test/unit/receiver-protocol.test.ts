@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeStatusUpdate, msToPgTimestamp, pgTimestampToMs, PG_EPOCH_MS } from '../../src/receiver/protocol/messages.js';
-import { classifyPgError } from '../../src/receiver/protocol/pg-errors.js';
-import { parseSizeSetting } from '../../src/receiver/session.js';
+import { decodeMessage, encodeStatusUpdate, msToPgTimestamp, pgTimestampToMs, PG_EPOCH_MS } from '../../src/postgres/index.js';
+import { parseSizeSetting } from '../../src/postgres/index.js';
 import { isPitrdError } from '../../src/errors.js';
 
 function xlogData(start: bigint, end: bigint, micros: bigint, data: Buffer): Buffer {
@@ -59,29 +58,6 @@ describe('replication messages', () => {
   it('converts timestamps both ways', () => {
     const ms = Date.UTC(2030, 5, 6, 7, 8, 9, 123);
     expect(pgTimestampToMs(msToPgTimestamp(ms))).toBe(ms);
-  });
-});
-
-describe('classifyPgError', () => {
-  const pgErr = (code: string, message: string) => Object.assign(new Error(message), { code });
-  it('marks configuration problems permanent', () => {
-    const auth = classifyPgError(pgErr('28P01', 'password authentication failed for user "x"'), 'h:1');
-    expect(auth.code).toBe('POSTGRES_AUTH_FAILED');
-    expect(auth.retryable).toBe(false);
-    const perm = classifyPgError(pgErr('42501', 'permission denied to start WAL sender'), 'h:1');
-    expect(perm.code).toBe('REPLICATION_NOT_PERMITTED');
-    expect(perm.retryable).toBe(false);
-    const senders = classifyPgError(pgErr('53300', 'number of requested standby connections exceeds max_wal_senders (currently 0)'), 'h:1');
-    expect(senders.code).toBe('REPLICATION_NOT_PERMITTED');
-    expect(senders.retryable).toBe(false);
-  });
-  it('marks network failures and shutdowns retryable', () => {
-    const refused = classifyPgError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'h:1');
-    expect(refused.code).toBe('POSTGRES_UNREACHABLE');
-    expect(refused.retryable).toBe(true);
-    const shutdown = classifyPgError(pgErr('57P01', 'terminating connection due to administrator command'), 'h:1');
-    expect(shutdown.retryable).toBe(true);
-    expect(isPitrdError(shutdown, 'REPLICATION_ERROR')).toBe(true);
   });
 });
 

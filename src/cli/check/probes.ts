@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { sourceConnection, type DatabaseConfig } from '../../config/index.js';
 import { errorMessage, isPitrdError } from '../../errors.js';
-import { connectSource } from '../../postgres/index.js';
+import { connectSource, queryReplicationSettings, queryRoleRights, querySlotState, switchWal } from '../../postgres/index.js';
 import type { DatabaseRepository } from '../../repository/index.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'critical';
@@ -42,15 +42,13 @@ export async function probeDatabase(db: DatabaseConfig, repo: DatabaseRepository
   }
   try {
     out.push({ check: 'connection', status: 'ok', message: `connected to ${db.connection.host}:${db.connection.port} as ${db.connection.user}` });
-    const role = (await client.query<{ rolreplication: boolean; rolsuper: boolean }>('SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0];
+    const role = await queryRoleRights(client);
     out.push(
-      role?.rolreplication || role?.rolsuper
+      role?.replication || role?.superuser
         ? { check: 'privileges', status: 'ok', message: `role ${db.connection.user} has REPLICATION` }
         : { check: 'privileges', status: 'critical', message: `role ${db.connection.user} lacks REPLICATION: ALTER ROLE ${db.connection.user} REPLICATION` },
     );
-    const settings = Object.fromEntries(
-      (await client.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_wal_senders', 'max_replication_slots')")).rows.map((r) => [r.name, r.setting]),
-    );
+    const settings = await queryReplicationSettings(client);
     out.push(
       settings.wal_level === 'replica' || settings.wal_level === 'logical'
         ? { check: 'wal_level', status: 'ok', message: `wal_level = ${settings.wal_level}` }
@@ -75,7 +73,7 @@ export async function probeDatabase(db: DatabaseConfig, repo: DatabaseRepository
 }
 
 async function slotProbe(client: pg.Client, db: DatabaseConfig): Promise<CheckResult> {
-  const slot = (await client.query<{ active: boolean; wal_status: string | null }>('SELECT active, wal_status FROM pg_replication_slots WHERE slot_name = $1', [db.slot_name])).rows[0];
+  const slot = await querySlotState(client, db.slot_name);
   if (!slot) return { check: 'slot', status: 'critical', message: `replication slot ${db.slot_name} does not exist: start pitrd serve (it creates the slot), or WAL written meanwhile is not protected` };
   if (slot.wal_status === 'lost') return { check: 'slot', status: 'critical', message: `replication slot ${db.slot_name} has lost WAL the receiver never got (wal_status lost): take a new base backup` };
   if (!slot.active) return { check: 'slot', status: 'warning', message: `replication slot ${db.slot_name} exists but no receiver streams from it: is pitrd serve running? (the server keeps WAL meanwhile)` };
@@ -105,7 +103,7 @@ async function archiveProbe(client: pg.Client, db: DatabaseConfig, repo: Databas
   if (!repo) return { check: 'archive', status: 'critical', message: `the repository holds nothing for database ${db.name} yet: start pitrd serve` };
   let segment: string;
   try {
-    segment = (await client.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg')).rows[0]!.seg;
+    segment = await switchWal(client);
   } catch (err) {
     if ((err as { code?: string }).code === '42501') {
       return { check: 'archive', status: 'warning', message: `role ${db.connection.user} may not switch WAL, so the archive was not tested end to end: GRANT EXECUTE ON FUNCTION pg_switch_wal() TO ${db.connection.user}` };

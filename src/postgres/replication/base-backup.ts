@@ -1,6 +1,7 @@
 /**
  * BASE_BACKUP over a physical replication connection (PostgreSQL 15 new-style options,
- * TARGET 'client'), demultiplexed into one stream per archive plus the manifest.
+ * TARGET 'client'): the command and its messages. What is done with the bytes (batches, archives
+ * into the repository) is ../../basebackup/archive-stream.ts.
  *
  * Why not `pg_basebackup -Ft` via execa: it only writes to stdout (`-D -`) when the cluster has no
  * tablespace other than pg_default/pg_global. With tablespaces it needs `-D <dir>` and refuses a
@@ -14,17 +15,20 @@
  * tablespaces (oid, location, size in kB), CopyOutResponse, then CopyData messages: 'n' a new
  * archive (name, tablespace path), 'd' data, 'p' progress (int64 bytes sent), 'm' the manifest
  * starts (its bytes follow as 'd'); CopyDone; a row (end LSN, timeline).
+ *
+ * On a plain connection the socket reads into receive slabs and the FrameReader hands CopyData
+ * over as views (./socket.ts): a base backup moves gigabytes, and a fresh 64 kB buffer per read
+ * made V8 run a full GC every few dozen MB, about a third of the CPU the backup cost. A TLS
+ * connection runs on pg's own socket: CopyData then comes as pg's 'copyData' events.
  */
-import net from 'node:net';
 import type pg from 'pg';
-import type { Writable } from 'node:stream';
-import { PitrdError } from '../errors.js';
-import { parseLsn } from '../wal/lsn.js';
-import type { Lsn } from '../types.js';
-import { BlockPool, copyInto } from '../storage/block-pool.js';
-import { connectSource } from '../postgres/index.js';
-import { classifyPgError, type ConnectionParams } from './pg.js';
-import { WholeMessages } from './whole-messages.js';
+import { PitrdError } from '../../errors.js';
+import type { Lsn } from '../../types.js';
+import { parseLsn } from '../../wal/lsn.js';
+import { classifyPgError } from '../pg-errors.js';
+import type { SqlConnectionParams } from '../sql-connection.js';
+import { connectSource } from '../source-client.js';
+import { framedSocket } from './socket.js';
 
 /** The parts of pg's internal Connection used here (outside pg's type definitions; pg is pinned). */
 interface PgWire {
@@ -41,16 +45,15 @@ export interface BaseBackupCommand {
   includeWal: boolean;
 }
 
-export interface ArchiveSink {
-  /**
-   * A new archive begins: return where its bytes go. Its chunks are pooled blocks
-   * (../storage/block-pool.ts): a consumer that keeps one after passing it on copies it or
-   * retains it, and only the last reader releases it.
-   */
-  archive(name: string, tablespacePath: string | null): Writable;
-  /** The manifest begins (its chunks are pooled blocks too). */
-  manifest(): Writable;
-  /** The server's count of bytes sent so far. */
+/** The CopyData messages of BASE_BACKUP, decoded, in stream order. A throw stops the backup. */
+export interface BaseBackupMessages {
+  /** 'n': a new archive begins (tablespacePath null: the main data directory). */
+  archive(name: string, tablespacePath: string | null): void;
+  /** 'm': the manifest begins; its bytes follow as data. */
+  manifest(): void;
+  /** 'd': bytes of the current archive or manifest: a view of the read buffer, copy what is kept. */
+  data(bytes: Buffer): void;
+  /** 'p': the server's count of bytes sent so far. */
   progress(bytesDone: number): void;
 }
 
@@ -74,11 +77,11 @@ export class BaseBackupConnection {
     private readonly tap: CopyDataTap,
   ) {}
 
-  static async open(conn: ConnectionParams, applicationName: string): Promise<BaseBackupConnection> {
+  static async open(conn: SqlConnectionParams, applicationName: string): Promise<BaseBackupConnection> {
     const tap: CopyDataTap = { handler: null };
     let client: pg.Client;
     try {
-      client = await connectSource(conn, { applicationName, replication: true, plainSocket: () => reusingSocket(tap) });
+      client = await connectSource(conn, { applicationName, replication: true, plainSocket: () => framedSocket((payload) => tap.handler?.(payload)) });
     } catch (err) {
       throw classifyPgError(err, `replication connection to ${conn.host}:${conn.port}`);
     }
@@ -101,75 +104,31 @@ export class BaseBackupConnection {
     }
   }
 
-  /** Run BASE_BACKUP, feeding `sink`; resolves when the server reported the end LSN. */
-  async run(cmd: BaseBackupCommand, sink: ArchiveSink): Promise<BaseBackupResult> {
-    let current: Writable | null = null;
-    let paused = false;
-    // CopyData messages are small (32 kB); batching them into 1 MiB writes cuts the per-chunk
-    // cost of every stage downstream (sha256, gzip, encryption, storage). Batches are exactly
-    // BATCH_BYTES (but the last of an archive), so the parallel gzip takes each as one member
-    // without copying. Batches are pooled blocks (../storage/block-pool.ts): the stage that
-    // reads one last gives it back, so the copy out of the socket's buffer lands in warm memory
-    // and allocates nothing, and the sha256 thread hashes it in place. A batch is never written
-    // to again once handed on, until it comes back.
-    const pool = new BlockPool(BATCH_BYTES);
-    let batch = pool.take();
-    let batchLen = 0;
-    const flushBatch = () => {
-      if (batchLen === 0 || !current) return;
-      const out = pool.handOut(batch, batchLen);
-      batch = pool.take();
-      batchLen = 0;
-      if (!current.write(out) && !paused) {
-        paused = true;
-        this.wire.stream.pause();
-      }
-    };
-    const resume = () => {
-      if (paused) {
-        paused = false;
-        this.wire.stream.resume();
-      }
-    };
-    const switchTo = (next: Writable | null) => {
-      flushBatch();
-      if (current) {
-        current.removeListener('drain', resume);
-        current.end();
-      }
-      resume();
-      current = next;
-      if (current) current.on('drain', resume);
-    };
+  /** Run BASE_BACKUP, feeding `messages`; resolves when the server reported the end LSN. */
+  async run(cmd: BaseBackupCommand, messages: BaseBackupMessages): Promise<BaseBackupResult> {
     let failure: unknown = null;
-    const onData = (msg: { chunk: Buffer }) => {
+    let named = false;
+    const onPayload = (buf: Buffer) => {
       if (failure) return;
       try {
-        const buf = msg.chunk;
-        const kind = String.fromCharCode(buf[0]!);
-        if (kind === 'd') {
-          if (!current) throw new PitrdError('REPLICATION_ERROR', 'BASE_BACKUP sent data before naming an archive');
-          // pg reuses its buffer: copy what is kept beyond this callback.
-          let off = 1;
-          while (off < buf.length) {
-            const n = Math.min(BATCH_BYTES - batchLen, buf.length - off);
-            copyInto(batch, batchLen, buf, off, off + n);
-            batchLen += n;
-            off += n;
-            if (batchLen === BATCH_BYTES) flushBatch();
-          }
-        } else if (kind === 'n') {
+        const kind = buf[0];
+        if (kind === 0x64 /* 'd' */) {
+          if (!named) throw new PitrdError('REPLICATION_ERROR', 'BASE_BACKUP sent data before naming an archive');
+          messages.data(buf.subarray(1));
+        } else if (kind === 0x6e /* 'n' */) {
           const z1 = buf.indexOf(0, 1);
           const z2 = buf.indexOf(0, z1 + 1);
           const name = buf.subarray(1, z1).toString('utf8');
           const path = buf.subarray(z1 + 1, z2 === -1 ? buf.length : z2).toString('utf8');
-          switchTo(sink.archive(name, path === '' ? null : path));
-        } else if (kind === 'm') {
-          switchTo(sink.manifest());
-        } else if (kind === 'p') {
-          sink.progress(Number(buf.readBigInt64BE(1)));
+          named = true;
+          messages.archive(name, path === '' ? null : path);
+        } else if (kind === 0x6d /* 'm' */) {
+          named = true;
+          messages.manifest();
+        } else if (kind === 0x70 /* 'p' */) {
+          messages.progress(Number(buf.readBigInt64BE(1)));
         } else {
-          throw new PitrdError('REPLICATION_ERROR', `BASE_BACKUP sent an unknown CopyData message type "${kind}"`);
+          throw new PitrdError('REPLICATION_ERROR', `BASE_BACKUP sent an unknown CopyData message type "${String.fromCharCode(kind ?? 0)}"`);
         }
       } catch (err) {
         failure = err;
@@ -177,10 +136,11 @@ export class BaseBackupConnection {
         this.wire.stream.destroy(err instanceof Error ? err : new Error(String(err)));
       }
     };
+    const onData = (msg: { chunk: Buffer }) => onPayload(msg.chunk);
     // CopyData arrives through the tap (straight from the read buffer) or, on a TLS connection,
     // as pg's 'copyData' events; never both.
     this.wire.on('copyData', onData);
-    this.tap.handler = (payload) => onData({ chunk: payload });
+    this.tap.handler = onPayload;
     try {
       const opts = [
         `LABEL ${quoteLiteral(cmd.label)}`,
@@ -201,7 +161,6 @@ export class BaseBackupConnection {
         throw failure ?? classifyPgError(err, 'BASE_BACKUP');
       }
       if (failure) throw failure;
-      switchTo(null);
       const results = Array.isArray(res) ? res : [res];
       const withRows = results.filter((r) => r.fields && r.fields.length > 0);
       const first = withRows[0]?.rows[0] as Record<string, unknown> | undefined;
@@ -224,12 +183,16 @@ export class BaseBackupConnection {
     } finally {
       this.wire.removeListener('copyData', onData);
       this.tap.handler = null;
-      // On failure the open archive is ended, not destroyed: its object may then be stored
-      // truncated, which the caller deletes, but no stream error can escape a consumer that has
-      // not started reading yet. The caller knows it failed (this query rejected).
-      const open = current as Writable | null;
-      if (open && !open.writableEnded && !open.destroyed) open.end();
     }
+  }
+
+  /** Stop reading the socket (backpressure: the repository is slower than the server). */
+  pause(): void {
+    this.wire.stream.pause();
+  }
+
+  resume(): void {
+    this.wire.stream.resume();
   }
 
   /** Abort a running BASE_BACKUP: the server sees the connection go and ends the backup. */
@@ -242,51 +205,9 @@ export class BaseBackupConnection {
   }
 }
 
-const BATCH_BYTES = 1024 * 1024;
-
-const READ_BYTES = 256 * 1024;
-
 interface CopyDataTap {
-  /** Gets each CopyData payload (a view of the read buffer: copy what is kept). null: pg gets them. */
+  /** Gets each CopyData payload (a view of the read buffer: copy what is kept). */
   handler: ((payload: Buffer) => void) | null;
-}
-
-/**
- * A socket that reads into one reused buffer (`onread`) instead of a new one per read: a base
- * backup moves gigabytes, and a fresh 64 kB buffer per read made V8 run a full GC every few
- * dozen MB (external memory pressure), about a third of the CPU the backup cost. pg still gets
- * every byte through the 'data' events it listens to, cut into whole messages (see
- * whole-messages.ts for why that makes reuse safe) and parses them synchronously; except that
- * while BASE_BACKUP runs, CopyData goes straight to its handler (the tap), which copies what it
- * keeps: pg would only have wrapped each 32 kB message in an object and re-emitted it.
- *
- * Only for plain TCP, where this socket is the one pg reads from; a TLS connection runs on pg's
- * own socket (../postgres/source-client.ts).
- */
-function reusingSocket(tap: CopyDataTap): net.Socket {
-  const buffer = Buffer.allocUnsafe(READ_BYTES);
-  let socket: net.Socket | null = null;
-  const toPg = (whole: Buffer) => socket!.emit('data', whole);
-  const messages = new WholeMessages(toPg, (message) => {
-    if (tap.handler) tap.handler(message.subarray(5));
-    else toPg(message);
-  });
-  socket = new net.Socket({
-    onread: {
-      buffer,
-      callback: (n: number) => {
-        try {
-          messages.push(buffer.subarray(0, n));
-        } catch (err) {
-          socket!.destroy(err as Error);
-          return false;
-        }
-        return true;
-      },
-    },
-    // `onread` is honoured by the Socket constructor (Node >= 12); @types/node lists it for connect() only.
-  } as net.SocketConstructorOpts);
-  return socket;
 }
 
 function quoteLiteral(s: string): string {

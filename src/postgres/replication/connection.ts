@@ -2,24 +2,23 @@
  * The one place that touches `pg` internals for physical replication: a `pg.Client` opened with
  * `replication: true` runs replication commands through `client.query`; we answer the CopyBoth
  * stream of START_REPLICATION with `sendCopyFromChunk` / `endCopyFrom`. Without TLS, pg runs on a
- * socket we give it (`stream`), which reads into our receive slabs (`onread`): CopyBothReader
- * frames the bytes, hands CopyData to us without copies and everything else to pg. None of that is in pg's
+ * socket we give it (`stream`, ./socket.ts), which reads into our receive slabs (`onread`): the
+ * FrameReader frames the bytes, hands CopyData to us without copies and everything else to pg. None of that is in pg's
  * type definitions, so the shape we rely on is declared here (PgWire) and checked once at
  * connect time; a pg that ignored our socket still streams, through its own `copyData` events.
  * pg is pinned in package.json.
  */
-import net from 'node:net';
 import type pg from 'pg';
 import { PitrdError } from '../../errors.js';
-import { connectSource, type SourceConnection } from '../../postgres/index.js';
 import type { Lsn, TimelineId } from '../../types.js';
-import { parseLsn } from '../../wal/lsn.js';
-import { formatLsn } from '../../wal/lsn.js';
-import { CopyBothReader } from './copy-tap.js';
+import { formatLsn, parseLsn } from '../../wal/lsn.js';
+import { classifyPgError } from '../pg-errors.js';
+import type { SourceConnection } from '../source.js';
+import { connectSource } from '../source-client.js';
 import type { SlabHold } from './recv-slabs.js';
-import { classifyPgError } from './pg-errors.js';
+import { framedSocket } from './socket.js';
 
-/** A source connection (TLS per its sslmode: ../../postgres) and the application_name to show. */
+/** A source connection (TLS per its sslmode: ../tls-plan.ts) and the application_name to show. */
 export type ReplicationConnectionOptions = SourceConnection & { applicationName?: string };
 
 /** The parts of pg's internal Connection used here. */
@@ -78,25 +77,7 @@ export class ReplicationConnection {
     // CopyData while copying. A TLS connection runs on pg's own socket: its CopyData comes as
     // pg's 'copyData' events (one copy per message).
     let conn: ReplicationConnection | null = null;
-    const plainSocket = (): net.Socket => {
-      let socket: net.Socket | null = null;
-      const reader = new CopyBothReader(
-        (frames) => socket!.emit('data', frames),
-        (payload, slab) => conn?.copySink?.(payload, slab),
-        (err) => socket!.destroy(err),
-      );
-      // `onread` is honoured by the Socket constructor (Node ≥ 12); @types/node lists it for connect() only.
-      socket = new net.Socket({
-        onread: {
-          buffer: () => reader.nextBuffer(),
-          callback: (n: number) => {
-            reader.onRead(n);
-            return true;
-          },
-        },
-      } as net.SocketConstructorOpts);
-      return socket;
-    };
+    const plainSocket = () => framedSocket((payload, slab) => conn?.copySink?.(payload, slab));
     let client: pg.Client;
     try {
       client = await connectSource(opts, { applicationName: opts.applicationName ?? 'pitrd', replication: true, plainSocket });
@@ -225,21 +206,6 @@ export class ReplicationConnection {
     if (this.closed) return;
     this.closed = true;
     await this.client.end().catch(() => undefined);
-  }
-}
-
-/** A normal (database) connection, for catalog queries such as pg_replication_slots. */
-export async function withSqlConnection<T>(opts: ReplicationConnectionOptions, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  let client: pg.Client;
-  try {
-    client = await connectSource({ ...opts, database: opts.database ?? 'postgres' }, { applicationName: `${opts.applicationName ?? 'pitrd'}_monitor` });
-  } catch (err) {
-    throw classifyPgError(err, `${opts.host}:${opts.port}`);
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 
