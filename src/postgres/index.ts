@@ -1,6 +1,7 @@
 /**
  * Everything pitrd says to the PostgreSQL servers it protects (sources): connections and TLS
- * (libpq's sslmode), the one error classification, SQL questions about slots and server facts.
+ * (libpq's sslmode), the one error classification, SQL questions about slots and server facts,
+ * and the replication protocol (./replication). The local cluster runner is ./cluster.
  */
 export { connectSource } from './source-client.js';
 export type { SourceClientOptions } from './source-client.js';
