@@ -60,7 +60,7 @@ import { createObjectStore } from ${JSON.stringify(pathToFileURL(join(dist, 'sto
 const cfg = JSON.parse(process.env.PITRD_BENCH_CHILD);
 const store = createObjectStore({ type: 'fs', path: cfg.repoDir });
 const repo = await openRepository(store, { compression: 'none' });
-const db = repo.database(cfg.database);
+const db = repo.database({ project: 'default', name: cfg.database });
 // holdUploads: the uploader waits until the end LSN is flushed (replication path alone).
 let release = () => undefined;
 const released = new Promise((r) => (release = r));
@@ -76,6 +76,8 @@ const receiver = createReceiver({
   spoolDir: cfg.spoolDir,
   slotName: cfg.slotName,
   statusIntervalMs: 1000,
+  // Warnings and errors to stderr: the harness shows them when a run fails or stalls.
+  logger: { debug() {}, info() {}, warn: (o, m) => process.stderr.write(JSON.stringify({ level: 'warn', msg: m, ...o }) + '\n'), error: (o, m) => process.stderr.write(JSON.stringify({ level: 'error', msg: m, ...o }) + '\n') },
 });
 const target = cfg.target === null ? null : BigInt(cfg.target);
 const lsn = (s) => { if (s === null) return -1n; const [h, l] = s.split('/'); return (BigInt('0x' + h) << 32n) | BigInt('0x' + l); };
