@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { sourceConnection, type DatabaseConfig } from '../../config/index.js';
 import { errorMessage, isPitrdError } from '../../errors.js';
-import { connectSource, queryReplicationSettings, queryRoleRights, querySlotState, switchWal } from '../../postgres/index.js';
+import { connectSource, identifySystem, queryReplicationSettings, queryRoleRights, querySlotState, switchWal } from '../../postgres/index.js';
 import type { DatabaseRepository } from '../../repository/index.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'critical';
@@ -85,7 +85,7 @@ async function replicationProbe(db: DatabaseConfig, repo: DatabaseRepository | n
   let client: pg.Client | null = null;
   try {
     client = await connectSource({ ...sourceConnection(db), connectTimeoutMs: 10_000 }, { applicationName: 'pitrd check', replication: true, queryTimeoutMs: 15_000 });
-    const id = (await client.query<{ systemid: string }>('IDENTIFY_SYSTEM')).rows[0]?.systemid ?? '?';
+    const id = (await identifySystem(client)).systemId;
     const known = repo ? await repo.info() : null;
     if (known && known.system_identifier !== id) {
       return { check: 'replication', status: 'critical', message: `the server's system identifier ${id} is not the repository's ${known.system_identifier} for database ${db.name}: a different cluster answers there` };

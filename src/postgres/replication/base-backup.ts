@@ -28,6 +28,7 @@ import { parseLsn } from '../../wal/lsn.js';
 import { classifyPgError } from '../pg-errors.js';
 import type { SqlConnectionParams } from '../sql-connection.js';
 import { connectSource } from '../source-client.js';
+import { identifySystem, type IdentifySystem } from './identify.js';
 import { framedSocket } from './socket.js';
 
 /** The parts of pg's internal Connection used here (outside pg's type definitions; pg is pinned). */
@@ -65,11 +66,6 @@ export interface BaseBackupResult {
   tablespaces: Array<{ oid: number | null; location: string | null; sizeKb: number | null }>;
 }
 
-export interface IdentifiedSystem {
-  systemId: string;
-  timeline: number;
-}
-
 export class BaseBackupConnection {
   private constructor(
     private readonly client: pg.Client,
@@ -93,15 +89,8 @@ export class BaseBackupConnection {
     return new BaseBackupConnection(client, wire, tap);
   }
 
-  async identifySystem(): Promise<IdentifiedSystem> {
-    try {
-      const res = await this.client.query('IDENTIFY_SYSTEM');
-      const row = res.rows[0] as Record<string, unknown> | undefined;
-      if (!row) throw new PitrdError('REPLICATION_ERROR', 'IDENTIFY_SYSTEM returned no row', { retryable: true });
-      return { systemId: String(row.systemid), timeline: Number(row.timeline) };
-    } catch (err) {
-      throw classifyPgError(err, 'IDENTIFY_SYSTEM');
-    }
+  identifySystem(): Promise<IdentifySystem> {
+    return identifySystem(this.client);
   }
 
   /** Run BASE_BACKUP, feeding `messages`; resolves when the server reported the end LSN. */

@@ -15,6 +15,7 @@ import { formatLsn, parseLsn } from '../../wal/lsn.js';
 import { classifyPgError } from '../pg-errors.js';
 import type { SourceConnection } from '../source.js';
 import { connectSource } from '../source-client.js';
+import { identifySystem, type IdentifySystem } from './identify.js';
 import type { SlabHold } from './recv-slabs.js';
 import { framedSocket } from './socket.js';
 
@@ -32,12 +33,6 @@ interface PgWire {
     pause(): void;
     resume(): void;
   };
-}
-
-export interface IdentifySystem {
-  systemId: string;
-  timeline: TimelineId;
-  xlogpos: Lsn;
 }
 
 export interface SlotPosition {
@@ -106,10 +101,8 @@ export class ReplicationConnection {
     }
   }
 
-  async identifySystem(): Promise<IdentifySystem> {
-    const [row] = await this.run('IDENTIFY_SYSTEM');
-    if (!row) throw new PitrdError('REPLICATION_ERROR', 'IDENTIFY_SYSTEM returned no row', { retryable: true });
-    return { systemId: String(row.systemid), timeline: Number(row.timeline), xlogpos: parseLsn(String(row.xlogpos)) };
+  identifySystem(): Promise<IdentifySystem> {
+    return identifySystem(this.client);
   }
 
   /** SHOW works on a walsender connection since PostgreSQL 10. */

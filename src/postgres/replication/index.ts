@@ -4,9 +4,11 @@
  * stream of START_REPLICATION (the receiver), and BASE_BACKUP (base backups).
  */
 export { ReplicationConnection } from './connection.js';
-export type { IdentifySystem, ReplicationConnectionOptions, SlotPosition, TimelineEnd } from './connection.js';
+export type { ReplicationConnectionOptions, SlotPosition, TimelineEnd } from './connection.js';
+export { identifySystem } from './identify.js';
+export type { IdentifySystem } from './identify.js';
 export { BaseBackupConnection } from './base-backup.js';
-export type { BaseBackupCommand, BaseBackupMessages, BaseBackupResult, IdentifiedSystem } from './base-backup.js';
+export type { BaseBackupCommand, BaseBackupMessages, BaseBackupResult } from './base-backup.js';
 export { FrameReader, MAX_MESSAGE_BYTES } from './frame-reader.js';
 export type { FrameReaderOptions } from './frame-reader.js';
 export { RecvSlab, RecvSlabPool } from './recv-slabs.js';
