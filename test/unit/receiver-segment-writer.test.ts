@@ -81,8 +81,10 @@ describe('SegmentWriter', () => {
     const w = new SegmentWriter({ dir, segSize: SEG, fsyncIntervalMs: 60_000, onSegmentComplete: () => undefined, onFlushed: (l) => flushes.push(l) });
     w.begin(1, 0n);
     w.append(0n, pattern(0, 1000));
-    await new Promise((r) => setTimeout(r, 50));
-    // The first batch may sync (nothing synced yet); later ones wait for the interval.
+    // The first batch syncs at once (nothing synced yet: the interval has passed since "never").
+    // Wait for that fsync however long a busy disk takes; later batches wait for the interval.
+    for (let i = 0; i < 400 && w.flushedLsn < 1000n; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(w.flushedLsn).toBe(1000n);
     const afterFirst = w.flushedLsn;
     w.append(1000n, pattern(1000, 1000));
     await new Promise((r) => setTimeout(r, 50));
