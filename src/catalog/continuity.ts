@@ -1,5 +1,5 @@
 import type { TimelineId } from '../types.js';
-import { segmentName, segnoOf, type TimelineHistory } from '../wal/index.js';
+import { lineageSteps, segmentName, stepTimeline, type TimelineHistory } from '../wal/index.js';
 
 export interface ContinuityInput {
   segSize: number;
@@ -30,17 +30,8 @@ export function findContinuityGaps(input: ContinuityInput): ContinuityGap[] {
   for (const tli of [...input.archived.keys()].sort((a, b) => a - b)) {
     const own = input.archived.get(tli)!;
     if (own.size === 0) continue;
-    const lin: { tli: TimelineId; fromSegno: bigint }[] = [];
-    let begin = 0n;
-    for (const e of input.histories.get(tli)?.entries ?? []) {
-      lin.push({ tli: e.parent, fromSegno: segnoOf(begin, input.segSize) });
-      begin = e.switchLsn;
-    }
-    lin.push({ tli, fromSegno: segnoOf(begin, input.segSize) });
-    const tliFor = (s: bigint): TimelineId => {
-      for (let i = lin.length - 1; i > 0; i--) if (s >= lin[i]!.fromSegno) return lin[i]!.tli;
-      return lin[0]!.tli;
-    };
+    const lin = lineageSteps(tli, input.histories.get(tli), input.segSize);
+    const tliFor = (s: bigint): TimelineId => stepTimeline(lin, s);
     const has = (s: bigint) => input.archived.get(tliFor(s))?.has(s) ?? false;
     const last = [...own].reduce((a, b) => (b > a ? b : a));
     let first: bigint | null = null;

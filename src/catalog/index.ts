@@ -8,5 +8,6 @@ export { loadWindowInput, locateXid } from './window-input.js';
 export { verifyDatabase } from './verify.js';
 export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyProgress, VerifyReport } from './verify.js';
 export { findContinuityGaps } from './continuity.js';
+export { loadHistories, readHistory } from './load.js';
 export type { ContinuityGap, ContinuityInput } from './continuity.js';
 export { databaseLabel, openCatalog, openExistingRepository, resolveDatabaseArg } from './open.js';

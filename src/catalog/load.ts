@@ -56,19 +56,31 @@ export interface LoadedHistories {
   broken: { timeline: TimelineId; message: string }[];
 }
 
+/** Every archived history file, parsed; the ones that do not parse are listed apart, never dropped silently. */
 export async function loadHistories(db: DatabaseRepository): Promise<LoadedHistories> {
   const histories = new Map<TimelineId, TimelineHistory>();
   const broken: LoadedHistories['broken'] = [];
   for (const tli of await db.wal.historyTimelines()) {
-    const raw = await db.wal.getHistory(tli);
-    if (!raw) continue;
-    try {
-      histories.set(tli, parseTimelineHistory(tli, raw.toString('utf8')));
-    } catch (err) {
-      broken.push({ timeline: tli, message: err instanceof Error ? err.message : String(err) });
-    }
+    const h = await readHistory(db, tli);
+    if (h === null) continue;
+    if ('broken' in h) broken.push({ timeline: tli, message: h.broken });
+    else histories.set(tli, h);
   }
   return { histories, broken };
+}
+
+/**
+ * One timeline's history file: parsed, null when it is not archived, or why it does not parse.
+ * A storage error throws (it says nothing about the file).
+ */
+export async function readHistory(db: DatabaseRepository, tli: TimelineId): Promise<TimelineHistory | { broken: string } | null> {
+  const raw = await db.wal.getHistory(tli);
+  if (!raw) return null;
+  try {
+    return parseTimelineHistory(tli, raw.toString('utf8'));
+  } catch (err) {
+    return { broken: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** backup.json records in the shape computeRecoveryWindows takes (those without LSNs cannot start a window). */

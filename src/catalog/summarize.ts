@@ -1,7 +1,7 @@
 import { isPitrdError } from '../errors.js';
 import type { DatabaseRef, DatabaseRepository, Repository, StoredWalSegment } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
-import { parseSegmentName, segmentName, summarizeSegment, summaryToJson, type SegmentSummary, type WalContinuation } from '../wal/index.js';
+import { lineageTimelines, parseSegmentName, segmentName, summarizeSegment, summaryToJson, type SegmentSummary, type WalContinuation } from '../wal/index.js';
 import { databaseIdentity, loadHistories, readSegmentBytes, readSummary, type StoredSummaryJson } from './load.js';
 
 export interface SummarizeOptions {
@@ -53,7 +53,7 @@ export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeO
   const writtenNow = new Set<string>();
 
   /** `tli`, then its ancestors newest first. */
-  const lineageOf = (tli: TimelineId): TimelineId[] => [tli, ...[...(histories.get(tli)?.entries ?? [])].reverse().map((e) => e.parent)];
+  const lineageOf = (tli: TimelineId): TimelineId[] => lineageTimelines(tli, histories.get(tli));
 
   const known = async (tli: TimelineId, segno: bigint): Promise<Known | null> => {
     const name = segmentName(tli, segno, segSize);

@@ -8,12 +8,12 @@
  * incremental feed of uploads would show. Immutable inputs are cached: timeline history files and
  * the start points of finished backups are fetched once per database.
  */
-import { findContinuityGaps, type ContinuityGap } from '../catalog/index.js';
+import { findContinuityGaps, readHistory, type ContinuityGap } from '../catalog/index.js';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import { expiryJournalKey, type ArchiveGap } from '../retention/index.js';
 import type { TimelineId } from '../types.js';
-import { parseLsn, parseSegmentName, parseTimelineHistory, segnoOf, type TimelineHistory } from '../wal/index.js';
+import { parseLsn, parseSegmentName, segnoOf, type TimelineHistory } from '../wal/index.js';
 
 export interface ArchiveGapState {
   /** The oldest run of missing segments, or null when the archive is continuous. */
@@ -147,13 +147,9 @@ export class ArchiveGapMonitor {
     }
     for (const tli of archived.keys()) {
       if (tli === 1 || d.histories.has(tli)) continue;
-      const raw = await db.wal.getHistory(tli);
-      if (!raw) continue;
-      try {
-        d.histories.set(tli, parseTimelineHistory(tli, raw.toString('utf8')));
-      } catch {
-        // A broken history file is verify's to report; the lineage is then the timeline alone.
-      }
+      const h = await readHistory(db, tli);
+      // A broken history file is verify's to report; the lineage is then the timeline alone.
+      if (h !== null && !('broken' in h)) d.histories.set(tli, h);
     }
 
     const ids = new Set<string>();

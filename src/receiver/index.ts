@@ -4,6 +4,5 @@ export type { ReceiverStatus, ReceiverState, SlotState } from './status.js';
 export { initialStatus } from './status.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export { parseTimelineHistory, type TimelineHistoryEntry } from './timeline-history.js';
 export { scanSpool, type SpoolContents } from './spool.js';
 export { adoptLegacySpools, spoolDirOf } from './spool-dirs.js';

@@ -2,7 +2,7 @@ import { loadWindowInput, locateXid, summarizeDatabase } from '../catalog/index.
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, Repository } from '../repository/index.js';
 import type { Lsn } from '../types.js';
-import { admitTarget, parseTimelineHistory, xidCandidates, type Admission, type WindowInput, type XidCandidate } from '../wal/index.js';
+import { admitTarget, lineageTimelines, parseTimelineHistory, xidCandidates, type Admission, type TimelineHistory, type WindowInput, type XidCandidate } from '../wal/index.js';
 import { assertTarget, type RecoveryOptions, type RecoveryTarget } from './target.js';
 
 export interface RestorePlan {
@@ -91,11 +91,11 @@ async function lineage(db: DatabaseRepository, timeline: RecoveryOptions['timeli
     const last = await db.wal.lastSegment();
     target = Math.max(1, last?.timeline ?? 1, ...withHistory);
   }
-  const timelines = new Set<number>([target]);
+  let history: TimelineHistory | undefined;
   if (target > 1) {
     const h = await db.wal.getHistory(target);
     if (!h) throw new PitrdError('WAL_NOT_ARCHIVED', `history file of timeline ${target} is not in the repository of database "${db.name}"`, { context: { timeline: target } });
-    for (const e of parseTimelineHistory(target, h.toString('utf8')).entries) timelines.add(e.parent);
+    history = parseTimelineHistory(target, h.toString('utf8'));
   }
-  return { timelines, targetTimeline: target };
+  return { timelines: new Set(lineageTimelines(target, history)), targetTimeline: target };
 }

@@ -1,7 +1,8 @@
+import { loadHistories } from '../catalog/index.js';
+import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, RestoreRecord } from '../repository/index.js';
-import { parseTimelineHistory } from '../receiver/index.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, parseLsn, parseSegmentName, segmentStartLsn } from '../wal/index.js';
-import type { Catalog, CatalogBackup, CatalogRestore, CatalogSegment, CatalogTimelineHistory } from './types.js';
+import type { Catalog, CatalogBackup, CatalogRestore, CatalogSegment } from './types.js';
 
 const time = (s: string | null): number | null => (s === null ? null : Date.parse(s));
 
@@ -53,11 +54,11 @@ export async function loadCatalog(db: DatabaseRepository): Promise<{ catalog: Ca
       archivedAt: Date.parse(s.archived_at),
     });
   }
-  const histories: CatalogTimelineHistory[] = [];
-  for (const tli of await db.wal.historyTimelines()) {
-    const content = await db.wal.getHistory(tli);
-    if (content === null) continue;
-    histories.push({ timeline: tli, ancestors: parseTimelineHistory(content.toString('utf8')).map((e) => ({ timeline: e.timeline, switchpoint: e.switchpoint })) });
-  }
+  const loaded = await loadHistories(db);
+  // Deciding what to delete without knowing every timeline's ancestry could delete WAL a
+  // descendant needs: an unreadable history file stops the run.
+  const bad = loaded.broken[0];
+  if (bad) throw new PitrdError('WAL_INVALID', bad.message, { context: { timeline: bad.timeline } });
+  const histories = [...loaded.histories.values()];
   return { catalog: { backups, segments, histories, restores }, walSegmentSize, walObjects };
 }

@@ -1,16 +1,21 @@
 import type { Lsn, TimelineId } from '../types.js';
-import type { CatalogTimelineHistory } from './types.js';
+import { isAncestor, timelineRange, type TimelineHistory } from '../wal/index.js';
 
 /**
  * The timeline graph as retention needs it: which timelines descend from a point (timeline, LSN)
  * and which descend from a timeline at all. A timeline's history file lists ALL its ancestors, so
- * no walk up the tree is needed.
+ * no walk up the tree is needed: each question is src/wal's lineage rule asked of one file.
  */
 export class TimelineGraph {
-  private readonly ancestors = new Map<TimelineId, CatalogTimelineHistory['ancestors']>();
+  private readonly byTimeline = new Map<TimelineId, TimelineHistory>();
 
-  constructor(histories: readonly CatalogTimelineHistory[]) {
-    for (const h of histories) this.ancestors.set(h.timeline, h.ancestors);
+  constructor(histories: readonly TimelineHistory[]) {
+    for (const h of histories) this.byTimeline.set(h.timeline, h);
+  }
+
+  /** `t`'s history; a timeline without a history file (1, or one not archived) is its own lineage. */
+  private history(t: TimelineId): TimelineHistory {
+    return this.byTimeline.get(t) ?? { timeline: t, entries: [] };
   }
 
   /**
@@ -20,15 +25,12 @@ export class TimelineGraph {
    */
   descendantsOfPoint(timeline: TimelineId, lsn: Lsn, known: Iterable<TimelineId>): TimelineId[] {
     const out = new Set<TimelineId>([timeline]);
-    for (const t of known) {
-      const entry = this.ancestors.get(t)?.find((a) => a.timeline === timeline);
-      if (entry && entry.switchpoint > lsn) out.add(t);
-    }
+    for (const t of known) if (isAncestor(this.history(t), timeline, lsn)) out.add(t);
     return [...out].sort((a, b) => a - b);
   }
 
   /** True when `t` is `ancestor` or lists it in its history. */
   descendsFrom(t: TimelineId, ancestor: TimelineId): boolean {
-    return t === ancestor || (this.ancestors.get(t)?.some((a) => a.timeline === ancestor) ?? false);
+    return timelineRange(this.history(t), ancestor) !== null;
   }
 }

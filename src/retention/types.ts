@@ -1,4 +1,5 @@
 import type { Lsn, TimelineId } from '../types.js';
+import type { TimelineHistory } from '../wal/index.js';
 
 /**
  * The plain catalog retention decides over: everything planExpiry() needs, nothing it must fetch.
@@ -32,19 +33,6 @@ export interface CatalogSegment {
   archivedAt?: number;
 }
 
-export interface CatalogHistoryEntry {
-  /** An ancestor timeline… */
-  timeline: TimelineId;
-  /** …left at this LSN (first LSN no longer on it). */
-  switchpoint: Lsn;
-}
-
-export interface CatalogTimelineHistory {
-  timeline: TimelineId;
-  /** Ancestors, oldest first, as in the `TTTTTTTT.history` file. */
-  ancestors: CatalogHistoryEntry[];
-}
-
 export interface CatalogRestore {
   id: string;
   status: 'pending' | 'running' | 'completed' | 'failed';
@@ -55,7 +43,8 @@ export interface CatalogRestore {
 export interface Catalog {
   backups: CatalogBackup[];
   segments: CatalogSegment[];
-  histories: CatalogTimelineHistory[];
+  /** History files of the timelines that have one (src/wal's parse). */
+  histories: TimelineHistory[];
   restores: CatalogRestore[];
 }
 

@@ -1,6 +1,7 @@
 import { PitrdError } from '../errors.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn, parseLsn } from './lsn.js';
+import { segnoOf } from './segment.js';
 
 /**
  * Timeline history files (`TTTTTTTT.history`): one line per ancestor, `parentTLI <tab> switchLSN
@@ -31,7 +32,12 @@ export function parseTimelineHistory(timeline: TimelineId, content: string): Tim
     if (!m) throw bad('expected "parentTLI switchLSN reason"');
     const parent = Number(m[1]);
     if (!Number.isSafeInteger(parent) || parent < 1 || parent > 0xffffffff) throw bad(`timeline ${m[1]} is out of range`);
-    const switchLsn = parseLsn(m[2]!);
+    let switchLsn: Lsn;
+    try {
+      switchLsn = parseLsn(m[2]!);
+    } catch {
+      throw bad(`switch point ${m[2]} is not an LSN`);
+    }
     const prev = entries[entries.length - 1];
     // PostgreSQL's readTimeLineHistory insists on strictly increasing timeline ids.
     if (prev && parent <= prev.parent) throw bad(`timeline ${parent} does not follow ${prev.parent} (must increase)`);
@@ -69,4 +75,43 @@ export function timelineRange(history: TimelineHistory, tli: TimelineId): { begi
 export function isAncestor(history: TimelineHistory, tli: TimelineId, lsn: Lsn): boolean {
   const r = timelineRange(history, tli);
   return r !== null && (r.end === null || lsn < r.end);
+}
+
+/**
+ * `timeline`, then its ancestors newest first: the timelines whose WAL recovery along `timeline`
+ * may read (what restore_command is allowed to fetch). `history` is `timeline`'s; absent for
+ * timeline 1 or an unreadable file, when the lineage is the timeline alone.
+ */
+export function lineageTimelines(timeline: TimelineId, history: TimelineHistory | undefined): TimelineId[] {
+  return [timeline, ...[...(history?.entries ?? [])].reverse().map((e) => e.parent)];
+}
+
+/** One timeline of a lineage and the first segment number recovery reads from it. */
+export interface LineageStep {
+  tli: TimelineId;
+  fromSegno: bigint;
+  /** Where the lineage left this timeline; null for the lineage's own (newest) timeline. */
+  switchLsn: Lsn | null;
+}
+
+/**
+ * A timeline's lineage as restore_command recovery reads it, oldest first: each timeline with the
+ * first segment read from it. The switch segment is read from the child, which holds a copy of
+ * the parent's WAL up to the switch point followed by its own.
+ */
+export function lineageSteps(timeline: TimelineId, history: TimelineHistory | undefined, segSize: number): LineageStep[] {
+  const steps: LineageStep[] = [];
+  let begin = 0n;
+  for (const e of history?.entries ?? []) {
+    steps.push({ tli: e.parent, fromSegno: segnoOf(begin, segSize), switchLsn: e.switchLsn });
+    begin = e.switchLsn;
+  }
+  steps.push({ tli: timeline, fromSegno: segnoOf(begin, segSize), switchLsn: null });
+  return steps;
+}
+
+/** The timeline whose file holds segment `segno` in a lineage: the newest that had begun. */
+export function stepTimeline(steps: readonly LineageStep[], segno: bigint): TimelineId {
+  for (let i = steps.length - 1; i > 0; i--) if (segno >= steps[i]!.fromSegno) return steps[i]!.tli;
+  return steps[0]!.tli;
 }

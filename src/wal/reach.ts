@@ -5,7 +5,7 @@
  */
 import type { Lsn, TimelineId } from '../types.js';
 import { isoToTimestampTz } from './format.js';
-import type { TimelineHistory } from './history.js';
+import { lineageSteps, stepTimeline, type LineageStep, type TimelineHistory } from './history.js';
 import { segmentName, segnoOf } from './segment.js';
 
 /** The summary fields the window needs (a SegmentSummary fits; see catalog's loader). */
@@ -54,20 +54,14 @@ export const micros = (iso: string): bigint => isoToTimestampTz(iso.replace(/^(\
  * copy of the parent's WAL up to the switch point followed by its own.
  */
 export class Lineage {
-  readonly steps: { tli: TimelineId; fromSegno: bigint; switchLsn: Lsn | null }[] = [];
+  readonly steps: readonly LineageStep[];
   private readonly bySeg = new Map<string, WindowSegment>();
 
   constructor(
     readonly timeline: TimelineId,
     private readonly input: WindowInput,
   ) {
-    const h = input.histories.get(timeline);
-    let begin = 0n;
-    for (const e of h?.entries ?? []) {
-      this.steps.push({ tli: e.parent, fromSegno: segnoOf(begin, input.segSize), switchLsn: e.switchLsn });
-      begin = e.switchLsn;
-    }
-    this.steps.push({ tli: timeline, fromSegno: segnoOf(begin, input.segSize), switchLsn: null });
+    this.steps = lineageSteps(timeline, input.histories.get(timeline), input.segSize);
     for (const s of input.segments) if (this.tliFor(s.segno) === s.timeline) this.bySeg.set(String(s.segno), s);
   }
 
@@ -77,8 +71,7 @@ export class Lineage {
 
   /** The timeline whose file holds segment `segno` in this lineage: the newest that had begun. */
   tliFor(segno: bigint): TimelineId {
-    for (let i = this.steps.length - 1; i > 0; i--) if (segno >= this.steps[i]!.fromSegno) return this.steps[i]!.tli;
-    return this.steps[0]!.tli;
+    return stepTimeline(this.steps, segno);
   }
 
   at(segno: bigint): WindowSegment | undefined {

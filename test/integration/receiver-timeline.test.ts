@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReceiver } from '../../src/receiver/index.js';
-import { parseTimelineHistory } from '../../src/receiver/timeline-history.js';
+import { parseTimelineHistory } from '../../src/wal/index.js';
 import { formatLsn, parseLsn } from '../../src/wal/lsn.js';
 import { makeTempDir, startPostgres, type PgCluster } from '../harness/index.js';
 import { openReceiverRepo, switchWal, waitFor } from '../harness/receiver.js';
@@ -54,11 +54,11 @@ describe('receiver across a promotion', () => {
 
       const history = await repo.wal.getHistory(2);
       expect(history).not.toBeNull();
-      const entries = parseTimelineHistory(history!.toString('utf8'));
+      const { entries } = parseTimelineHistory(2, history!.toString('utf8'));
       expect(entries).toHaveLength(1);
-      expect(entries[0]!.timeline).toBe(1);
+      expect(entries[0]!.parent).toBe(1);
       // The switch point lies between what timeline 1 archived and the end of timeline 2's WAL.
-      expect(parseLsn(lsn)).toBeGreaterThan(entries[0]!.switchpoint);
+      expect(parseLsn(lsn)).toBeGreaterThan(entries[0]!.switchLsn);
 
       const tli2: string[] = [];
       for await (const s of repo.wal.listSegments(2)) tli2.push(s.name);
@@ -67,7 +67,7 @@ describe('receiver across a promotion', () => {
       const st = receiver.status();
       expect(st.timeline).toBe(2);
       expect(st.last_error).toBeNull();
-      expect(formatLsn(entries[0]!.switchpoint)).toMatch(/^0\//);
+      expect(formatLsn(entries[0]!.switchLsn)).toMatch(/^0\//);
     } finally {
       await receiver.stop();
       await repo.close();

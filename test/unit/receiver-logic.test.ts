@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/receiver/backoff.js';
 import { chooseStartPoint, startInvariantViolation, type StartPoint, type StartPointInput } from '../../src/receiver/start-point.js';
-import { parseTimelineHistory } from '../../src/receiver/timeline-history.js';
 import { defaultSlotName } from '../../src/postgres/index.js';
 
 const MB = 1024 * 1024;
@@ -110,20 +109,6 @@ describe('backoffDelay', () => {
     const p = { initialMs: 500, maxMs: 30_000 };
     expect([0, 1, 2, 3, 10, 50].map((a) => backoffDelay(a, p))).toEqual([500, 1000, 2000, 4000, 30_000, 30_000]);
     expect(backoffDelay(2, { initialMs: 100, maxMs: 10_000, factor: 3 })).toBe(900);
-  });
-});
-
-describe('parseTimelineHistory', () => {
-  it('reads entries and skips comments', () => {
-    const text = '# comment\n1\t0/3000000\tno recovery target specified\n\n2\t1/A0\tbefore 2026-01-01\n';
-    expect(parseTimelineHistory(text)).toEqual([
-      { timeline: 1, switchpoint: 0x0_0300_0000n, reason: 'no recovery target specified' },
-      { timeline: 2, switchpoint: 0x1_0000_00a0n, reason: 'before 2026-01-01' },
-    ]);
-  });
-  it('rejects malformed or unordered lines', () => {
-    expect(() => parseTimelineHistory('x\t0/1\n')).toThrow(/not "TLI/);
-    expect(() => parseTimelineHistory('2\t0/1\tr\n1\t0/2\tr\n')).toThrow(/increasing/);
   });
 });
 

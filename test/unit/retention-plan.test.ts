@@ -165,7 +165,7 @@ describe('planExpiry: WAL and timelines', () => {
     const switchpoint = lsn(33, 0x5000);
     const backups = [backup('old', { day: 20, seg: 20 }), backup('anchor', { day: 10, seg: 30 }), backup('on-tl2', { day: 3, seg: 36, timeline: 2 })];
     const segments = [...segs(1, 18, 34), ...segs(2, 33, 40)];
-    const p = planExpiry(catalog({ backups, segments, histories: [{ timeline: 2, ancestors: [{ timeline: 1, switchpoint }] }] }), { retentionDays: 7, minFullBackups: 1 }, NOW);
+    const p = planExpiry(catalog({ backups, segments, histories: [{ timeline: 2, entries: [{ parent: 1, switchLsn: switchpoint, reason: '' }] }] }), { retentionDays: 7, minFullBackups: 1 }, NOW);
     expect(deletedIds(p)).toEqual(['old']);
     expect(p.walNeededFrom).toEqual({ 1: lsn(30), 2: lsn(30) });
     // Timeline 1 after the switch (33, 34) is still needed for targets on timeline 1 itself.
@@ -182,9 +182,9 @@ describe('planExpiry: WAL and timelines', () => {
     // Timeline 2 left timeline 1 (segment 12) before the anchor's start (30): abandoned.
     // Timeline 3 left timeline 1 after it: reachable. Timeline 4 left 3: reachable too.
     const histories = [
-      { timeline: 2, ancestors: [{ timeline: 1, switchpoint: lsn(12, 0x100) }] },
-      { timeline: 3, ancestors: [{ timeline: 1, switchpoint: lsn(35) }] },
-      { timeline: 4, ancestors: [{ timeline: 1, switchpoint: lsn(35) }, { timeline: 3, switchpoint: lsn(38) }] },
+      { timeline: 2, entries: [{ parent: 1, switchLsn: lsn(12, 0x100), reason: '' }] },
+      { timeline: 3, entries: [{ parent: 1, switchLsn: lsn(35), reason: '' }] },
+      { timeline: 4, entries: [{ parent: 1, switchLsn: lsn(35), reason: '' }, { parent: 3, switchLsn: lsn(38), reason: '' }] },
     ];
     const segments = [...segs(1, 10, 35), ...segs(2, 12, 16), ...segs(3, 35, 38), ...segs(4, 38, 40)];
     const p = planExpiry(catalog({ backups: daily([20, 10]), segments, histories }), { retentionDays: 7, minFullBackups: 1 }, NOW);
@@ -200,8 +200,8 @@ describe('planExpiry: WAL and timelines', () => {
 
   it('keeps an ancestor history file while a descendant timeline is kept', () => {
     const histories = [
-      { timeline: 2, ancestors: [{ timeline: 1, switchpoint: lsn(5) }] },
-      { timeline: 3, ancestors: [{ timeline: 1, switchpoint: lsn(5) }, { timeline: 2, switchpoint: lsn(8) }] },
+      { timeline: 2, entries: [{ parent: 1, switchLsn: lsn(5), reason: '' }] },
+      { timeline: 3, entries: [{ parent: 1, switchLsn: lsn(5), reason: '' }, { parent: 2, switchLsn: lsn(8), reason: '' }] },
     ];
     // The only backup is on timeline 3: nothing of timelines 1 and 2 is needed, but 2's history stays.
     const backups = [backup('tl3', { day: 10, seg: 20, timeline: 3 })];
