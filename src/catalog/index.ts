@@ -10,4 +10,4 @@ export type { ProblemKind, VerifyOptions, VerifyProblem, VerifyProgress, VerifyR
 export { findContinuityGaps } from './continuity.js';
 export { loadHistories, readHistory } from './load.js';
 export type { ContinuityGap, ContinuityInput } from './continuity.js';
-export { databaseLabel, openCatalog, openExistingRepository, resolveDatabaseArg } from './open.js';
+export { databaseLabel, openDatabases, openExistingRepository, openOneDatabase, resolveDatabaseArg } from './open.js';

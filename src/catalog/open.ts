@@ -1,19 +1,44 @@
 import type { Config } from '../config/index.js';
 import { repositoryOptions, storageOptions } from '../config/storage.js';
 import { isPitrdError, PitrdError } from '../errors.js';
-import { assertProjectId, openRepository, REPO_JSON_KEY, type DatabaseRef, type Repository } from '../repository/index.js';
+import { assertProjectId, openRepository, REPO_JSON_KEY, type DatabaseRef, type DatabaseRepository, type Repository } from '../repository/index.js';
 import { createObjectStore, type ObjectStore } from '../storage/index.js';
 
 /**
  * Open an existing repository from the config (storage + key only) and pick databases: the one
  * asked for, else every database the repository holds. Never creates repo.json.
  */
-export async function openCatalog(config: Config, database?: string): Promise<{ repo: Repository; store: ObjectStore; databases: DatabaseRef[] }> {
+export async function openDatabases(config: Config, database?: string): Promise<{ repo: Repository; store: ObjectStore; databases: DatabaseRef[] }> {
   const { repo, store } = await openExistingRepository(config);
   try {
     const databases = database !== undefined ? [await resolveDatabaseArg(repo, config, database)] : await repo.listDatabases();
     if (databases.length === 0) throw new PitrdError('VALIDATION_ERROR', 'the repository holds no database yet', {});
     return { repo, store, databases };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/**
+ * Open one database of the configured repository, with nothing but the config (storage + key):
+ * the one asked for, else the only one the config file (or, without databases there, the
+ * repository) has. Never creates repo.json: a restore pointed at an empty store is a mistake.
+ */
+export async function openOneDatabase(config: Config, database?: string): Promise<{ db: DatabaseRepository; store: ObjectStore; repo: Repository }> {
+  const { repo, store } = await openExistingRepository(config);
+  try {
+    let ref: DatabaseRef;
+    if (database !== undefined) ref = await resolveDatabaseArg(repo, config, database);
+    else {
+      const refs = config.databases.length > 0 ? config.databases.map((d) => ({ project: d.project, name: d.name })) : await repo.listDatabases();
+      if (refs.length !== 1) {
+        const names = refs.map(databaseLabel);
+        throw new PitrdError('VALIDATION_ERROR', `pass --database: the repository has ${names.length === 0 ? 'no databases' : `several (${names.join(', ')})`}`, { context: { databases: names } });
+      }
+      ref = refs[0]!;
+    }
+    return { db: repo.database(ref), store, repo };
   } catch (err) {
     await store.close();
     throw err;

@@ -11,7 +11,7 @@
 import { findContinuityGaps, readHistory, type ContinuityGap } from '../catalog/index.js';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
-import { expiryJournalKey, type ArchiveGap } from '../retention/index.js';
+import type { ArchiveGap } from '../retention/index.js';
 import type { TimelineId } from '../types.js';
 import { parseLsn, parseSegmentName, segnoOf, type TimelineHistory } from '../wal/index.js';
 
@@ -133,7 +133,7 @@ export class ArchiveGapMonitor {
     // show holes that are not there once it ends. Keep the previous result until it finishes. A
     // journal older than that is a crashed run's, left for the next run to finish: its leftovers
     // are a prefix of the archive gone, never a hole, so the check goes on.
-    const journal = await this.repo.store.head(expiryJournalKey(db));
+    const journal = await this.repo.store.head(db.keys.retentionJournal);
     if (journal && Date.now() - journal.lastModified.getTime() < this.retentionRunMaxMs) return d.last;
 
     const checkedAt = Date.now();

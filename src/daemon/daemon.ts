@@ -179,8 +179,9 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         ...branchRoutes({ projects, databases: manager, branches: br }),
       ],
     });
-    // Kept in the repository, so URLs handed out before a restart still work until they expire.
-    const signingSecret = store.kind === 'fs' ? await loadUrlSigningSecret(store, config.encryption.key) : randomBytes(32);
+    // A store that cannot presign gets links served by this API: their secret is kept in the
+    // repository, so URLs handed out before a restart still work until they expire.
+    const signingSecret = store.capabilities.presign ? randomBytes(32) : await loadUrlSigningSecret(store, config.encryption.key);
     registerObjectRoute(app, store, signingSecret);
     const host = config.api.listen.host;
     await app.listen({ host, port: opts.port ?? config.api.listen.port });
@@ -192,12 +193,12 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       logger.warn({ host }, 'api.public_url is not set and the API listens on a wildcard address: download links use each request\'s Host header; set api.public_url to how clients reach the daemon');
     }
     b.setSigner(
-      store.kind === 'fs'
-        ? async (key, ttl, request) => signFsUrl({ publicBaseUrl: linkBase(links, request?.host), secret: signingSecret, key, expiresInSeconds: ttl })
-        : async (key, ttl) => {
+      store.capabilities.presign
+        ? async (key, ttl) => {
             const s = await store.signedUrl(key, ttl);
             return { url: s.url, expiresAt: s.expiresAt };
-          },
+          }
+        : async (key, ttl, request) => signFsUrl({ publicBaseUrl: linkBase(links, request?.host), secret: signingSecret, key, expiresInSeconds: ttl }),
     );
     health.start();
     windows.startBackground(() => m.listEntries().filter((e) => e.receiver !== null), opts.summaryIntervalMs);

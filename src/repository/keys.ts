@@ -147,6 +147,17 @@ export class DatabaseKeys {
     assertId('restore', id);
     return `${this.root}restores/${id}.json`;
   }
+  /**
+   * A retention run's journal: written before its first deletion, removed after its last. Present
+   * while a run deletes (or after one crashed): listings of the archive are then in flux.
+   */
+  get retentionJournal(): string {
+    return `${this.root}retention/expiry-in-progress.json`;
+  }
+  /** The last retention run's report. */
+  get retentionReport(): string {
+    return `${this.root}retention/last-report.json`;
+  }
 }
 
 /** The prefix under which one project's databases live. */

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../crash/index.js';
 import { isPitrdError, PitrdError } from '../errors.js';
-import type { CodecStore, ObjectStore, PutOptions, PutResult } from '../storage/types.js';
+import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { COMPRESSION_EXT, assertSegment, lsnOrderKey, parseWalKey, tliHex, type Compression, type DatabaseKeys, type WalKey } from './keys.js';
 import type { MetaStore } from './meta.js';
 import type { SegmentFile, StoredWalSegment, WalArchive, WalPutOutcome } from './types.js';
@@ -20,15 +20,6 @@ async function sha256OfFile(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-/** A driver that can store a local file's bytes without them passing through JS (the fs driver). */
-interface FileObjectStore extends ObjectStore {
-  putFile(key: string, path: string, opts?: PutOptions): Promise<PutResult>;
-}
-
-function canPutFile(store: ObjectStore): store is FileObjectStore {
-  return typeof (store as Partial<FileObjectStore>).putFile === 'function';
 }
 
 const COMPRESSIONS = Object.keys(COMPRESSION_EXT) as Compression[];
@@ -85,7 +76,7 @@ export class RepoWalArchive implements WalArchive {
     const store = codec.store;
     const plain = codec.codec.compression === 'none' && codec.codec.key === undefined;
     return this.putCommitted(timeline, name, sum, size, async (key, o) => {
-      if (plain && canPutFile(store)) {
+      if (plain && store.capabilities.linkFiles && store.putFile) {
         await store.putFile(key, file.path, { ...o, contentLength: size });
         return;
       }
@@ -266,8 +257,9 @@ export class RepoWalArchive implements WalArchive {
   }
 
   /**
-   * probe() for a put that knows its checksum and size. On the fs driver a listing of the name as
-   * a prefix reads the whole timeline directory (O(segments archived) for every put); there,
+   * probe() for a put that knows its checksum and size. Where a listing is not indexed (the fs
+   * driver), a listing of the name as a prefix reads the whole timeline directory (O(segments
+   * archived) for every put); there,
    * the keys that matter are looked up directly instead: the segment under each compression and
    * this content's marker. When any segment object exists (an interrupted or repeated upload, a
    * possible conflict) the full listing runs, so those cases are decided exactly as before. Not
@@ -275,7 +267,7 @@ export class RepoWalArchive implements WalArchive {
    * writes the object before its marker and removes the marker first).
    */
   private async probeForPut(timeline: number, name: string, sum: string, size: number): Promise<Probe> {
-    if (this.store.kind !== 'fs') return this.probe(timeline, name);
+    if (this.store.capabilities.indexedListing) return this.probe(timeline, name);
     const [marker, ...segments] = await Promise.all([
       this.store.head(this.keys.segmentMarker(timeline, name, sum, size)),
       ...COMPRESSIONS.map((c) => this.store.head(this.keys.segment(timeline, name, c))),

@@ -17,5 +17,4 @@ export { parseRecoveryTarget } from './parse-target.js';
 export { normaliseTime } from './target-time.js';
 export type { TargetField } from './parse-target.js';
 export type { RecoveryTarget, RecoveryOptions, TargetAction } from './target.js';
-export { openDatabaseForRestore } from './open.js';
 export { copyPaddedPartial, segmentAfterArchive, servableFromSpool, assertSpoolOf } from './spool-partial.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
 import type { DatabaseRepository, Repository, DatabaseRef } from '../repository/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import { loadCatalog, walObjectId } from './catalog.js';
+import { loadInventory, walObjectId } from './inventory.js';
 import { planExpiry } from './plan.js';
 import { planToJson, type ExpiryPlanJson } from './report.js';
 import type { RetentionPolicy } from './types.js';
@@ -53,10 +53,6 @@ const JournalSchema = z.object({
 });
 type Journal = z.infer<typeof JournalSchema>;
 
-const journalKey = (db: DatabaseRepository) => `${db.keys.root}retention/expiry-in-progress.json`;
-/** Present while a run is deleting (or after one crashed): listings of the archive are then in flux. */
-export const expiryJournalKey = journalKey;
-export const lastReportKey = (db: DatabaseRepository) => `${db.keys.root}retention/last-report.json`;
 
 async function readJson(store: ObjectStore, key: string): Promise<unknown> {
   try {
@@ -83,7 +79,7 @@ async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> 
  * day of WAL is a few DeleteObjects calls, not four requests per segment); history files last;
  * then the journal is removed and the report recorded.
  * A run that crashed is finished by the next one: first the half-deleted leftovers its journal
- * names, then a fresh plan (which, for the same catalog, decides the same).
+ * names, then a fresh plan (which, for the same inventory, decides the same).
  * The caller must hold the database's retention lock: two concurrent runs are not coordinated here.
  */
 export async function runExpiry(repo: Repository, ref: DatabaseRef, policy: RetentionPolicy, opts: RunExpiryOptions = {}): Promise<ExpiryReport> {
@@ -101,17 +97,17 @@ export async function runExpiry(repo: Repository, ref: DatabaseRef, policy: Rete
   };
 
   const resumed = { backups: [] as string[], wal_segments: 0 };
-  const rawJournal = await readJson(store, journalKey(db));
+  const rawJournal = await readJson(store, db.keys.retentionJournal);
   if (rawJournal !== null && !dryRun) {
     const parsed = JournalSchema.safeParse(rawJournal);
     if (!parsed.success) {
-      throw new PitrdError('REPO_INVALID', `retention journal ${journalKey(db)} of database "${dbName}" is not valid: ${parsed.error.message}`, { context: { key: journalKey(db) } });
+      throw new PitrdError('REPO_INVALID', `retention journal ${db.keys.retentionJournal} of database "${dbName}" is not valid: ${parsed.error.message}`, { context: { key: db.keys.retentionJournal } });
     }
     await finishJournal(db, store, parsed.data, resumed);
   }
 
-  const { catalog, walObjects } = await loadCatalog(db);
-  const plan = planExpiry(catalog, policy, now);
+  const { inventory, walObjects } = await loadInventory(db);
+  const plan = planExpiry(inventory, policy, now);
   const report: ExpiryReport = {
     database: dbName,
     dry_run: dryRun,
@@ -131,7 +127,7 @@ export async function runExpiry(repo: Repository, ref: DatabaseRef, policy: Rete
     .sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : a.timeline - b.timeline));
   const journal: Journal = { started_at: startedAt.toISOString(), backups: plan.deleteBackups.map((b) => b.id), wal: wal.map(({ timeline, segment }) => ({ timeline, segment })), histories: plan.deleteHistories };
   const anything = journal.backups.length + journal.wal.length + journal.histories.length > 0;
-  if (anything) await putJson(store, journalKey(db), journal);
+  if (anything) await putJson(store, db.keys.retentionJournal, journal);
 
   for (const id of journal.backups) {
     await store.delete([db.keys.backupJson(id)]);
@@ -164,9 +160,9 @@ export async function runExpiry(repo: Repository, ref: DatabaseRef, policy: Rete
     await step({ kind: 'history', timeline: t });
     report.deleted.histories.push(t);
   }
-  if (anything) await store.delete([journalKey(db)]);
+  if (anything) await store.delete([db.keys.retentionJournal]);
   report.finished_at = new Date().toISOString();
-  await putJson(store, lastReportKey(db), report);
+  await putJson(store, db.keys.retentionReport, report);
   return report;
 }
 
@@ -200,5 +196,5 @@ async function finishJournal(db: DatabaseRepository, store: ObjectStore, journal
       resumed.wal_segments += new Set(leftovers.map((k) => k.slice(prefix.length, prefix.length + 24))).size;
     }
   }
-  await store.delete([journalKey(db)]);
+  await store.delete([db.keys.retentionJournal]);
 }

@@ -1,6 +1,6 @@
 export { planExpiry, assertPolicy, DAY_MS } from './plan.js';
-export { loadCatalog, toCatalogBackup, toCatalogRestore } from './catalog.js';
-export { runExpiry, lastReportKey, expiryJournalKey } from './executor.js';
+export { loadInventory, toInventoryBackup, toInventoryRestore } from './inventory.js';
+export { runExpiry } from './executor.js';
 export type { ExpiryReport, ExpiryStep, RunExpiryOptions } from './executor.js';
 export { planToJson } from './report.js';
 export type { ExpiryPlanJson } from './report.js';

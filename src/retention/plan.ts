@@ -6,9 +6,9 @@ import type {
   BackupDeletion,
   BackupKeepReason,
   BackupKept,
-  Catalog,
-  CatalogBackup,
-  CatalogSegment,
+  Inventory,
+  InventoryBackup,
+  InventorySegment,
   ExpiryPlan,
   HistoryDecision,
   RetentionPolicy,
@@ -18,9 +18,9 @@ import type {
 
 export const DAY_MS = 86_400_000;
 
-type Restorable = CatalogBackup & { timeline: TimelineId; startLsn: Lsn; stopLsn: Lsn; stopTime: number };
+type Restorable = InventoryBackup & { timeline: TimelineId; startLsn: Lsn; stopLsn: Lsn; stopTime: number };
 
-const isRestorable = (b: CatalogBackup): b is Restorable =>
+const isRestorable = (b: InventoryBackup): b is Restorable =>
   b.status === 'completed' && b.timeline !== null && b.startLsn !== null && b.stopLsn !== null && b.stopTime !== null;
 
 const isActive = (s: string) => s === 'pending' || s === 'running';
@@ -43,7 +43,7 @@ export function assertPolicy(policy: RetentionPolicy): void {
 }
 
 /**
- * Decide what retention may delete. Pure: the same catalog, policy and time give the same plan.
+ * Decide what retention may delete. Pure: the same inventory, policy and time give the same plan.
  *
  * Backups: the newest completed backup whose consistency point is at or before the window start
  * (the "anchor") and every newer one are kept, so any time inside the window has a backup to start
@@ -55,7 +55,7 @@ export function assertPolicy(policy: RetentionPolicy): void {
  * timelines no kept backup can reach, are deleted; a segment archived inside the window is kept
  * anyway. With no restorable backup left, or a restore still choosing its backup, no WAL goes.
  */
-export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: number): ExpiryPlan {
+export function planExpiry(inventory: Inventory, policy: RetentionPolicy, now: number): ExpiryPlan {
   assertPolicy(policy);
   const windowStart = now - policy.retentionDays * DAY_MS;
   const keep = new Map<string, BackupKeepReason[]>();
@@ -65,12 +65,12 @@ export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: numbe
     keep.set(id, list);
   };
 
-  const activeRestores = catalog.restores.filter((r) => isActive(r.status));
+  const activeRestores = inventory.restores.filter((r) => isActive(r.status));
   const restoredFrom = new Set(activeRestores.map((r) => r.backupId).filter((id): id is string => id !== null));
   // A restore that has not chosen its backup yet may pick any of them: delete nothing it could need.
   const restoreChoosing = activeRestores.some((r) => r.backupId === null);
 
-  const restorable = catalog.backups.filter(isRestorable).sort(byConsistencyPoint);
+  const restorable = inventory.backups.filter(isRestorable).sort(byConsistencyPoint);
   let anchor = -1;
   restorable.forEach((b, i) => {
     if (b.stopTime <= windowStart) anchor = i;
@@ -82,7 +82,7 @@ export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: numbe
   });
 
   const deleteBackups: BackupDeletion[] = [];
-  for (const b of catalog.backups) {
+  for (const b of inventory.backups) {
     if (b.pinned) addKeep(b.id, 'pinned');
     if (isActive(b.status)) addKeep(b.id, 'running');
     if (restoredFrom.has(b.id)) addKeep(b.id, 'restore-in-progress');
@@ -97,18 +97,18 @@ export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: numbe
     }
     deleteBackups.push({ id: b.id, status: b.status, stopLsn: b.stopLsn, stopTime: b.stopTime, reason: failed ? 'failed-older-than-window' : 'older-than-window' });
   }
-  const keepBackups: BackupKept[] = catalog.backups
+  const keepBackups: BackupKept[] = inventory.backups
     .filter((b) => keep.has(b.id))
     .map((b) => ({ id: b.id, status: b.status, stopLsn: b.stopLsn, stopTime: b.stopTime, reasons: keep.get(b.id)! }));
   // Deletion order: oldest consistency point first (failed records by creation time).
-  const createdAt = new Map(catalog.backups.map((b) => [b.id, b.createdAt]));
+  const createdAt = new Map(inventory.backups.map((b) => [b.id, b.createdAt]));
   deleteBackups.sort((a, b) => (a.stopTime ?? createdAt.get(a.id)!) - (b.stopTime ?? createdAt.get(b.id)!));
 
   // Which WAL the kept backups need.
-  const graph = new TimelineGraph(catalog.histories);
-  const timelines = new Set<TimelineId>([...catalog.segments.map((s) => s.timeline), ...catalog.histories.map((h) => h.timeline)]);
+  const graph = new TimelineGraph(inventory.histories);
+  const timelines = new Set<TimelineId>([...inventory.segments.map((s) => s.timeline), ...inventory.histories.map((h) => h.timeline)]);
   const neededFrom = new Map<TimelineId, Lsn>();
-  const sources = catalog.backups.filter((b) => keep.has(b.id) && (isRestorable(b) || isActive(b.status)) && b.timeline !== null && b.startLsn !== null);
+  const sources = inventory.backups.filter((b) => keep.has(b.id) && (isRestorable(b) || isActive(b.status)) && b.timeline !== null && b.startLsn !== null);
   for (const b of sources) {
     for (const t of graph.descendantsOfPoint(b.timeline!, b.startLsn!, timelines)) {
       const cur = neededFrom.get(t);
@@ -118,7 +118,7 @@ export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: numbe
   const keepAllWal: WalKept['reason'] | null = restoreChoosing ? 'restore-choosing-backup' : restorable.length === 0 ? 'no-retained-backup' : null;
 
   type Label = WalKept['reason'] | WalDeletion['reason'];
-  const labelled = catalog.segments.map((seg): { seg: CatalogSegment; label: Label } => {
+  const labelled = inventory.segments.map((seg): { seg: InventorySegment; label: Label } => {
     if (keepAllWal) return { seg, label: keepAllWal };
     const from = neededFrom.get(seg.timeline);
     if (from !== undefined && seg.endLsn > from) return { seg, label: 'needed-by-retained-backup' };
@@ -133,10 +133,10 @@ export function planExpiry(catalog: Catalog, policy: RetentionPolicy, now: numbe
   }
 
   // A history file stays while anything on its timeline or a descendant stays.
-  const keptTimelines = new Set<TimelineId>([...keepWal.map((r) => r.timeline), ...catalog.backups.filter((b) => keep.has(b.id) && b.timeline !== null).map((b) => b.timeline!)]);
+  const keptTimelines = new Set<TimelineId>([...keepWal.map((r) => r.timeline), ...inventory.backups.filter((b) => keep.has(b.id) && b.timeline !== null).map((b) => b.timeline!)]);
   const keepHistories: HistoryDecision[] = [];
   const deleteHistories: TimelineId[] = [];
-  for (const h of [...catalog.histories].sort((a, b) => a.timeline - b.timeline)) {
+  for (const h of [...inventory.histories].sort((a, b) => a.timeline - b.timeline)) {
     const user = [...keptTimelines].sort((a, b) => a - b).find((t) => graph.descendsFrom(t, h.timeline));
     if (keepAllWal) keepHistories.push({ timeline: h.timeline, keep: true, reason: keepAllWal });
     else if (user !== undefined) keepHistories.push({ timeline: h.timeline, keep: true, reason: user === h.timeline ? 'timeline still in use' : `descendant timeline ${user} still in use` });

@@ -1,10 +1,10 @@
-import type { CatalogSegment, SegmentRange } from './types.js';
+import type { InventorySegment, SegmentRange } from './types.js';
 
 /**
  * Group segments (any order) into runs that are contiguous in LSN on one timeline and share a
  * label. A missing segment (a gap) always ends a run, so a range never pretends to cover it.
  */
-export function contiguousRuns<L>(items: readonly { seg: CatalogSegment; label: L }[]): { range: SegmentRange; label: L; segments: string[] }[] {
+export function contiguousRuns<L>(items: readonly { seg: InventorySegment; label: L }[]): { range: SegmentRange; label: L; segments: string[] }[] {
   const sorted = [...items].sort((a, b) => a.seg.timeline - b.seg.timeline || (a.seg.startLsn < b.seg.startLsn ? -1 : a.seg.startLsn > b.seg.startLsn ? 1 : 0));
   const out: { range: SegmentRange; label: L; segments: string[] }[] = [];
   for (const { seg, label } of sorted) {

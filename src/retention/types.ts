@@ -2,14 +2,14 @@ import type { Lsn, TimelineId } from '../types.js';
 import type { TimelineHistory } from '../wal/index.js';
 
 /**
- * The plain catalog retention decides over: everything planExpiry() needs, nothing it must fetch.
- * Times are epoch milliseconds; LSNs are bigint. loadCatalog() builds one from the repository.
+ * The inventory retention decides over: everything planExpiry() needs, nothing it must fetch.
+ * Times are epoch milliseconds; LSNs are bigint. loadInventory() builds one from the repository.
  */
-export type CatalogBackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'interrupted';
+export type InventoryBackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'interrupted';
 
-export interface CatalogBackup {
+export interface InventoryBackup {
   id: string;
-  status: CatalogBackupStatus;
+  status: InventoryBackupStatus;
   /** When the record was created: the age of a failed backup that never reached a stop point. */
   createdAt: number;
   timeline: TimelineId | null;
@@ -22,7 +22,7 @@ export interface CatalogBackup {
   expiresAt: number | null;
 }
 
-export interface CatalogSegment {
+export interface InventorySegment {
   timeline: TimelineId;
   name: string;
   /** First byte of the segment. */
@@ -33,19 +33,19 @@ export interface CatalogSegment {
   archivedAt?: number;
 }
 
-export interface CatalogRestore {
+export interface InventoryRestore {
   id: string;
   status: 'pending' | 'running' | 'completed' | 'failed';
   /** The backup it restores from; null while it is still choosing. */
   backupId: string | null;
 }
 
-export interface Catalog {
-  backups: CatalogBackup[];
-  segments: CatalogSegment[];
+export interface Inventory {
+  backups: InventoryBackup[];
+  segments: InventorySegment[];
   /** History files of the timelines that have one (src/wal's parse). */
   histories: TimelineHistory[];
-  restores: CatalogRestore[];
+  restores: InventoryRestore[];
 }
 
 export interface RetentionPolicy {
@@ -71,7 +71,7 @@ export type BackupDeleteReason = 'older-than-window' | 'failed-older-than-window
 
 export interface PlannedBackup {
   id: string;
-  status: CatalogBackupStatus;
+  status: InventoryBackupStatus;
   stopLsn: Lsn | null;
   stopTime: number | null;
 }

@@ -15,7 +15,7 @@ import { writeStream } from './fs-write.js';
 import { TEMP_MARKER, validateKey, validatePrefix } from './keys.js';
 import { signFsUrl } from './signed-url.js';
 import { streamToBuffer } from './streams.js';
-import type { ByteRange, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, PutResult, SignedUrl } from './types.js';
+import type { ByteRange, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, PutResult, SignedUrl, StoreCapabilities } from './types.js';
 import { listAllPages } from './list-all.js';
 
 export interface FsObjectStoreOptions {
@@ -38,7 +38,7 @@ export interface FsObjectStoreOptions {
 const DEFAULT_PAGE = 1000;
 
 export class FsObjectStore implements ObjectStore {
-  readonly kind = 'fs' as const;
+  readonly capabilities: StoreCapabilities = { linkFiles: true, rangedReads: true, presign: false, indexedListing: false };
   readonly location: string;
   private readonly root: string;
   private readonly fsync: boolean;

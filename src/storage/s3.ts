@@ -19,7 +19,7 @@ import { validateKey, validatePrefix } from './keys.js';
 import { mapS3Error } from './s3-errors.js';
 import { choosePartSize, MIB } from './part-size.js';
 import { sliceStream, streamToBuffer } from './streams.js';
-import type { ByteRange, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, PutResult, SignedUrl } from './types.js';
+import type { ByteRange, ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, PutResult, SignedUrl, StoreCapabilities } from './types.js';
 import { listAllPages } from './list-all.js';
 
 export interface S3ObjectStoreOptions {
@@ -80,7 +80,7 @@ const loadUpload = async (): Promise<UploadClass> => (await import('@aws-sdk/lib
 const loadGetSignedUrl = async (): Promise<GetSignedUrl> => (await import('@aws-sdk/s3-request-presigner')).getSignedUrl;
 
 export class S3ObjectStore implements ObjectStore {
-  readonly kind = 's3' as const;
+  readonly capabilities: StoreCapabilities = { linkFiles: false, rangedReads: true, presign: true, indexedListing: true };
   readonly location: string;
   private sdkPromise: Promise<Sdk> | undefined;
   private readonly bucket: string;

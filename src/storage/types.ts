@@ -56,8 +56,32 @@ export interface SignedUrl {
   expiresAt: Date;
 }
 
+/**
+ * What a driver can do beyond the common interface, declared by the driver so callers ask for a
+ * capability instead of testing which driver they hold (pgBackRest's storage feature flags).
+ */
+export interface StoreCapabilities {
+  /**
+   * putFile(): a complete local file becomes an object without its bytes passing through JS (a
+   * hard link on the store's own filesystem, a kernel copy elsewhere).
+   */
+  readonly linkFiles: boolean;
+  /** get()/getBuffer() with a ByteRange transfer only the bytes asked for. */
+  readonly rangedReads: boolean;
+  /**
+   * signedUrl() is answered by the storage service itself (S3 presigning). Without it, a download
+   * link points at pitrd's own API, which verifies it with a secret that must outlive restarts.
+   */
+  readonly presign: boolean;
+  /**
+   * Listing a prefix costs about what it returns (an indexed key space, S3). Without it a listing
+   * reads the whole directory the prefix falls in, so a few head() calls of known keys are cheaper.
+   */
+  readonly indexedListing: boolean;
+}
+
 export interface ObjectStore {
-  readonly kind: 'fs' | 's3';
+  readonly capabilities: StoreCapabilities;
   /** Human-readable location for logs (no credentials). */
   readonly location: string;
   /** Atomic to readers: an object is either absent or whole. */
@@ -75,6 +99,11 @@ export interface ObjectStore {
   delete(keys: string[]): Promise<void>;
   /** A URL that lets anyone holding it GET the stored bytes until it expires. */
   signedUrl(key: string, expiresInSeconds: number): Promise<SignedUrl>;
+  /**
+   * Present exactly when `capabilities.linkFiles`: put() of a local file that is complete,
+   * durable and never written again, its bytes stored as they are.
+   */
+  putFile?(key: string, path: string, opts?: PutOptions): Promise<PutResult>;
   close(): Promise<void>;
 }
 

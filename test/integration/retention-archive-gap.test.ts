@@ -8,7 +8,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ArchiveGapMonitor } from '../../src/daemon/archive-gap.js';
 import { PitrdError } from '../../src/errors.js';
 import { openRepository, type Repository } from '../../src/repository/index.js';
-import { expiryJournalKey } from '../../src/retention/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';
 import { formatLsn, segmentName } from '../../src/wal/index.js';
 import { lazyDrivers } from './repository-drivers.js';
@@ -22,7 +21,7 @@ const lsnAt = (segno: number, off = 0x28) => formatLsn(BigInt(segno) * BigInt(SE
 function flaky(inner: ObjectStore): ObjectStore & { failing: boolean } {
   const s: ObjectStore & { failing: boolean } = {
     failing: false,
-    kind: inner.kind,
+    capabilities: inner.capabilities,
     location: inner.location,
     put: (k, b, o) => inner.put(k, b, o),
     get: (k, r) => inner.get(k, r),
@@ -134,7 +133,7 @@ for (const driver of lazyDrivers()) {
       const ok = await monitor.check({ project: 'default', name: DB });
       expect(ok?.gap).toBeNull();
       const db = repo.database({ project: 'default', name: DB });
-      const journal = expiryJournalKey(db);
+      const journal = db.keys.retentionJournal;
       await store.put(journal, Buffer.from('{}'));
       // Mid-run deletions are not gaps: the listing is not trusted until the journal is gone.
       await db.wal.removeSegments([{ timeline: 1, name: name(1, 3) }]);

@@ -4,6 +4,9 @@
  * real s3rver process.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PitrdError } from '../../src/errors.js';
@@ -224,6 +227,28 @@ export function storageConformance(
       console.log(`[${name}] 64 MiB stream: peak RSS growth ${grownMB.toFixed(1)} MB`);
       expect(grownMB).toBeLessThan(200);
       await s.delete(['big/blob']);
+    });
+
+    it('what the driver declares it can do, it does (capabilities)', async () => {
+      const data = randomBytes(4096);
+      if (s.capabilities.rangedReads) {
+        await s.put('caps/ranged', data);
+        expect((await s.getBuffer('caps/ranged', { start: 100, end: 1123 })).equals(data.subarray(100, 1124))).toBe(true);
+      }
+      expect(typeof s.putFile === 'function').toBe(s.capabilities.linkFiles);
+      if (s.capabilities.linkFiles) {
+        const dir = mkdtempSync(join(tmpdir(), 'pitrd-caps-'));
+        try {
+          const file = join(dir, 'segment');
+          writeFileSync(file, data);
+          expect(await s.putFile!('caps/linked', file, { ifNoneMatch: true, contentLength: data.length })).toEqual({ key: 'caps/linked', size: data.length });
+          expect((await s.getBuffer('caps/linked')).equals(data)).toBe(true);
+          expect((await errorOf(s.putFile!('caps/linked', file, { ifNoneMatch: true }))).code).toBe('OBJECT_EXISTS');
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      await s.delete(['caps/ranged', 'caps/linked']);
     });
 
     it('signed URL: a plain HTTP GET fetches the bytes', async () => {

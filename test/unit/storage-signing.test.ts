@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PitrdError } from '../../src/errors.js';
-import { choosePartSize, createObjectStore, signFsUrl, validateKey, validatePrefix, verifyFsSignedUrl } from '../../src/storage/index.js';
+import { choosePartSize, createObjectStore, FsObjectStore, S3ObjectStore, signFsUrl, validateKey, validatePrefix, verifyFsSignedUrl } from '../../src/storage/index.js';
 
 const SECRET = 'unit-test-signing-secret';
 const BASE = 'http://backup-host:8432';
@@ -93,14 +93,23 @@ describe('multipart part size', () => {
 describe('createObjectStore', () => {
   it('builds both drivers from plain config and refuses unknown ones', () => {
     const fs = createObjectStore({ type: 'fs', path: '/tmp/pitrd-never-created' });
-    expect(fs.kind).toBe('fs');
+    expect(fs).toBeInstanceOf(FsObjectStore);
     const s3 = createObjectStore({ type: 's3', region: 'eu-west-1', bucket: 'b', prefix: '/team/x/', endpoint: 'http://127.0.0.1:1' });
-    expect(s3.kind).toBe('s3');
+    expect(s3).toBeInstanceOf(S3ObjectStore);
     expect(s3.location).toContain('s3://b/team/x/');
     expect(s3.location).not.toMatch(/secret/i);
     void s3.close();
     expect(codeOf(() => createObjectStore({ type: 'ftp' } as never))).toBe('CONFIG_INVALID');
     expect(codeOf(() => createObjectStore({ type: 's3', region: 'r', bucket: '' }))).toBe('CONFIG_INVALID');
+  });
+
+  it('each driver declares what it can do, and offers putFile exactly when it declares linkFiles', () => {
+    const fs = createObjectStore({ type: 'fs', path: '/tmp/pitrd-never-created' });
+    const s3 = createObjectStore({ type: 's3', region: 'eu-west-1', bucket: 'b', endpoint: 'http://127.0.0.1:1' });
+    expect(fs.capabilities).toEqual({ linkFiles: true, rangedReads: true, presign: false, indexedListing: false });
+    expect(s3.capabilities).toEqual({ linkFiles: false, rangedReads: true, presign: true, indexedListing: true });
+    for (const s of [fs, s3]) expect(typeof s.putFile === 'function').toBe(s.capabilities.linkFiles);
+    void s3.close();
   });
 
   it('fs signedUrl without a secret is CONFIG_INVALID', async () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { BackupRecord } from '../../repository/index.js';
-import { openDatabaseForRestore } from '../../restore/index.js';
+import { openOneDatabase } from '../../catalog/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting, type Outcome } from '../report.js';
 
@@ -11,8 +11,8 @@ interface ManageOpts {
 }
 
 /** Open the repository's database for one backup operation, and always close the store. */
-async function withBackups<T>(cmd: Command, database: string | undefined, fn: (db: Awaited<ReturnType<typeof openDatabaseForRestore>>['db']) => Promise<T>): Promise<T> {
-  const { db, store } = await openDatabaseForRestore(loadCommandConfig(cmd), database);
+async function withBackups<T>(cmd: Command, database: string | undefined, fn: (db: Awaited<ReturnType<typeof openOneDatabase>>['db']) => Promise<T>): Promise<T> {
+  const { db, store } = await openOneDatabase(loadCommandConfig(cmd), database);
   try {
     return await fn(db);
   } finally {

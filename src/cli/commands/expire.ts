@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openCatalog } from '../../catalog/index.js';
+import { openDatabases } from '../../catalog/index.js';
 import { PitrdError } from '../../errors.js';
 import { policyFromConfig, runExpiry, type ExpiryReport } from '../../retention/index.js';
 import { loadCommandConfig } from '../context.js';
@@ -37,7 +37,7 @@ export function register(program: Command): void {
             context: { database: o.database },
           });
         }
-        const { repo, store, databases } = await openCatalog(config, o.database);
+        const { repo, store, databases } = await openDatabases(config, o.database);
         try {
           const reports: ExpiryReport[] = [];
           for (const db of config.databases) {

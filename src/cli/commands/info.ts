@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openCatalog, recoveryWindow, summarizeArchive, type RecoveryWindowView } from '../../catalog/index.js';
+import { openDatabases, recoveryWindow, summarizeArchive, type RecoveryWindowView } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
 import { scanSpool, spoolDirOf } from '../../receiver/index.js';
 import type { BackupRecord, DatabaseRef, Repository } from '../../repository/index.js';
@@ -99,7 +99,7 @@ export function register(program: Command): void {
     .action(
       reporting(async function (this: Command, o: { database?: string }): Promise<Outcome> {
         const config = loadCommandConfig(this);
-        const { repo, store, databases } = await openCatalog(config, o.database);
+        const { repo, store, databases } = await openDatabases(config, o.database);
         try {
           const views: DatabaseView[] = [];
           for (const ref of databases) views.push(await describeDatabase(repo, config, ref));

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { spoolDirOf } from '../../receiver/index.js';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
-import { openDatabaseForRestore, parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
+import { openOneDatabase } from '../../catalog/index.js';
+import { parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 import { createProgress, formatBytes, percent, type Progress } from '../progress.js';
@@ -111,7 +112,7 @@ export function register(program: Command): void {
       if (o.run) checkRunnable(o);
       // repo lets the plan bring the WAL summaries up to date before checking the window.
       const config = loadCommandConfig(this);
-      const { db, store, repo } = await openDatabaseForRestore(config, o.database);
+      const { db, store, repo } = await openOneDatabase(config, o.database);
       // On the receiver's host, --latest also replays the WAL flushed into the spool but not yet
       // archived (the receiver's spool of a database is <spool_dir>/<project>/<database>).
       const spoolDir = spoolDirOf(config.spool_dir, db);

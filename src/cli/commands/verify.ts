@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openCatalog, verifyDatabase, type VerifyProgress, type VerifyReport } from '../../catalog/index.js';
+import { openDatabases, verifyDatabase, type VerifyProgress, type VerifyReport } from '../../catalog/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 import { createProgress, type Progress } from '../progress.js';
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--quick', 'skip re-reading segments (no checksum check)')
     .action(reporting(async function (this: Command, opts: { database?: string; json?: boolean; quick?: boolean }) {
-      const { repo, store, databases } = await openCatalog(loadCommandConfig(this), opts.database);
+      const { repo, store, databases } = await openDatabases(loadCommandConfig(this), opts.database);
       const progress = createProgress({ json: opts.json === true });
       const onProgress = verifyRenderer(progress);
       try {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isPitrdError } from '../../errors.js';
-import { fetchWalFile, openDatabaseForRestore } from '../../restore/index.js';
+import { openOneDatabase } from '../../catalog/index.js';
+import { fetchWalFile } from '../../restore/index.js';
 import { loadCommandConfig } from '../context.js';
 
 /**
@@ -17,7 +18,7 @@ export function register(program: Command): void {
     .option('--database <name>', 'database in the repository, `name` or `project/name` (default: the only one)')
     .action(async function (this: Command, file: string, path: string, opts: { database?: string }) {
       try {
-        const { db, store } = await openDatabaseForRestore(loadCommandConfig(this), opts.database);
+        const { db, store } = await openOneDatabase(loadCommandConfig(this), opts.database);
         try {
           if ((await fetchWalFile(db, file, path)) === 'missing') process.exitCode = 1;
         } finally {

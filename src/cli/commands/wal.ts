@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { databaseLabel, openCatalog, recoveryWindow, summarizeArchive } from '../../catalog/index.js';
+import { databaseLabel, openDatabases, recoveryWindow, summarizeArchive } from '../../catalog/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 
-async function withCatalog<T>(cmd: Command, database: string | undefined, fn: (c: Awaited<ReturnType<typeof openCatalog>>) => Promise<T>): Promise<T> {
-  const c = await openCatalog(loadCommandConfig(cmd), database);
+async function withDatabases<T>(cmd: Command, database: string | undefined, fn: (c: Awaited<ReturnType<typeof openDatabases>>) => Promise<T>): Promise<T> {
+  const c = await openDatabases(loadCommandConfig(cmd), database);
   try {
     return await fn(c);
   } finally {
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON (one database: its result; several: an object by database name)')
     .action(
       reporting(async function (this: Command, opts: { database?: string }) {
-        return withCatalog(this, opts.database, async ({ repo, databases }) => {
+        return withDatabases(this, opts.database, async ({ repo, databases }) => {
           const all: Record<string, Awaited<ReturnType<typeof summarizeArchive>>> = {};
           for (const ref of databases) all[databaseLabel(ref)] = await summarizeArchive(repo, ref);
           const lines = Object.entries(all).flatMap(([name, r]) => [
@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .option('--json', 'print the windows as JSON')
     .action(
       reporting(async function (this: Command, opts: { database?: string }) {
-        return withCatalog(this, opts.database, async ({ repo, databases }) => {
+        return withDatabases(this, opts.database, async ({ repo, databases }) => {
           const all: Record<string, Awaited<ReturnType<typeof recoveryWindow>>> = {};
           for (const ref of databases) all[databaseLabel(ref)] = await recoveryWindow(repo, ref);
           const lines = Object.entries(all).flatMap(([name, windows]) =>

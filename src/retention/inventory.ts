@@ -2,11 +2,11 @@ import { loadHistories } from '../catalog/index.js';
 import { PitrdError } from '../errors.js';
 import type { BackupRecord, DatabaseRepository, RestoreRecord } from '../repository/index.js';
 import { DEFAULT_WAL_SEGMENT_SIZE, parseLsn, parseSegmentName, segmentStartLsn } from '../wal/index.js';
-import type { Catalog, CatalogBackup, CatalogRestore, CatalogSegment } from './types.js';
+import type { Inventory, InventoryBackup, InventoryRestore, InventorySegment } from './types.js';
 
 const time = (s: string | null): number | null => (s === null ? null : Date.parse(s));
 
-export function toCatalogBackup(r: BackupRecord): CatalogBackup {
+export function toInventoryBackup(r: BackupRecord): InventoryBackup {
   return {
     id: r.id,
     status: r.status,
@@ -20,7 +20,7 @@ export function toCatalogBackup(r: BackupRecord): CatalogBackup {
   };
 }
 
-export function toCatalogRestore(r: RestoreRecord): CatalogRestore {
+export function toInventoryRestore(r: RestoreRecord): InventoryRestore {
   return { id: r.id, status: r.status, backupId: r.backup_id };
 }
 
@@ -36,12 +36,12 @@ export const walObjectId = (timeline: number, name: string) => `${timeline}/${na
  * Read everything retention decides over from one database's repository. The segment size comes
  * from database.json (segment names mean different LSNs for different sizes).
  */
-export async function loadCatalog(db: DatabaseRepository): Promise<{ catalog: Catalog; walSegmentSize: number; walObjects: Map<string, WalObjectKeys> }> {
+export async function loadInventory(db: DatabaseRepository): Promise<{ inventory: Inventory; walSegmentSize: number; walObjects: Map<string, WalObjectKeys> }> {
   const info = await db.info();
   const walSegmentSize = info?.wal_segment_size ?? DEFAULT_WAL_SEGMENT_SIZE;
-  const backups = (await db.backups.list()).map(toCatalogBackup);
-  const restores = (await db.restores.list()).map(toCatalogRestore);
-  const segments: CatalogSegment[] = [];
+  const backups = (await db.backups.list()).map(toInventoryBackup);
+  const restores = (await db.restores.list()).map(toInventoryRestore);
+  const segments: InventorySegment[] = [];
   const walObjects = new Map<string, WalObjectKeys>();
   for await (const s of db.wal.listSegments()) {
     if (s.key !== undefined) walObjects.set(walObjectId(s.timeline, s.name), { markerKey: db.keys.segmentMarker(s.timeline, s.name, s.sha256, s.size), objectKey: s.key });
@@ -60,5 +60,5 @@ export async function loadCatalog(db: DatabaseRepository): Promise<{ catalog: Ca
   const bad = loaded.broken[0];
   if (bad) throw new PitrdError('WAL_INVALID', bad.message, { context: { timeline: bad.timeline } });
   const histories = [...loaded.histories.values()];
-  return { catalog: { backups, segments, histories, restores }, walSegmentSize, walObjects };
+  return { inventory: { backups, segments, histories, restores }, walSegmentSize, walObjects };
 }
