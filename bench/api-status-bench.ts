@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { createApi, MemoryDatabaseRegistry, ObjectStoreProjectStore } from '../src/api/index.js';
+import { createApi, MemoryDatabaseRegistry } from '../src/api/index.js';
+import { ObjectStoreProjectStore } from '../src/service/index.js';
 import { FileTokenStore } from '../src/auth/index.js';
 import { createObjectStore } from '../src/storage/index.js';
 

@@ -3,10 +3,11 @@
  * expression is refused when it is added, naming the database, not at the first missed run.
  */
 import cron, { type ScheduledTask } from 'node-cron';
+import { DATABASE_DEFAULTS } from '../config/index.js';
 import { PitrdError } from '../errors.js';
 
-/** Daily at 03:00 (the daemon's time zone unless one is given). */
-export const DEFAULT_SCHEDULE = '0 3 * * *';
+/** The configuration's default (config/defaults.ts): daily at 03:00, the daemon's time zone unless one is given. */
+export const DEFAULT_SCHEDULE = DATABASE_DEFAULTS.backup.schedule;
 
 export function assertSchedule(database: string, expression: string): void {
   if (!cron.validate(expression)) {

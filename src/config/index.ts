@@ -5,6 +5,7 @@ export { repositoryOptions, storageOptions } from './storage.js';
 export { connectionPassword, parseEncryptionKey, REDACTED } from './secrets.js';
 export { sourceConnection, sourceTls } from './source.js';
 export { ENV_SHORTCUTS } from './env.js';
+export { DATABASE_DEFAULTS } from './defaults.js';
 export { ConfigSchema, COMPRESSION_ALGORITHMS, SSL_MODES, DATABASE_NAME_RE } from './schema.js';
 export type {
   ApiConfig,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { SSL_MODES, defaultSlotName } from '../postgres/index.js';
 import { DIRECT_IO_MODES, SUPPORTED_COMPRESSION } from '../storage/index.js';
+import { DATABASE_DEFAULTS } from './defaults.js';
 
 /**
  * The configuration file's shape. Every object is strict: a misspelt key is an error, never
@@ -162,28 +163,28 @@ const database = z.strictObject({
     .optional(),
   pitr: z
     .strictObject({
-      enabled: z.boolean({ error: 'expected true or false' }).default(true),
-      retention_days: positiveInt.default(7),
+      enabled: z.boolean({ error: 'expected true or false' }).default(DATABASE_DEFAULTS.pitr.enabled),
+      retention_days: positiveInt.default(DATABASE_DEFAULTS.pitr.retention_days),
       /** Act as a synchronous standby (RPO = 0); the server must list the slot's application name. */
-      synchronous: z.boolean({ error: 'expected true or false' }).default(false),
+      synchronous: z.boolean({ error: 'expected true or false' }).default(DATABASE_DEFAULTS.pitr.synchronous),
     })
-    .default({ enabled: true, retention_days: 7, synchronous: false }),
+    .default({ ...DATABASE_DEFAULTS.pitr }),
   backup: z
     .strictObject({
-      schedule: cronExpr.default('0 3 * * *'),
+      schedule: cronExpr.default(DATABASE_DEFAULTS.backup.schedule),
       /** Override of the repository-wide compression for this database's base backups. */
       compression: compression.optional(),
     })
-    .default({ schedule: '0 3 * * *' }),
+    .default({ ...DATABASE_DEFAULTS.backup }),
   retention: z
     .strictObject({
-      schedule: cronExpr.default('30 3 * * *'),
+      schedule: cronExpr.default(DATABASE_DEFAULTS.retention.schedule),
       /** Never expire below this many completed full backups, whatever their age. */
-      min_full_backups: positiveInt.default(2),
+      min_full_backups: positiveInt.default(DATABASE_DEFAULTS.retention.min_full_backups),
       /** Expire backups older than this; default: pitr.retention_days. */
       max_age_days: positiveInt.optional(),
     })
-    .default({ schedule: '30 3 * * *', min_full_backups: 2 }),
+    .default({ ...DATABASE_DEFAULTS.retention }),
 });
 
 export const ConfigSchema = z

@@ -1,7 +1,8 @@
 /**
  * `startDaemon(config)`: one process wiring the repository, the protected databases (with a WAL
- * receiver each while PITR is enabled), their base backups and retention on cron schedules,
- * health alerts, restores and branches run in the background, and the HTTP API.
+ * receiver each while PITR is enabled, on the receiver threads), their base backups and retention
+ * on cron schedules, health alerts, restores and branches run in the background (the services of
+ * src/service), the catalog thread, and the HTTP API.
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -11,34 +12,39 @@ import type { Logger } from 'pino';
 import { backupRoutes } from '../api/backups/index.js';
 import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
-import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, ObjectStoreProjectStore, registerProcessMetrics } from '../api/index.js';
+import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, registerProcessMetrics } from '../api/index.js';
 import { pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { errorMessage, loggedError } from '../errors.js';
+import { createWebhookNotifier, type HealthThresholds } from '../health/index.js';
 import type { Repository } from '../repository/index.js';
-import { createWebhookNotifier, type HealthThresholds } from '../retention/index.js';
+import {
+  BackupManager,
+  BranchManager,
+  DatabaseRegistryStore,
+  DEFAULT_THRESHOLDS,
+  entryKey,
+  HealthMonitor,
+  loadUrlSigningSecret,
+  ObjectStoreProjectStore,
+  ProtectedDatabases,
+  RecoveryWindows,
+  RepositoryIdempotencyStore,
+  RestoreManager,
+} from '../service/index.js';
 import { createObjectStore, signFsUrl } from '../storage/index.js';
-import { BackupManager } from './backups.js';
-import { BranchManager } from './branches.js';
-import { DEFAULT_THRESHOLDS, HealthMonitor } from './health.js';
-import { RepositoryIdempotencyStore } from './idempotency-store.js';
 import { FileSignatureCachedVerifier } from './token-verifier.js';
-import { loadUrlSigningSecret } from './url-signing-secret.js';
-import { DatabaseManager } from './manager.js';
-import { entryKey } from './entry.js';
 import { CatalogThread } from './catalog-thread.js';
 import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
 import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
 import { isWildcardAddress, linkBase } from './link-base.js';
 import { registerObjectRoute } from './object-route.js';
+import { ReceiverThread } from './receiver-thread.js';
 import { lockSpool } from './spool-lock.js';
-import { RecoveryWindows } from './window.js';
 import { guardedPaths, readableByRestoreUser } from './restore-user-access.js';
-import { RestoreManager } from './restores.js';
 import { openRepositoryOrLocalCopy } from './repository-copy.js';
-import { DatabaseRegistryStore } from './registry.js';
 import { VERSION } from '../version.js';
 
 export interface StartDaemonOptions {
@@ -54,7 +60,7 @@ export interface StartDaemonOptions {
   summaryIntervalMs?: number;
   /** How often health is evaluated (default 60 s). */
   healthIntervalMs?: number;
-  /** Alert thresholds over DEFAULT_THRESHOLDS (./health.ts) and the config's health.upload_failure_alert_seconds. */
+  /** Alert thresholds over DEFAULT_THRESHOLDS (src/service/health-monitor.ts) and the config's health.upload_failure_alert_seconds. */
   healthThresholds?: Partial<HealthThresholds>;
   /**
    * The only directory tree restores and branches are written to (a request's target_dir must
@@ -68,7 +74,7 @@ export interface Daemon {
   url: string;
   app: FastifyInstance;
   repo: Repository;
-  databases: DatabaseManager;
+  databases: ProtectedDatabases;
   backups: BackupManager;
   health: HealthMonitor;
   restores: RestoreManager;
@@ -88,7 +94,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   const loop = new EventLoopMonitor();
   loop.start();
   const store = createObjectStore(storageOptions(config));
-  let manager: DatabaseManager | null = null;
+  let manager: ProtectedDatabases | null = null;
   let backups: BackupManager | null = null;
   let app: FastifyInstance | null = null;
   let branches: BranchManager | null = null;
@@ -108,7 +114,15 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const windows = new RecoveryWindows(repo, logger, catalog);
     const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true, onCatalogChange: (name) => windows.invalidate(name) });
     backups = b;
-    manager = new DatabaseManager({ config, repo, registry, logger, windows, onChange: (entries) => b.sync(entries), receiverThreads: true });
+    manager = new ProtectedDatabases({
+      config,
+      repo,
+      registry,
+      logger,
+      windows,
+      onChange: (entries) => b.sync(entries),
+      startReceiver: (options, receiverLogger) => new ReceiverThread(config, options, receiverLogger, repo.repoJson),
+    });
     await manager.start();
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);

@@ -7,8 +7,4 @@ export type { ExpiryPlanJson } from './report.js';
 export { policyFromConfig } from './policy.js';
 export { scheduleRetention } from './schedule.js';
 export type { RetentionSchedule } from './schedule.js';
-export { evaluateHealth, diffAlerts, DEFAULT_UPLOAD_FAILURE_MS } from './health.js';
-export type { Alert, AlertChange, AlertKind, ArchiveGap, HealthObservation, HealthThresholds } from './health.js';
-export { createWebhookNotifier } from './webhook.js';
-export type { WebhookLogger, WebhookNotifier, WebhookOptions } from './webhook.js';
 export type * from './types.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { createApi, createApiLogger, MemoryDatabaseRegistry, MetricsRegistry, ObjectStoreProjectStore, type CreateApiOptions, type RouteDef } from '../../src/api/index.js';
+import { createApi, createApiLogger, MemoryDatabaseRegistry, MetricsRegistry, type CreateApiOptions, type RouteDef } from '../../src/api/index.js';
+import { ObjectStoreProjectStore } from '../../src/service/index.js';
 import { FileTokenStore, type Tier } from '../../src/auth/index.js';
 import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
 

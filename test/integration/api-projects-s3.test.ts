@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi, MemoryDatabaseRegistry, ObjectStoreProjectStore } from '../../src/api/index.js';
+import { createApi, MemoryDatabaseRegistry } from '../../src/api/index.js';
+import { ObjectStoreProjectStore } from '../../src/service/index.js';
 import { FileTokenStore } from '../../src/auth/index.js';
 import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
 import { startS3, type S3Server } from '../harness/s3.js';

@@ -8,8 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DEFAULT_THRESHOLDS, HealthMonitor } from '../../src/daemon/index.js';
-import { entryKey } from '../../src/daemon/entry.js';
+import { DEFAULT_THRESHOLDS, entryKey, HealthMonitor } from '../../src/service/index.js';
 import { cleanUp, startPostgres, type PgCluster } from '../harness/index.js';
 import { startDaemonFixture, waitFor, type DaemonFixture } from './daemon-fixture.js';
 

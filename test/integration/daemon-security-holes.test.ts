@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/auth/index.js';
 import { signFsUrl } from '../../src/storage/index.js';
-import { loadUrlSigningSecret } from '../../src/daemon/url-signing-secret.js';
+import { loadUrlSigningSecret } from '../../src/service/index.js';
 import { startDaemonFixture, type DaemonFixture } from './daemon-fixture.js';
 
 let fx: DaemonFixture;

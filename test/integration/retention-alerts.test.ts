@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebhookNotifier, diffAlerts, evaluateHealth, scheduleRetention, type Alert, type HealthObservation } from '../../src/retention/index.js';
+import { createWebhookNotifier, diffAlerts, evaluateHealth, type Alert, type HealthObservation } from '../../src/health/index.js';
+import { scheduleRetention } from '../../src/retention/index.js';
 
 /** A real local HTTP server recording every POST; `mode` decides how it answers. */
 let server: Server;

@@ -1,11 +1,11 @@
 /**
- * The daemon's archive-gap check (src/daemon/archive-gap.ts) over a real repository on fs and on
+ * The daemon's archive-gap check (src/service/archive-gap.ts) over a real repository on fs and on
  * S3 (s3rver): synthetic but real objects — segments, commit markers, history files, backup
  * records — written through the repository, then damaged or changed the way a bucket can be.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ArchiveGapMonitor } from '../../src/daemon/archive-gap.js';
+import { ArchiveGapMonitor } from '../../src/service/index.js';
 import { PitrdError } from '../../src/errors.js';
 import { openRepository, type Repository } from '../../src/repository/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';

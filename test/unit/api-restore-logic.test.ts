@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { recoveryOptions, targetOf } from '../../src/api/restores/index.js';
-import { resolveTargetDir } from '../../src/daemon/index.js';
+import { resolveTargetDir } from '../../src/service/index.js';
 import { isPitrdError } from '../../src/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -68,7 +68,7 @@ describe('resolveTargetDir', () => {
 describe('RepositoryIdempotencyStore', () => {
   it('keeps records (encrypted with the repository key) until they expire; the sweep deletes old ones', async () => {
     const { createObjectStore } = await import('../../src/storage/index.js');
-    const { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } = await import('../../src/daemon/index.js');
+    const { RepositoryIdempotencyStore, IDEMPOTENCY_PREFIX } = await import('../../src/service/index.js');
     const dir = mkdtempSync(join(tmpdir(), 'pitrd-idem-'));
     const store = createObjectStore({ type: 'fs', path: dir });
     try {

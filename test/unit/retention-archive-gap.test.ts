@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findContinuityGaps } from '../../src/catalog/index.js';
-import { summarizeGaps } from '../../src/daemon/archive-gap.js';
+import { summarizeGaps } from '../../src/service/index.js';
 import { segmentName, type TimelineHistory } from '../../src/wal/index.js';
 
 const SEG = 16 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diffAlerts, evaluateHealth, policyFromConfig, type HealthObservation } from '../../src/retention/index.js';
+import { diffAlerts, evaluateHealth, type HealthObservation } from '../../src/health/index.js';
+import { policyFromConfig } from '../../src/retention/index.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-06-30T12:00:00Z');

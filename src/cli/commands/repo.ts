@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { openExistingRepository } from '../../catalog/index.js';
 import { storageOptions } from '../../config/index.js';
-import { legacyOwners } from '../../daemon/index.js';
+import { legacyOwners } from '../../service/index.js';
 import { readObject, upgradeRepository, type UpgradeReport } from '../../repository/index.js';
 import { createObjectStore } from '../../storage/index.js';
 import { loadCommandConfig } from '../context.js';

@@ -8,8 +8,8 @@
  */
 import type { Logger } from 'pino';
 import type { BackupDownloadView, BackupService as BackupRoutesService, BackupView, RetentionRunView } from '../api/backups/index.js';
-import { createBackupService, DEFAULT_SCHEDULE, type BackupService, type StartedBackup } from '../basebackup/index.js';
-import type { Config, DatabaseConfig } from '../config/index.js';
+import { createBackupService, type BackupService, type StartedBackup } from '../basebackup/index.js';
+import { DATABASE_DEFAULTS, type Config, type DatabaseConfig } from '../config/index.js';
 import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
 import type { BackupRecord, DatabaseRef, Repository } from '../repository/index.js';
 import { policyFromConfig, runExpiry, scheduleRetention, type RetentionSchedule } from '../retention/index.js';
@@ -24,8 +24,6 @@ export interface LinkRequest {
 }
 
 export const DOWNLOAD_URL_TTL_S = 3600;
-const DEFAULT_RETENTION_SCHEDULE = '30 3 * * *';
-const DEFAULT_MIN_FULL_BACKUPS = 2;
 
 interface Protected {
   entry: DatabaseEntry;
@@ -228,8 +226,8 @@ export class BackupManager implements BackupRoutesService {
   private expire(e: DatabaseEntry, dryRun: boolean): Promise<RetentionRunView> {
     const cfg = this.configOf(e);
     const policy = policyFromConfig({
-      pitr: { ...(cfg?.pitr ?? { enabled: e.pitr.enabled, synchronous: false }), retention_days: e.pitr.retention_days },
-      retention: cfg?.retention ?? { schedule: DEFAULT_RETENTION_SCHEDULE, min_full_backups: DEFAULT_MIN_FULL_BACKUPS },
+      pitr: { ...(cfg?.pitr ?? { enabled: e.pitr.enabled, synchronous: DATABASE_DEFAULTS.pitr.synchronous }), retention_days: e.pitr.retention_days },
+      retention: cfg?.retention ?? { ...DATABASE_DEFAULTS.retention },
     });
     const run = runExpiry(this.opts.repo, e, policy, { dryRun });
     if (!dryRun) void run.finally(() => this.opts.onCatalogChange?.(e)).catch(() => undefined);
@@ -243,7 +241,7 @@ export class BackupManager implements BackupRoutesService {
       databases: {
         [e.name]: {
           connection: { ...entryConnection(e), database: e.dbname },
-          schedule: cfg?.backup.schedule ?? DEFAULT_SCHEDULE,
+          schedule: cfg?.backup.schedule ?? DATABASE_DEFAULTS.backup.schedule,
           pitr: e.pitr.enabled,
           retentionDays: e.pitr.retention_days,
           project: e.project,
@@ -255,7 +253,7 @@ export class BackupManager implements BackupRoutesService {
     if (this.opts.schedules !== false) {
       service.startSchedules();
       retention = scheduleRetention(
-        cfg?.retention.schedule ?? DEFAULT_RETENTION_SCHEDULE,
+        cfg?.retention.schedule ?? DATABASE_DEFAULTS.retention.schedule,
         async () => {
           try {
             const r = await this.expire(e, false);

@@ -4,11 +4,16 @@
  * histories and backups (src/catalog). The window shown is the newest timeline's restorable one.
  * On the same cadence, the archive is checked for gaps (./archive-gap.ts) for the health monitor.
  */
-import { ArchiveSummarizer, recoveryWindow, type RecoveryWindowView } from '../catalog/index.js';
+import { ArchiveSummarizer, recoveryWindow, type RecoveryWindowView, type SummarizeResult } from '../catalog/index.js';
 import { isPitrdError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import { ArchiveGapMonitor, type ArchiveGapLogger, type ArchiveGapState } from './archive-gap.js';
-import type { CatalogThread } from './catalog-thread.js';
+
+/** Where summarising and window computation run instead of this thread (the daemon's catalog thread, src/daemon/catalog-thread.ts). */
+export interface CatalogWorker {
+  summarize(database: DatabaseRef): Promise<SummarizeResult>;
+  windows(database: DatabaseRef): Promise<RecoveryWindowView[]>;
+}
 
 const DEFAULT_INTERVAL_MS = 10_000;
 /**
@@ -49,7 +54,7 @@ export class RecoveryWindows {
   constructor(
     private readonly repo: Repository,
     logger?: ArchiveGapLogger,
-    private readonly thread?: CatalogThread,
+    private readonly thread?: CatalogWorker,
   ) {
     this.gaps = new ArchiveGapMonitor(repo, logger);
   }

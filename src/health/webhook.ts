@@ -1,5 +1,5 @@
 import { errorMessage, loggedError } from '../errors.js';
-import type { AlertChange } from './health.js';
+import type { AlertChange } from './alerts.js';
 
 export interface WebhookLogger {
   warn(obj: Record<string, unknown>, msg: string): void;

@@ -11,7 +11,7 @@
 import { findContinuityGaps, readHistory, type ContinuityGap } from '../catalog/index.js';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
-import type { ArchiveGap } from '../retention/index.js';
+import type { ArchiveGap } from '../health/index.js';
 import type { TimelineId } from '../types.js';
 import { parseLsn, parseSegmentName, segnoOf, type TimelineHistory } from '../wal/index.js';
 

@@ -3,11 +3,11 @@
  * retained on the server by the replication slot, age of the last completed base backup, gaps in
  * the archived WAL, WAL a receiver found lost at its start (raised within a second). Changes (raised / cleared) go to the alert webhook when one is configured; the
  * active set is served by GET .../health and the pitrd_alert_active gauge, the measured values by
- * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (./metrics.ts).
+ * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (src/daemon/metrics.ts).
  */
 import type { Logger } from 'pino';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
-import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../retention/index.js';
+import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
 import { slotRetainedBytes } from '../postgres/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { isPitrdError, PitrdError } from '../../errors.js';
-import type { ObjectStore } from '../../storage/types.js';
-import type { Project, ProjectStore } from './types.js';
+import { isPitrdError, PitrdError } from '../errors.js';
+import type { ObjectStore } from '../storage/index.js';
+import type { Project, ProjectStore } from '../api/projects/index.js';
 
 const FileSchema = z.object({
   version: z.literal(1),

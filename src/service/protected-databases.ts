@@ -1,25 +1,28 @@
 /**
- * The daemon's databases: the configuration file's plus those registered through the API (kept in
- * the repository's registry), each with its WAL receiver while PITR is enabled. Implements what
- * the database and PITR routes need, and the projects routes' DatabaseRegistry.
+ * The protected databases: the configuration file's plus those registered through the API (kept
+ * in the repository's registry), each with its WAL receiver while PITR is enabled. Implements what
+ * the database and PITR routes need, and the projects routes' DatabaseRegistry. Where a receiver
+ * runs (a worker thread in the daemon) is the process's business: it comes in as a function
+ * (`startReceiver`), so this file knows no thread.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
-import { connectionPassword, sourceTls, type Config } from '../config/index.js';
+import { connectionPassword, DATABASE_DEFAULTS, sourceTls, type Config } from '../config/index.js';
 import { defaultSlotName, dropInactiveSlot, projectSlotName } from '../postgres/index.js';
 import { errorMessage, isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
-import { adoptLegacySpools, createReceiver, spoolDirOf, type ReceiverStatus } from '../receiver/index.js';
+import { adoptLegacySpools, spoolDirOf, type Receiver, type ReceiverOptions, type ReceiverStatus } from '../receiver/index.js';
 import type { DatabaseRef, Repository } from '../repository/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
-import { ReceiverThread } from './receiver-thread.js';
-import { receiverRepository } from './repository-copy.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
 import type { RecoveryWindows } from './window.js';
 
-export interface DatabaseManagerOptions {
+/** What a receiver is started with, besides its repository (the starter supplies that). */
+export type ReceiverLaunch = Pick<ReceiverOptions, 'database' | 'project' | 'connection' | 'spoolDir' | 'slotName' | 'synchronous'>;
+
+export interface ProtectedDatabasesOptions {
   config: Config;
   repo: Repository;
   registry: DatabaseRegistryStore;
@@ -29,14 +32,13 @@ export interface DatabaseManagerOptions {
   windows?: RecoveryWindows;
   /** Told the current databases after start and after every mutation (base backups follow them). */
   onChange?: (entries: DatabaseEntry[]) => Promise<void>;
-  /** Run each receiver on its own worker thread (./receiver-thread.ts; the daemon does), else in-process. */
-  receiverThreads?: boolean;
+  /** Make (not start) a database's receiver: the daemon runs it on a worker thread (src/daemon/receiver-thread.ts). */
+  startReceiver: (options: ReceiverLaunch, logger: Logger) => Receiver;
 }
 
-const DEFAULT_RETENTION_DAYS = 7;
 const REGISTRY_RETRY_MS = 5_000;
 
-export class DatabaseManager implements DatabaseService, PitrService, DatabaseRegistry, RecoveryWindowService {
+export class ProtectedDatabases implements DatabaseService, PitrService, DatabaseRegistry, RecoveryWindowService {
   private readonly entries = new Map<string, DatabaseEntry>();
   private readonly configProjects = new Set<string>();
   /** Mutations (register, enable, disable, delete) run one at a time: no interleaved start/stop. */
@@ -48,7 +50,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
   private registryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly opts: DatabaseManagerOptions) {
+  constructor(private readonly opts: ProtectedDatabasesOptions) {
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -201,7 +203,8 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
           dbname: input.dbname,
           sslmode: input.sslmode,
         },
-        pitr: { enabled: false, retention_days: DEFAULT_RETENTION_DAYS },
+        // Registered with PITR off: streaming starts when the client enables it (pitr/enable).
+        pitr: { enabled: false, retention_days: DATABASE_DEFAULTS.pitr.retention_days },
         slot_name: projectSlotName(projectId, input.name),
         created_at: at,
         updated_at: at,
@@ -355,7 +358,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       dbname: c.dbname,
       tls: { sslmode: c.sslmode },
       slotName: rec.slot_name ?? defaultSlotName(rec.name),
-      synchronous: false,
+      synchronous: DATABASE_DEFAULTS.pitr.synchronous,
       pitr: { ...rec.pitr },
       created_at: rec.created_at,
       receiver: null,
@@ -375,7 +378,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
 
   private async startReceiver(e: DatabaseEntry): Promise<void> {
     if (e.receiver) return;
-    const options = {
+    const options: ReceiverLaunch = {
       database: e.name,
       project: e.project,
       connection: entryConnection(e),
@@ -384,9 +387,7 @@ export class DatabaseManager implements DatabaseService, PitrService, DatabaseRe
       synchronous: e.synchronous,
     };
     const logger = this.opts.logger.child({ component: 'receiver', project: e.project, database: e.name });
-    const receiver = this.opts.receiverThreads
-      ? new ReceiverThread(this.opts.config, options, logger, this.opts.repo.repoJson)
-      : createReceiver({ ...options, repository: receiverRepository(this.opts.repo, e), logger });
+    const receiver = this.opts.startReceiver(options, logger);
     await receiver.start();
     e.receiver = receiver;
     this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');
