@@ -54,3 +54,10 @@
 /** A byte position in WAL. bigint because LSNs exceed 2^53. */
 export type Lsn = bigint;
 export type TimelineId = number;
+
+/**
+ * libpq's `sslmode` values, the one list: the configuration file, the API's register body and the
+ * connection code (src/postgres/tls-plan.ts: what each mode does) all read it from here.
+ */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];

@@ -14,8 +14,9 @@
  *  - A Unix-domain socket never uses TLS, whatever the mode.
  */
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+import { SSL_MODES, type SslMode } from '../types.js';
+
+export { SSL_MODES, type SslMode };
 
 export type Attempt = 'tls' | 'plain';
 

@@ -19,6 +19,7 @@ import { branchDir, loadBranchStates, saveBranchState, type BranchState } from '
 import type { DatabaseEntry } from './entry.js';
 import { freePort, pgIsRunning, pgStart, pgStop, portIsFree } from '../postgres/cluster/index.js';
 import { ensureOwnedDir } from './restore-root.js';
+import { parseTargetBody } from './restore-target.js';
 import type { RestoreManager } from './restores.js';
 
 const STOPPED_WHILE_CREATING = 'the daemon stopped while the branch was being created; delete it and create it again';
@@ -88,6 +89,8 @@ export class BranchManager implements BranchService {
   }
 
   create(projectId: string, name: string, input: CreateBranchInput): Promise<BranchView> {
+    // A malformed target is refused first (as a restore's), before the database is looked up.
+    const parsed = parseTargetBody(input.target, { kind: 'latest' });
     return this.exclusive(async () => {
       const e = this.opts.lookup(projectId, name);
       const taken = [...this.branches.values()].find((b) => b.state.project_id === e.project && b.state.database === e.name && b.state.branch_name === input.branchName);
@@ -102,16 +105,14 @@ export class BranchManager implements BranchService {
       const launched = await this.opts.restores.launch(
         e,
         {
-          target: input.target,
+          ...parsed,
           mode: 'running',
-          ...(input.inclusive !== undefined ? { inclusive: input.inclusive } : {}),
-          ...(input.timeline !== undefined ? { timeline: input.timeline } : {}),
           ...(input.backupId !== undefined ? { backupId: input.backupId } : {}),
         },
         dataDir,
         true,
       );
-      const t = input.target;
+      const t = parsed.target;
       const state: BranchState = {
         version: 1,
         id,

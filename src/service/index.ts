@@ -19,3 +19,5 @@ export { loadUrlSigningSecret, URL_SIGNING_SECRET_KEY } from './url-signing-secr
 export { legacyOwners } from './legacy-owners.js';
 export { entryConnection, entryKey } from './entry.js';
 export type { DatabaseEntry } from './entry.js';
+export { parseTargetBody, recoveryOptions, targetOf } from './restore-target.js';
+export type { RestoreOrder } from './restore-target.js';

@@ -15,6 +15,7 @@ import { runRestore, type PlanCatalog, type RestoreResult } from '../restore/ind
 import type { DatabaseEntry } from './entry.js';
 import { pgIsRunning, pgStop } from '../postgres/cluster/index.js';
 import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
+import { parseTargetBody, type RestoreOrder } from './restore-target.js';
 
 export interface RestoreManagerOptions {
   repo: Repository;
@@ -147,9 +148,15 @@ export class RestoreManager implements RestoreService {
   }
 
   async start(projectId: string, name: string, req: RestoreRequest): Promise<RestoreView> {
+    // A malformed target is refused first, before the database is even looked up.
+    const order: RestoreOrder = {
+      ...parseTargetBody(req.target, req.defaultTarget ? { kind: req.defaultTarget } : null),
+      mode: req.mode,
+      ...(req.backupId !== undefined ? { backupId: req.backupId } : {}),
+    };
     const e = this.opts.lookup(projectId, name);
     const targetDir = req.targetDir !== undefined ? resolveTargetDir(this.opts.root, e.project, req.targetDir) : defaultRestoreDir(this.opts.root, e.project, e.name);
-    const { record } = await this.launch(e, req, targetDir, false);
+    const { record } = await this.launch(e, order, targetDir, false);
     return this.view(record);
   }
 
@@ -157,7 +164,7 @@ export class RestoreManager implements RestoreService {
    * Check and start a restore; resolves with its first record, or rejects with why it was
    * refused (nothing written then). Used by the restore routes and by branches.
    */
-  async launch(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+  async launch(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
     if (this.stopping) throw new PitrdError('CONFLICT', 'the daemon is shutting down; restore again once it is back', { context: { database: e.name } });
     // Two requests naming one directory would both find it empty and extract into it together.
     if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using this target_dir; choose another one`, { context: { target_dir: targetDir } });
@@ -171,7 +178,7 @@ export class RestoreManager implements RestoreService {
     }
   }
 
-  private async launchReserved(e: DatabaseEntry, req: RestoreRequest, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+  private async launchReserved(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
     ensureOwnedDir(this.opts.root);
     const db = this.opts.repo.database(e);
     let onFirst!: (rec: RestoreRecord) => void;

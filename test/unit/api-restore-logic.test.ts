@@ -3,8 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { recoveryOptions, targetOf } from '../../src/api/restores/index.js';
-import { resolveTargetDir } from '../../src/service/index.js';
+import { recoveryOptions, resolveTargetDir, targetOf } from '../../src/service/index.js';
 import { isPitrdError } from '../../src/errors.js';
 
 const code = (fn: () => unknown) => {

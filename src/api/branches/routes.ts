@@ -10,7 +10,7 @@ import { projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
-import { objectIdParam, recoveryOptions, targetFields, targetOf } from '../restores/index.js';
+import { objectIdParam, targetBody, targetFields } from '../restores/index.js';
 import type { RouteDef } from '../route.js';
 import type { BranchService } from './types.js';
 
@@ -56,11 +56,9 @@ export function branchRoutes(deps: { projects: ProjectStore; databases: Database
       idempotent: true,
       response: branchSchema,
       async handler({ params, body }) {
-        const target = targetOf(body, { kind: 'latest' });
         return branches.create(params.project_id, params.name, {
           branchName: body.branch_name,
-          target,
-          ...recoveryOptions(body, target),
+          target: targetBody(body),
           ...(body.backup_id !== undefined ? { backupId: body.backup_id } : {}),
         });
       },

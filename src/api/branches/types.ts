@@ -1,4 +1,4 @@
-import type { RestoreTargetInput } from '../restores/index.js';
+import type { TargetBody, TargetKind } from '../restores/index.js';
 
 /**
  * A branch (seed 000): a running PostgreSQL restored from a protected database to a point in
@@ -17,7 +17,7 @@ export interface BranchView {
   host: string;
   port: number | null;
   restore_id: string | null;
-  target_kind: RestoreTargetInput['kind'];
+  target_kind: TargetKind;
   target_time: string | null;
   backup_id: string | null;
   data_dir: string;
@@ -27,9 +27,8 @@ export interface BranchView {
 
 export interface CreateBranchInput {
   branchName: string;
-  target: RestoreTargetInput;
-  inclusive?: boolean;
-  timeline?: number | 'latest' | 'current';
+  /** The body's target fields; none given: the end of the archived WAL (latest). */
+  target: TargetBody;
   backupId?: string;
 }
 

@@ -1,7 +1,6 @@
-import { SSL_MODES, type SslMode } from '../../postgres/index.js';
-import type { ReceiverStatus } from '../../receiver/index.js';
+import { SSL_MODES, type SslMode } from '../../types.js';
 
-/** libpq's sslmode values (one list: ../../postgres/tls-plan.ts). */
+/** libpq's sslmode values (one list: src/types.ts). */
 export const SSL_MODE_VALUES = SSL_MODES;
 export type { SslMode };
 
@@ -61,6 +60,26 @@ export interface WalArchiveView {
   archived_at: string;
 }
 
+/**
+ * A receiver's status as the API shows it (GET …/pitr/receiver-status): the fields the route's
+ * response schema names. The receiver's own status (src/receiver/status.ts) has these and more;
+ * the service hands it over as it is, and the compiler checks that it still fits this contract.
+ */
+export interface ReceiverStatusView {
+  status: string;
+  started_at: string | null;
+  timeline: number | null;
+  last_wal_file: string | null;
+  last_received_lsn: string | null;
+  last_flushed_lsn: string | null;
+  last_uploaded_lsn: string | null;
+  bytes_received: number;
+  segments_archived: number;
+  upload_backlog: { segments: number; bytes: number };
+  errors: number;
+  lag_seconds: number;
+}
+
 /** What the PITR routes need from the daemon. */
 export interface PitrService {
   config(projectId: string, name: string): Promise<PitrConfigView>;
@@ -69,6 +88,6 @@ export interface PitrService {
   /** Every archived segment, in LSN order (timeline, name). */
   listWal(projectId: string, name: string): Promise<WalArchiveView[]>;
   /** PITR_NOT_ENABLED when the receiver is not running. */
-  receiverStatus(projectId: string, name: string): Promise<ReceiverStatus>;
-  restartReceiver(projectId: string, name: string): Promise<ReceiverStatus>;
+  receiverStatus(projectId: string, name: string): Promise<ReceiverStatusView>;
+  restartReceiver(projectId: string, name: string): Promise<ReceiverStatusView>;
 }

@@ -1,4 +1,3 @@
 export { restoreRoutes } from './routes.js';
-export { targetFields, targetOf, recoveryOptions, restoreSchema, restoreIdParam, objectIdParam } from './schemas.js';
-export type { TargetBody } from './schemas.js';
-export type { RestoreMode, RestoreProgressView, RestoreRequest, RestoreService, RestoreStatusView, RestoreTargetInput, RestoreView } from './types.js';
+export { targetBody, targetFields, restoreSchema, restoreIdParam, objectIdParam } from './schemas.js';
+export type { RestoreMode, RestoreProgressView, RestoreRequest, RestoreService, RestoreStatusView, RestoreView, TargetBody, TargetKind } from './types.js';

@@ -12,8 +12,8 @@ import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
 import type { RouteDef } from '../route.js';
-import { recoveryOptions, restoreIdParam, restoreSchema, targetFields, targetOf, type TargetBody } from './schemas.js';
-import type { RestoreRequest, RestoreService, RestoreTargetInput } from './types.js';
+import { restoreIdParam, restoreSchema, targetBody, targetFields } from './schemas.js';
+import type { RestoreRequest, RestoreService, TargetBody } from './types.js';
 
 const restoreFields = {
   ...targetFields,
@@ -37,11 +37,10 @@ const backupRestoreBody = z.strictObject(restoreFields);
 
 const acceptedSchema = restoreSchema.extend({ restore_id: z.string() });
 
-function request(body: TargetBody & { mode?: 'stopped' | 'running' | undefined; target_dir?: string | undefined }, fallback: RestoreTargetInput | null, backupId: string | undefined): RestoreRequest {
-  const target = targetOf(body, fallback);
+function request(body: TargetBody & { mode?: 'stopped' | 'running' | undefined; target_dir?: string | undefined }, defaultTarget: RestoreRequest['defaultTarget'], backupId: string | undefined): RestoreRequest {
   return {
-    target,
-    ...recoveryOptions(body, target),
+    target: targetBody(body),
+    defaultTarget,
     mode: body.mode ?? 'stopped',
     ...(body.target_dir !== undefined ? { targetDir: body.target_dir } : {}),
     ...(backupId !== undefined ? { backupId } : {}),
@@ -112,7 +111,7 @@ export function restoreRoutes(deps: { projects: ProjectStore; databases: Databas
       idempotent: true,
       response: acceptedSchema,
       async handler({ params, body }) {
-        const v = await restores.start(params.project_id, params.name, request(body, { kind: 'immediate' }, params.backup_id));
+        const v = await restores.start(params.project_id, params.name, request(body, 'immediate', params.backup_id));
         return { restore_id: v.id, ...v };
       },
     }),

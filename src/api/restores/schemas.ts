@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { PitrdError } from '../../errors.js';
-import { parseRecoveryTarget } from '../../restore/parse-target.js';
 import { pgText, rfc3339 } from '../validation.js';
-import type { RestoreRequest, RestoreTargetInput } from './types.js';
+import type { TargetBody } from './types.js';
 
 /** Ids the repository issues (newId): `rstr_20260125T143000Z_1a2b3c4d`, `bkp_…`, `br_…`. */
 export const objectIdParam = (what: string, example: string) =>
@@ -12,7 +10,10 @@ export const restoreIdParam = objectIdParam('restore', 'rstr_20260125T143000Z_1a
 
 const LSN_MSG = 'expected an LSN such as 0/1A2B3C';
 
-/** The recovery target fields shared by restores and branches: at most one of them. */
+/**
+ * The recovery target fields shared by restores and branches: at most one of them. The service
+ * parses them (src/service/restore-target.ts, with the one parser src/restore/parse-target.ts).
+ */
 export const targetFields = {
   target_time: z
     .union([z.literal('latest'), rfc3339()], { error: 'expected an RFC 3339 timestamp such as 2026-01-25T14:30:00Z, or "latest"' })
@@ -32,46 +33,10 @@ export const targetFields = {
     .describe('recovery_target_timeline; default latest'),
 };
 
-const TARGET_KEYS = ['target_time', 'target_lsn', 'target_xid', 'target_name', 'target'] as const;
-
-export interface TargetBody {
-  target_time?: string | undefined;
-  target_lsn?: string | undefined;
-  target_xid?: string | number | undefined;
-  target_name?: string | undefined;
-  target?: 'latest' | 'immediate' | undefined;
-  inclusive?: boolean | undefined;
-  timeline?: number | 'latest' | 'current' | undefined;
-}
-
-/**
- * The one recovery target of a body. None given: `fallback` (a backup restore stops at the
- * backup's consistency point; a branch follows the archive to its end), or VALIDATION_ERROR.
- */
-export function targetOf(body: TargetBody, fallback: RestoreTargetInput | null): RestoreTargetInput {
-  const latest = body.target_time === 'latest';
-  return parseRecoveryTarget(
-    [
-      { field: 'time', value: latest ? undefined : body.target_time, as: 'body.target_time' },
-      { field: 'latest', value: latest ? true : undefined, as: 'body.target_time' },
-      { field: 'lsn', value: body.target_lsn, as: 'body.target_lsn' },
-      { field: 'xid', value: body.target_xid === undefined ? undefined : String(body.target_xid), as: 'body.target_xid' },
-      { field: 'name', value: body.target_name, as: 'body.target_name' },
-      { field: body.target === 'immediate' ? 'immediate' : 'latest', value: body.target !== undefined ? true : undefined, as: 'body.target' },
-    ],
-    TARGET_KEYS.map((k) => `body.${k}`),
-    fallback,
-  );
-}
-
-/** inclusive only means something for time / lsn / xid targets: say so rather than ignore it. */
-export function recoveryOptions(body: TargetBody, target: RestoreTargetInput): Pick<RestoreRequest, 'inclusive' | 'timeline'> {
-  if (body.inclusive !== undefined && target.kind !== 'time' && target.kind !== 'lsn' && target.kind !== 'xid') {
-    throw new PitrdError('VALIDATION_ERROR', `body.inclusive: only applies to target_time, target_lsn or target_xid, not to a "${target.kind}" target`, {
-      context: { fields: ['body.inclusive'] },
-    });
-  }
-  return { ...(body.inclusive !== undefined ? { inclusive: body.inclusive } : {}), ...(body.timeline !== undefined ? { timeline: body.timeline } : {}) };
+/** Just the target fields of a restore or branch body (what the service parses). */
+export function targetBody(body: TargetBody): TargetBody {
+  const { target_time, target_lsn, target_xid, target_name, target, inclusive, timeline } = body;
+  return { target_time, target_lsn, target_xid, target_name, target, inclusive, timeline };
 }
 
 export const restoreSchema = z.object({

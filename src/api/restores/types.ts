@@ -1,22 +1,33 @@
 /**
  * Restores as the API sees them. The target is PostgreSQL's recovery_target_* family, one kind
- * at a time; the daemon runs the restore (src/restore) in the background and records it in the
- * repository's restores/{id}.json.
+ * at a time; the service (src/service/restores.ts) runs the restore (src/restore) in the
+ * background and records it in the repository's restores/{id}.json.
  */
 
-import type { RecoveryTarget } from '../../restore/index.js';
+/** What a restore can stop at: PostgreSQL's recovery_target_* family, plus the archive's end and the backup's consistency point. */
+export type TargetKind = 'time' | 'lsn' | 'xid' | 'name' | 'latest' | 'immediate';
 
-/** The engine's own target type: the API accepts exactly what a restore can stop at. */
-export type RestoreTargetInput = RecoveryTarget;
+/**
+ * The recovery target fields of a restore or branch body, as sent (at most one target; the
+ * service parses them with the CLI's parser and answers VALIDATION_ERROR naming `body.<field>`).
+ */
+export interface TargetBody {
+  target_time?: string | undefined;
+  target_lsn?: string | undefined;
+  target_xid?: string | number | undefined;
+  target_name?: string | undefined;
+  target?: 'latest' | 'immediate' | undefined;
+  inclusive?: boolean | undefined;
+  timeline?: number | 'latest' | 'current' | undefined;
+}
 
 export type RestoreMode = 'stopped' | 'running';
 
 export interface RestoreRequest {
-  target: RestoreTargetInput;
-  /** recovery_target_inclusive (time / lsn / xid targets). */
-  inclusive?: boolean;
-  /** recovery_target_timeline. */
-  timeline?: number | 'latest' | 'current';
+  /** The body's target fields; none given: `defaultTarget`, or VALIDATION_ERROR when that is null. */
+  target: TargetBody;
+  /** POST …/backups/:id/restore stops at the backup's consistency point unless told otherwise. */
+  defaultTarget: 'immediate' | null;
   /** Restore from this base backup instead of the newest one that reaches the target. */
   backupId?: string;
   mode: RestoreMode;
@@ -41,7 +52,7 @@ export interface RestoreView {
   id: string;
   database: string;
   status: RestoreStatusView;
-  target_kind: RestoreTargetInput['kind'] | null;
+  target_kind: TargetKind | null;
   /** RFC 3339 time, 'latest', or null for other kinds (seed 004's field). */
   target_time: string | null;
   target_lsn: string | null;
