@@ -9,7 +9,23 @@ export { WalSummaryStore } from './wal-summaries.js';
 export type { StoredWalSummary } from './wal-summaries.js';
 export { checkRepoJson, repoKeyFingerprint, REPO_FORMAT, RepoJsonSchema } from './repo-json.js';
 export type { RepoJson } from './repo-json.js';
-export { assertProjectId, COMPRESSION_EXT, DatabaseKeys, LEGACY_DATABASES_PREFIX, newId, PROJECTS_PREFIX, refKey, REPO_JSON_KEY } from './keys.js';
+export {
+  assertProjectId,
+  COMPRESSION_EXT,
+  DatabaseKeys,
+  IDEMPOTENCY_PREFIX,
+  idempotencyKey,
+  LEGACY_DATABASES_PREFIX,
+  newId,
+  PROJECTS_KEY,
+  PROJECTS_PREFIX,
+  refKey,
+  REGISTRY_PREFIX,
+  registryKey,
+  REPO_JSON_KEY,
+  URL_SIGNING_SECRET_KEY,
+} from './keys.js';
+export { MetaStore, metaStoreOf } from './meta.js';
 export type { Compression, DatabaseRef } from './keys.js';
 export { BACKUP_STATUSES, BACKUP_TYPES, RESTORE_STATUSES } from './schemas.js';
 export type { BackupFile, BackupRecord, BackupRecordInput, BackupStatus, BackupType, RestoreRecord, RestoreRecordInput, RestoreStatus } from './schemas.js';

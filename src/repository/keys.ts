@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PitrdError } from '../errors.js';
 import { isSegmentName } from '../wal/index.js';
 import { compressionExtension } from '../storage/index.js';
@@ -159,6 +159,36 @@ export class DatabaseKeys {
     return `${this.root}retention/last-report.json`;
   }
 }
+
+/*
+ * The daemon's own objects, beside the databases (same store, same prefix). Each is written
+ * through the repository's codec (encrypted when the repository is) except api/projects.json,
+ * which has always been plain JSON: existing repositories hold it so.
+ */
+
+/** Databases registered through the API: one object per database (src/service/registry.ts). */
+export const REGISTRY_PREFIX = 'registry/databases/';
+
+export function registryKey(project: string, name: string): string {
+  return `${REGISTRY_PREFIX}${project}/${name}.json`;
+}
+
+/** The API's projects, all in one object (src/service/projects.ts). */
+export const PROJECTS_KEY = 'api/projects.json';
+
+/** The API's idempotency records (src/service/idempotency-store.ts). */
+export const IDEMPOTENCY_PREFIX = 'api/idempotency/';
+
+/**
+ * One idempotency record per (token, key): named by the sha256 of "token id:key", since
+ * idempotency keys are treated as secrets and never appear in the bucket.
+ */
+export function idempotencyKey(scopeKey: string): string {
+  return `${IDEMPOTENCY_PREFIX}${createHash('sha256').update(scopeKey, 'utf8').digest('hex')}.json`;
+}
+
+/** The HMAC secret of the daemon's signed download URLs on fs repositories (src/service/url-signing-secret.ts). */
+export const URL_SIGNING_SECRET_KEY = 'api/url-signing-secret';
 
 /** The prefix under which one project's databases live. */
 export function projectDatabasesPrefix(project: string): string {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
-import type { CodecStore, PutOptions } from '../storage/types.js';
+import { createCodecStore } from '../storage/index.js';
+import type { CodecStore, ObjectStore, PutOptions } from '../storage/types.js';
 
 /**
  * JSON metadata objects (database.json, backup.json, restores, summaries, history files).
@@ -53,6 +54,15 @@ export class MetaStore {
     }
     await this.codec.put(key, Buffer.from(JSON.stringify(value, null, 2) + '\n'), opts);
   }
+}
+
+/**
+ * The metadata store of a repository's object store and key, for the daemon's objects beside the
+ * databases (registry, idempotency records, URL-signing secret): the same codec the Repository
+ * uses for its own metadata (no compression; encrypted when the repository is).
+ */
+export function metaStoreOf(store: ObjectStore, key?: Buffer): MetaStore {
+  return new MetaStore(createCodecStore(store, { compression: 'none', ...(key ? { key } : {}) }));
 }
 
 /** How often a metadata read that looks torn is tried in all, and the pause that grows per try. */

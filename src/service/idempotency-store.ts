@@ -1,17 +1,16 @@
 /**
- * Idempotency records in the repository (`api/idempotency/{sha256}.json`), so a client retrying a
+ * Idempotency records in the repository (`api/idempotency/{sha256}.json`, src/repository/keys.ts), so a client retrying a
  * creating POST after a daemon restart gets the first answer instead of a second restore, backup
  * or registration. Written through a CodecStore: encrypted at rest when the repository is.
  * The object name is the sha256 of "token id:key": idempotency keys are treated as secrets
  * (they are redacted from logs) and never appear in the bucket.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { IdempotencyRecord, IdempotencyStore } from '../api/index.js';
-import { isPitrdError } from '../errors.js';
-import { createCodecStore, type CodecStore, type ObjectStore } from '../storage/index.js';
+import { IDEMPOTENCY_PREFIX, idempotencyKey, metaStoreOf, type MetaStore } from '../repository/index.js';
+import type { ObjectStore } from '../storage/index.js';
 
-export const IDEMPOTENCY_PREFIX = 'api/idempotency/';
+export { IDEMPOTENCY_PREFIX };
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
 
 const RecordSchema = z.object({
@@ -23,7 +22,7 @@ const RecordSchema = z.object({
 });
 
 export class RepositoryIdempotencyStore implements IdempotencyStore {
-  private readonly codec: CodecStore;
+  private readonly meta: MetaStore;
   private lastSweepMs = 0;
 
   constructor(
@@ -33,21 +32,12 @@ export class RepositoryIdempotencyStore implements IdempotencyStore {
     /** A failed write is reported here, not thrown: the work is done, its answer must still reach the client. */
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
-    this.codec = createCodecStore(store, { compression: 'none', ...(key ? { key } : {}) });
-  }
-
-  private objectKey(scopeKey: string): string {
-    return `${IDEMPOTENCY_PREFIX}${createHash('sha256').update(scopeKey, 'utf8').digest('hex')}.json`;
+    this.meta = metaStoreOf(store, key);
   }
 
   async get(scopeKey: string, nowMs: number): Promise<IdempotencyRecord | null> {
-    let buf: Buffer;
-    try {
-      buf = await this.codec.getBuffer(this.objectKey(scopeKey));
-    } catch (err) {
-      if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
-      throw err;
-    }
+    const buf = await this.meta.readRaw(idempotencyKey(scopeKey));
+    if (buf === null) return null;
     const rec = RecordSchema.safeParse(JSON.parse(buf.toString('utf8')));
     // An unreadable record is as good as none: the request runs (it cannot be replayed anyway).
     if (!rec.success || rec.data.expiresAtMs <= nowMs) return null;
@@ -56,7 +46,7 @@ export class RepositoryIdempotencyStore implements IdempotencyStore {
 
   async put(scopeKey: string, record: IdempotencyRecord): Promise<void> {
     try {
-      await this.codec.put(this.objectKey(scopeKey), Buffer.from(JSON.stringify(record)));
+      await this.meta.codec.put(idempotencyKey(scopeKey), Buffer.from(JSON.stringify(record)));
     } catch (err) {
       // Without the record a retry runs again (as after a restart with an in-memory store).
       this.onError(err);

@@ -8,7 +8,7 @@
 import type { Config } from '../config/index.js';
 import { PitrdError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
-import { REGISTRY_PREFIX } from './registry.js';
+import { REGISTRY_PREFIX } from '../repository/index.js';
 
 export async function legacyOwners(config: Config, store: ObjectStore): Promise<(name: string) => string> {
   const registered = new Map<string, string[]>();

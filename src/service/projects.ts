@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
+import { PROJECTS_KEY } from '../repository/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import type { Project, ProjectStore } from '../api/projects/index.js';
 
@@ -25,7 +26,7 @@ export class ObjectStoreProjectStore implements ProjectStore {
 
   constructor(
     private readonly store: ObjectStore,
-    readonly key = 'api/projects.json',
+    readonly key = PROJECTS_KEY,
     private readonly now: () => Date = () => new Date(),
   ) {}
 

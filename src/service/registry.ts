@@ -10,11 +10,11 @@
  * encrypted repository, or a role whose password is only valid for replication from this host.
  */
 import { z } from 'zod';
-import { isPitrdError, PitrdError } from '../errors.js';
-import { createCodecStore, type CodecStore, type ObjectStore } from '../storage/index.js';
-import { SSL_MODES } from '../config/index.js';
+import { SSL_MODES } from '../types.js';
+import { metaStoreOf, registryKey, REGISTRY_PREFIX, type MetaStore } from '../repository/index.js';
+import type { ObjectStore } from '../storage/index.js';
 
-export const REGISTRY_PREFIX = 'registry/databases/';
+export { registryKey, REGISTRY_PREFIX };
 
 const RecordSchema = z.object({
   version: z.literal(1),
@@ -36,56 +36,33 @@ const RecordSchema = z.object({
 });
 export type RegisteredDatabase = z.infer<typeof RecordSchema>;
 
-export function registryKey(project: string, name: string): string {
-  return `${REGISTRY_PREFIX}${project}/${name}.json`;
-}
-
 export class DatabaseRegistryStore {
-  private readonly codec: CodecStore;
+  /** No compression: records are tiny; the key (when set) encrypts the password at rest. */
+  private readonly meta: MetaStore;
 
   constructor(readonly store: ObjectStore, key?: Buffer) {
-    // No compression: records are tiny; the key (when set) encrypts the password at rest.
-    this.codec = createCodecStore(store, { compression: 'none', ...(key ? { key } : {}) });
+    this.meta = metaStoreOf(store, key);
   }
 
   async list(): Promise<RegisteredDatabase[]> {
     const out: RegisteredDatabase[] = [];
     for await (const o of this.store.listAll(REGISTRY_PREFIX)) {
       if (!o.key.endsWith('.json')) continue;
-      const rec = await this.read(o.key);
+      const rec = await this.meta.read(o.key, RecordSchema);
       if (rec) out.push(rec);
     }
     return out;
   }
 
   async get(project: string, name: string): Promise<RegisteredDatabase | null> {
-    return this.read(registryKey(project, name));
+    return this.meta.read(registryKey(project, name), RecordSchema);
   }
 
   async put(rec: RegisteredDatabase): Promise<void> {
-    await this.codec.put(registryKey(rec.project, rec.name), Buffer.from(JSON.stringify(rec)));
+    await this.meta.write(registryKey(rec.project, rec.name), RecordSchema, rec);
   }
 
   async delete(project: string, name: string): Promise<void> {
     await this.store.delete([registryKey(project, name)]);
-  }
-
-  private async read(key: string): Promise<RegisteredDatabase | null> {
-    let buf: Buffer;
-    try {
-      buf = await this.codec.getBuffer(key);
-    } catch (err) {
-      if (isPitrdError(err, 'OBJECT_NOT_FOUND')) return null;
-      throw err;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(buf.toString('utf8'));
-    } catch (err) {
-      throw new PitrdError('REPO_INVALID', `registry object ${key} in ${this.store.location} is not valid JSON`, { context: { key }, cause: err });
-    }
-    const parsed = RecordSchema.safeParse(json);
-    if (!parsed.success) throw new PitrdError('REPO_INVALID', `registry object ${key} in ${this.store.location} is malformed`, { context: { key } });
-    return parsed.data;
   }
 }

@@ -7,22 +7,18 @@
  * CodecStore, so it is encrypted at rest when the repository is.
  */
 import { randomBytes } from 'node:crypto';
-import { isPitrdError } from '../errors.js';
-import { createCodecStore, type ObjectStore } from '../storage/index.js';
+import { metaStoreOf, URL_SIGNING_SECRET_KEY } from '../repository/index.js';
+import type { ObjectStore } from '../storage/index.js';
 
-export const URL_SIGNING_SECRET_KEY = 'api/url-signing-secret';
+export { URL_SIGNING_SECRET_KEY };
 const SECRET_BYTES = 32;
 
 export async function loadUrlSigningSecret(store: ObjectStore, key?: Buffer): Promise<Buffer> {
-  const codec = createCodecStore(store, { compression: 'none', ...(key ? { key } : {}) });
-  try {
-    const stored = await codec.getBuffer(URL_SIGNING_SECRET_KEY);
-    if (stored.length === SECRET_BYTES) return stored;
-    // A wrong-sized secret was not written by us: replace it rather than sign with it.
-  } catch (err) {
-    if (!isPitrdError(err, 'OBJECT_NOT_FOUND')) throw err;
-  }
+  const meta = metaStoreOf(store, key);
+  const stored = await meta.readRaw(URL_SIGNING_SECRET_KEY);
+  // A wrong-sized secret was not written by us: replace it rather than sign with it.
+  if (stored !== null && stored.length === SECRET_BYTES) return stored;
   const secret = randomBytes(SECRET_BYTES);
-  await codec.put(URL_SIGNING_SECRET_KEY, secret);
+  await meta.codec.put(URL_SIGNING_SECRET_KEY, secret);
   return secret;
 }
