@@ -3,8 +3,8 @@
  * PGDATA, run PostgreSQL to the recovery target with a prefetching restore_command, record
  * restores/{id}.json. `fetchWalFile` is the `pitrd wal-fetch` restore_command.
  */
-export { runRestore } from './run.js';
-export type { RunRestoreOptions, RestoreResult } from './run.js';
+export { executeRestore, prepareRestore, recordRestore, runRestore } from './run.js';
+export type { PreparedRestore, RunRestoreOptions, RestoreResult } from './run.js';
 export type { RestoreProgress, RestoreProgressListener } from './progress.js';
 export { planRestore, repositoryCatalog } from './plan.js';
 export type { PlanCatalog, RestorePlan } from './plan.js';

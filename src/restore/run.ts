@@ -3,7 +3,7 @@ import { appendFileSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isPitrdError, PitrdError } from '../errors.js';
-import { newId, type DatabaseRepository, type RestoreRecord } from '../repository/index.js';
+import { newId, type DatabaseRepository, type RestoreRecord, type StoredWalSegment } from '../repository/index.js';
 import { parseLsn, segnoOf } from '../wal/index.js';
 import { assertDiskRoom, diskNeed } from './disk-room.js';
 import { assertEmptyTarget, extractBackup } from './extract.js';
@@ -74,11 +74,32 @@ export interface RestoreResult {
 
 
 /**
- * One restore, start to finish: plan (repository only, nothing written on refusal), record
- * restores/{id}.json, extract the base backup, write recovery.signal + settings, run PostgreSQL
- * to the target with a prefetching restore_command, check the target was reached.
+ * A restore that passed every check (plan, spool, empty target, disk room): nothing is written yet.
+ * `segments` are the archived segments replay will ask for, in order.
+ */
+export interface PreparedRestore {
+  plan: RestorePlan;
+  targetDir: string;
+  /** The receiver's spool, when WAL beyond the archive is to be served (target latest). */
+  spoolDir: string | null;
+  segments: StoredWalSegment[];
+}
+
+/**
+ * A restore in three steps, so a caller can answer between them (the daemon's 202 comes after
+ * `recordRestore`, the work goes on in the background):
+ *  - prepareRestore: plan (repository only) and check; on refusal nothing is written;
+ *  - recordRestore: restores/{id}.json, status running (the moment the restore exists);
+ *  - executeRestore: extract the base backup, write recovery.signal + settings, run PostgreSQL to
+ *    the target with a prefetching restore_command, check the target was reached, record the end.
+ * runRestore does the three in a row.
  */
 export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
+  const prepared = await prepareRestore(o);
+  return executeRestore(o, prepared, await recordRestore(o, prepared));
+}
+
+export async function prepareRestore(o: RunRestoreOptions): Promise<PreparedRestore> {
   const targetDir = resolve(o.targetDir);
   const plan = await planRestore(o.db, { ...o, ...(o.backupId !== undefined ? { backupId: o.backupId } : {}) });
   const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
@@ -88,8 +109,18 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
   for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
   const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
   assertDiskRoom(targetDir, diskNeed(plan.backup, segments.length, plan.walSegmentSize, o.minFreeBytes ?? 0));
+  return { plan, targetDir, spoolDir, segments };
+}
+
+/**
+ * The restore's record, status running. `fields`: the caller's own (the daemon's mode, target
+ * directory, project): restores/{id}.json is a loose object, and every later save keeps them.
+ */
+export async function recordRestore(o: Pick<RunRestoreOptions, 'db' | 'target'>, prepared: PreparedRestore, fields: Record<string, unknown> = {}): Promise<RestoreRecord> {
+  const { plan } = prepared;
   const t = o.target;
-  let record = await o.db.restores.save({
+  return o.db.restores.save({
+    ...fields,
     id: newId('rstr'),
     database: o.db.name,
     status: 'running',
@@ -102,6 +133,12 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
     backup_id: plan.backup.id,
     started_at: new Date().toISOString(),
   });
+}
+
+/** The work of a prepared and recorded restore; its end (completed or failed) is recorded too. */
+export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRestore, recorded: RestoreRecord): Promise<RestoreResult> {
+  const { plan, targetDir, spoolDir, segments } = prepared;
+  let record = recorded;
   const owner = postgresOsUser();
   const workDir = mkdtempSync(join(tmpdir(), 'pitrd-restore-'));
   let server: RecoveryServer | null = null;

@@ -1,17 +1,17 @@
 /**
- * Restores run by the daemon (the API's RestoreService): each one is src/restore's runRestore in
- * the background, into a directory under the daemon's restore root, recorded in the repository's
- * restores/{id}.json. The request is answered once runRestore has checked the target (recovery
- * window, WAL continuity, backup, empty target directory: refused before anything is written)
- * and written the record. On shutdown a running restore is stopped and recorded as interrupted.
+ * Restores run by the daemon (the API's RestoreService), into a directory under the daemon's
+ * restore root, recorded in the repository's restores/{id}.json. src/restore's three steps: the
+ * request is answered after prepareRestore (recovery window, WAL continuity, backup, empty target
+ * directory, disk room: refused before anything is written) and recordRestore; executeRestore
+ * runs in the background. On shutdown a running restore is stopped and recorded as interrupted.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
 import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
-import type { DatabaseRepository, Repository, RestoreRecord } from '../repository/index.js';
-import { runRestore, type PlanCatalog, type RestoreResult } from '../restore/index.js';
+import type { Repository, RestoreRecord } from '../repository/index.js';
+import { executeRestore, prepareRestore, recordRestore, type PlanCatalog, type PreparedRestore, type RestoreResult, type RunRestoreOptions } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
 import { pgIsRunning, pgStop } from '../postgres/cluster/index.js';
 import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
@@ -47,7 +47,7 @@ interface Job {
   database: string;
   mode: 'stopped' | 'running';
   targetDir: string;
-  /** Settles when runRestore does; never rejects. */
+  /** Settles when executeRestore does; never rejects. */
   done: Promise<void>;
   settled: boolean;
   result: RestoreResult | null;
@@ -84,29 +84,6 @@ interface LeftRunning {
 }
 
 export const INTERRUPTED_MESSAGE = 'interrupted: the daemon stopped while this restore ran; its partial data directory was removed';
-
-/**
- * `db` with a hook on restores.save: runRestore creates its record id itself, and the first save
- * is the moment the restore has passed its checks. Extra fields (mode, target directory) ride
- * along in every save (restores/{id}.json is a loose object).
- */
-function hookRecords(db: DatabaseRepository, extra: Record<string, unknown>, onFirst: (rec: RestoreRecord) => void): DatabaseRepository {
-  const real = db.restores;
-  let first = true;
-  const restores = {
-    async save(input: Parameters<typeof real.save>[0]) {
-      const rec = await real.save({ ...input, ...extra });
-      if (first) {
-        first = false;
-        onFirst(rec);
-      }
-      return rec;
-    },
-    get: (id: string) => real.get(id),
-    list: () => real.list(),
-  };
-  return Object.create(db, { restores: { value: restores, enumerable: true } }) as DatabaseRepository;
-}
 
 export class RestoreManager implements RestoreService {
   private readonly jobs = new Map<string, Job>();
@@ -180,12 +157,9 @@ export class RestoreManager implements RestoreService {
 
   private async launchReserved(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
     ensureOwnedDir(this.opts.root);
-    const db = this.opts.repo.database(e);
-    let onFirst!: (rec: RestoreRecord) => void;
-    const recorded = new Promise<RestoreRecord>((r) => (onFirst = r));
     const job: Job = { id: '', project: e.project, database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
-    const run = runRestore({
-      db: hookRecords(db, { mode: req.mode, target_dir: targetDir, project_id: e.project, ...(forBranch ? { branch: true } : {}) }, onFirst),
+    const options: RunRestoreOptions = {
+      db: this.opts.repo.database(e),
       repo: this.opts.repo,
       ...(this.opts.catalog ? { catalog: this.opts.catalog } : {}),
       targetDir,
@@ -201,13 +175,18 @@ export class RestoreManager implements RestoreService {
       // receiver has flushed into its spool but not yet archived.
       ...(req.target.kind === 'latest' && e.receiver ? { spoolDir: e.receiver.spoolDir } : {}),
       ...(this.opts.limits ? { minFreeBytes: this.opts.limits.minFreeBytes } : {}),
-    });
+    };
+    // Admission: the request is answered once the restore is checked and recorded; a refusal
+    // comes back with its code and nothing written. The work itself goes on in the background.
+    let prepared: PreparedRestore;
     let record: RestoreRecord;
     try {
-      record = await Promise.race([recorded, run.then(() => recorded)]);
+      prepared = await prepareRestore(options);
+      record = await recordRestore(options, prepared, { mode: req.mode, target_dir: targetDir, project_id: e.project, ...(forBranch ? { branch: true } : {}) });
     } catch (err) {
       throw this.refusal(e, err);
     }
+    const run = executeRestore(options, prepared, record);
     job.id = record.id;
     job.done = run.then(
       (res) => {
@@ -321,7 +300,7 @@ export class RestoreManager implements RestoreService {
   }
 
   /**
-   * Shutdown: refuse new restores; stop the server of each running one (runRestore then fails
+   * Shutdown: refuse new restores; stop the server of each running one (executeRestore then fails
    * and removes its partial directory) and record it as interrupted; stop the servers of
    * 'running' restores that completed (their data directories stay, ready to start).
    */
@@ -334,8 +313,8 @@ export class RestoreManager implements RestoreService {
     if (!j.settled) {
       j.interrupted = true;
       const deadline = Date.now() + (this.opts.interruptWaitMs ?? 30_000);
-      // runRestore has no abort: while it extracts there is nothing to stop; as soon as its
-      // server is up, stopping it ends the recovery (runRestore then cleans up and fails).
+      // executeRestore has no abort: while it extracts there is nothing to stop; as soon as its
+      // server is up, stopping it ends the recovery (executeRestore then cleans up and fails).
       while (!j.settled && Date.now() < deadline) {
         await pgStop(j.targetDir).catch(() => undefined);
         await Promise.race([j.done, new Promise((r) => setTimeout(r, 200))]);
@@ -415,7 +394,7 @@ export class RestoreManager implements RestoreService {
     return {
       id: r.id,
       database: r.database,
-      // runRestore stores `completed` a moment before this daemon has taken its result (the
+      // executeRestore stores `completed` a moment before this daemon has taken its result (the
       // connection URI, the left-running list): until then the restore is still running here.
       status: raw.interrupted === true ? 'interrupted' : job && !job.settled && r.status === 'completed' ? 'running' : r.status,
       target_kind: kind,
