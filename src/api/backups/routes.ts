@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { dbParams, noQuery } from '../databases/common.js';
-import { projectRouteFactory } from '../databases/db-route.js';
+import { objectRouteFactory, projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
@@ -57,6 +57,7 @@ const retentionSchema = z.object({
 export function backupRoutes(deps: { projects: ProjectStore; databases: DatabaseService; backups: BackupService }): RouteDef[] {
   const { backups } = deps;
   const route = projectRouteFactory(deps, 'backups');
+  const backup = objectRouteFactory(route, 'backup_id', backupIdParam);
   const base = '/projects/:project_id/databases/:name/backups';
   return [
     route({
@@ -86,17 +87,7 @@ export function backupRoutes(deps: { projects: ProjectStore; databases: Database
         return backups.create(params.project_id, params.name, body?.label ?? null);
       },
     }),
-    route({
-      method: 'GET',
-      url: `${base}/:backup_id`,
-      summary: 'One base backup, with its progress while it runs',
-      params: backupParams,
-      query: noQuery,
-      response: backupSchema,
-      async handler({ params }) {
-        return backups.get(params.project_id, params.name, params.backup_id);
-      },
-    }),
+    backup({ method: 'GET', url: `${base}/:backup_id`, summary: 'One base backup, with its progress while it runs', response: backupSchema, call: (p, n, id) => backups.get(p, n, id) }),
     route({
       method: 'GET',
       url: `${base}/:backup_id/download`,

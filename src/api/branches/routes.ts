@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { backupIdParam } from '../backups/routes.js';
 import { databaseNameParam, dbParams, noQuery, projectIdParam } from '../databases/common.js';
-import { projectRouteFactory } from '../databases/db-route.js';
+import { objectRouteFactory, projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
@@ -44,7 +44,7 @@ export function branchRoutes(deps: { projects: ProjectStore; databases: Database
   const { branches } = deps;
   const route = projectRouteFactory(deps, 'branches');
   const base = '/projects/:project_id/databases/:name/branches';
-  const one = dbParams.extend({ branch_id: branchIdParam });
+  const branch = objectRouteFactory(route, 'branch_id', branchIdParam);
   return [
     route({
       method: 'POST',
@@ -87,27 +87,13 @@ export function branchRoutes(deps: { projects: ProjectStore; databases: Database
         return { branches: page.items, next_cursor: page.next_cursor };
       },
     }),
-    route({
-      method: 'GET',
-      url: `${base}/:branch_id`,
-      summary: 'One branch, with its connection URI once running',
-      params: one,
-      query: noQuery,
-      response: branchSchema,
-      async handler({ params }) {
-        return branches.get(params.project_id, params.name, params.branch_id);
-      },
-    }),
-    route({
+    branch({ method: 'GET', url: `${base}/:branch_id`, summary: 'One branch, with its connection URI once running', response: branchSchema, call: (p, n, id) => branches.get(p, n, id) }),
+    branch({
       method: 'DELETE',
       url: `${base}/:branch_id`,
       summary: 'Delete a branch: stop its server and remove its data directory',
-      params: one,
-      query: noQuery,
       response: z.object({ id: z.string(), deleted: z.literal(true) }),
-      async handler({ params }) {
-        return branches.remove(params.project_id, params.name, params.branch_id);
-      },
+      call: (p, n, id) => branches.remove(p, n, id),
     }),
   ];
 }

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import type { ProjectStore } from '../projects/index.js';
 import { defineRoute, type RouteDef, type RouteSpec } from '../route.js';
-import { assertProjectVisible } from './common.js';
+import { assertProjectVisible, dbParams, noQuery } from './common.js';
 import { DATABASE_ROUTE_POLICY } from './routes.js';
 import type { DatabaseService } from './types.js';
 
@@ -31,4 +31,37 @@ export function projectRouteFactory(deps: { projects: ProjectStore; databases: D
       },
     });
   };
+}
+
+export type ProjectRoute = ReturnType<typeof projectRouteFactory>;
+
+/** GET or DELETE of one object of a database, at `url` ending in `/:<id>`. */
+export interface ObjectRouteSpec {
+  method: 'GET' | 'DELETE';
+  url: string;
+  summary: string;
+  response: z.ZodType;
+  /** The service call, with the project, the database and the object's id. */
+  call: (projectId: string, name: string, id: string) => Promise<unknown>;
+}
+
+/**
+ * Routes on one object of a database (a backup, restore or branch by its id): the database's
+ * parameters plus the id, no query string, one service call. One helper for the same route shape
+ * that backups, restores and branches each had several times.
+ */
+export function objectRouteFactory(route: ProjectRoute, idName: string, idParam: z.ZodType<string>) {
+  const params = dbParams.extend({ [idName]: idParam }) as unknown as z.ZodType<{ project_id: string; name: string } & Record<string, string>>;
+  return (spec: ObjectRouteSpec): RouteDef =>
+    route({
+      method: spec.method,
+      url: spec.url,
+      summary: spec.summary,
+      params,
+      query: noQuery,
+      response: spec.response,
+      async handler({ params: p }) {
+        return spec.call(p.project_id, p.name, p[idName]!);
+      },
+    });
 }

@@ -1,4 +1,5 @@
 import { SSL_MODES, type SslMode } from '../../types.js';
+import type { ReceiverStatusView } from '../pitr/receiver-status.js';
 
 /** libpq's sslmode values (one list: src/types.ts). */
 export const SSL_MODE_VALUES = SSL_MODES;
@@ -58,26 +59,6 @@ export interface WalArchiveView {
   timeline: number;
   size_bytes: number;
   archived_at: string;
-}
-
-/**
- * A receiver's status as the API shows it (GET …/pitr/receiver-status): the fields the route's
- * response schema names. The receiver's own status (src/receiver/status.ts) has these and more;
- * the service hands it over as it is, and the compiler checks that it still fits this contract.
- */
-export interface ReceiverStatusView {
-  status: string;
-  started_at: string | null;
-  timeline: number | null;
-  last_wal_file: string | null;
-  last_received_lsn: string | null;
-  last_flushed_lsn: string | null;
-  last_uploaded_lsn: string | null;
-  bytes_received: number;
-  segments_archived: number;
-  upload_backlog: { segments: number; bytes: number };
-  errors: number;
-  lag_seconds: number;
 }
 
 /** What the PITR routes need from the daemon. */

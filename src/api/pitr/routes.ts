@@ -5,6 +5,7 @@ import type { DatabaseService, PitrService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
 import type { RouteDef } from '../route.js';
+import { receiverStatusSchema } from './receiver-status.js';
 
 const pitrConfigSchema = z.object({
   enabled: z.boolean(),
@@ -12,21 +13,6 @@ const pitrConfigSchema = z.object({
   base_backup_id: z.string().nullable(),
   recovery_window: z.object({ from: z.string(), to: z.string() }).nullable(),
   wal_receiver_status: z.string(),
-});
-
-const receiverStatusSchema = z.object({
-  status: z.string(),
-  started_at: z.string().nullable(),
-  timeline: z.number().nullable(),
-  last_wal_file: z.string().nullable(),
-  last_received_lsn: z.string().nullable(),
-  last_flushed_lsn: z.string().nullable(),
-  last_uploaded_lsn: z.string().nullable(),
-  bytes_received: z.number(),
-  segments_archived: z.number(),
-  upload_backlog: z.object({ segments: z.number(), bytes: z.number() }),
-  errors: z.number(),
-  lag_seconds: z.number(),
 });
 
 const retentionDays = z.int({ error: 'expected a whole number of days' }).min(1, { error: 'must be at least 1' }).max(3650, { error: 'must be at most 3650' });

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { backupIdParam } from '../backups/routes.js';
 import { dbParams, noQuery } from '../databases/common.js';
-import { projectRouteFactory } from '../databases/db-route.js';
+import { objectRouteFactory, projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
 import type { ProjectStore } from '../projects/index.js';
@@ -50,6 +50,7 @@ function request(body: TargetBody & { mode?: 'stopped' | 'running' | undefined; 
 export function restoreRoutes(deps: { projects: ProjectStore; databases: DatabaseService; restores: RestoreService }): RouteDef[] {
   const { restores } = deps;
   const route = projectRouteFactory(deps, 'pitr');
+  const restore = objectRouteFactory(route, 'restore_id', restoreIdParam);
   const base = '/projects/:project_id/databases/:name';
   return [
     route({
@@ -79,27 +80,13 @@ export function restoreRoutes(deps: { projects: ProjectStore; databases: Databas
         return { restores: page.items, next_cursor: page.next_cursor, total_count: all.length };
       },
     }),
-    route({
-      method: 'GET',
-      url: `${base}/pitr/restores/:restore_id`,
-      summary: 'Status of one restore',
-      params: dbParams.extend({ restore_id: restoreIdParam }),
-      query: noQuery,
-      response: restoreSchema,
-      async handler({ params }) {
-        return restores.get(params.project_id, params.name, params.restore_id);
-      },
-    }),
-    route({
+    restore({ method: 'GET', url: `${base}/pitr/restores/:restore_id`, summary: 'Status of one restore', response: restoreSchema, call: (p, n, id) => restores.get(p, n, id) }),
+    restore({
       method: 'DELETE',
       url: `${base}/pitr/restores/:restore_id`,
       summary: "Stop a restore's server (mode running) and remove its data directory; the record stays, with removed_at. 409 while it runs or for a branch's restore",
-      params: dbParams.extend({ restore_id: restoreIdParam }),
-      query: noQuery,
       response: restoreSchema,
-      async handler({ params }) {
-        return restores.remove(params.project_id, params.name, params.restore_id);
-      },
+      call: (p, n, id) => restores.remove(p, n, id),
     }),
     route({
       method: 'POST',
