@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { backupIdParam } from '../backups/routes.js';
-import { databaseNameParam, dbParams, noQuery, projectIdParam } from '../databases/common.js';
+import { databaseNameParam, dbParams, projectIdParam } from '../databases/common.js';
 import { objectRouteFactory, projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';

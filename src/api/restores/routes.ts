@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { backupIdParam } from '../backups/routes.js';
-import { dbParams, noQuery } from '../databases/common.js';
+import { dbParams } from '../databases/common.js';
 import { objectRouteFactory, projectRouteFactory } from '../databases/db-route.js';
 import type { DatabaseService } from '../databases/types.js';
 import { paginate, pageQuery } from '../pagination.js';
