@@ -19,7 +19,7 @@ import { parseTargetBody, type RestoreOrder } from './restore-target.js';
 
 export interface RestoreManagerOptions {
   repo: Repository;
-  /** The database, or DATABASE_NOT_FOUND (DatabaseManager.lookup). */
+  /** The database, or DATABASE_NOT_FOUND (ProtectedDatabases.lookup). */
   lookup: (projectId: string, name: string) => DatabaseEntry;
   root: string;
   logger: Logger;
