@@ -77,7 +77,7 @@ const receiver = createReceiver({
   slotName: cfg.slotName,
   statusIntervalMs: 1000,
   // Warnings and errors to stderr: the harness shows them when a run fails or stalls.
-  logger: { debug() {}, info() {}, warn: (o, m) => process.stderr.write(JSON.stringify({ level: 'warn', msg: m, ...o }) + '\n'), error: (o, m) => process.stderr.write(JSON.stringify({ level: 'error', msg: m, ...o }) + '\n') },
+  logger: { debug() {}, info() {}, warn: (o, m) => process.stderr.write(JSON.stringify({ level: 'warn', msg: m, ...o }) + '\\n'), error: (o, m) => process.stderr.write(JSON.stringify({ level: 'error', msg: m, ...o }) + '\\n') },
 });
 const target = cfg.target === null ? null : BigInt(cfg.target);
 const lsn = (s) => { if (s === null) return -1n; const [h, l] = s.split('/'); return (BigInt('0x' + h) << 32n) | BigInt('0x' + l); };
@@ -122,6 +122,8 @@ interface PitrdChild {
   hwmKb(): number;
   stop(): Promise<void>;
   stderr(): string;
+  /** Settles when the child process exits (with its exit code, or the signal's name). */
+  exited: Promise<string>;
 }
 
 function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -168,7 +170,10 @@ function spawnPitrd(cfg: object, dist = DIST): PitrdChild {
   proc.stderr!.on('data', (b: Buffer) => {
     errText = (errText + b.toString('utf8')).slice(-10_000);
   });
-  const exited = proc.then(() => clearInterval(sampler));
+  const exited = proc.then((r) => {
+    clearInterval(sampler);
+    return String(r.exitCode ?? r.signal);
+  });
   return {
     pid,
     seen,
@@ -182,6 +187,7 @@ function spawnPitrd(cfg: object, dist = DIST): PitrdChild {
       clearTimeout(timer);
     },
     stderr: () => errText,
+    exited,
   };
 }
 
@@ -271,9 +277,14 @@ async function main(): Promise<void> {
       }, dist);
       children.push(child);
       try {
-        await waitFor('pitrd archived to the end LSN', () => child.seen.get('uploaded'), 900_000, 20).catch((err: unknown) => {
+        // A child that dies (a startup error, a crash) fails the run at once instead of after the timeout.
+        const died = child.exited.then((how) => {
+          throw new Error(`the pitrd child exited (${how}) before archiving to the end LSN`);
+        });
+        await Promise.race([waitFor('pitrd archived to the end LSN', () => child.seen.get('uploaded'), 900_000, 20), died]).catch((err: unknown) => {
           throw new Error(`${String(err)}\nchild stderr: ${child.stderr()}\nlast status: ${JSON.stringify(child.seen.get('status')?.ev.status)}`);
         });
+        died.catch(() => undefined);
         const f = child.seen.get('flushed')!;
         const u = child.seen.get('uploaded')!;
         const l = child.seen.get('loaded')!;
