@@ -15,6 +15,7 @@ import { createReceiver, type Receiver } from '../../src/receiver/index.js';
 import { openRepository, type BackupRecord, type DatabaseRepository, type Repository } from '../../src/repository/index.js';
 import { runRestore, type RestoreResult, type RunRestoreOptions } from '../../src/restore/index.js';
 import { createObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import type { TestMajor } from './pg-bins.js';
 import { makeTempDir, startPostgres, type PgCluster } from './postgres.js';
 import { waitFor } from './receiver.js';
 import { startS3, type S3Server } from './s3.js';
@@ -41,6 +42,8 @@ export interface ArchiveFixtureOptions {
   key?: Buffer;
   /** Database name in the repository (default main). */
   database?: string;
+  /** PostgreSQL major of the source (default 15). */
+  major?: TestMajor;
 }
 
 export interface ArchiveFixture {
@@ -95,7 +98,7 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   };
   try {
-    [source, s3] = await Promise.all([startPostgres({ walSegmentSizeMB: 1, ...(o.settings ? { settings: o.settings } : {}) }), o.storage === 's3' ? startS3() : Promise.resolve(null)]);
+    [source, s3] = await Promise.all([startPostgres({ walSegmentSizeMB: 1, ...(o.settings ? { settings: o.settings } : {}), ...(o.major ? { major: o.major } : {}) }), o.storage === 's3' ? startS3() : Promise.resolve(null)]);
     const repoDir = s3 ? '' : tempDir('repo');
     const spool = tempDir('spool');
     store = s3

@@ -1,6 +1,7 @@
 export { startPostgres, makeTempDir, asPostgres, postgresUser, PG_BIN } from './postgres.js';
 export type { PgCluster, PgConnection, StartPostgresOptions } from './postgres.js';
 export { freePort } from './ports.js';
+export { pgBinDir, TEST_MAJORS, type TestMajor } from './pg-bins.js';
 export { s3StorageConfig, startS3 } from './s3.js';
 export type { S3Server, StartS3Options } from './s3.js';
 export { startStandby } from './standby.js';

@@ -1,5 +1,5 @@
 /**
- * Throwaway PostgreSQL 15 clusters for integration tests: initdb on a temp dir, a free port,
+ * Throwaway PostgreSQL clusters (15 unless a major is asked for) for integration tests: initdb on a temp dir, a free port,
  * replication enabled, run as the `postgres` OS user when the tests run as root (postgres
  * refuses root). Every cluster is stopped and its directory removed on teardown, and, as a
  * last resort, when the test process exits.
@@ -9,9 +9,10 @@ import { mkdtempSync, writeFileSync, readFileSync, appendFileSync, rmSync, chown
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { PG_BIN, pgBinDir, type TestMajor } from './pg-bins.js';
 import { freePort } from './ports.js';
 
-export const PG_BIN = process.env.PITRD_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export { PG_BIN };
 
 export interface PgConnection {
   host: string;
@@ -32,9 +33,15 @@ export interface StartPostgresOptions {
   hba?: string[];
   /** Skip initdb: use this existing data directory (e.g. a restored one). */
   dataDir?: string;
+  /** PostgreSQL major version (test/harness/pg-bins.ts). Default 15. */
+  major?: TestMajor;
 }
 
 export interface PgCluster {
+  /** Major version of the server binaries. */
+  major: TestMajor;
+  /** Directory of its initdb, pg_ctl and postgres. */
+  binDir: string;
   dataDir: string;
   /** The server's log (pg_ctl -l). */
   logFile: string;
@@ -45,7 +52,7 @@ export interface PgCluster {
   systemIdentifier(): Promise<string>;
   /** Run SQL as the superuser on a fresh short connection; returns rows. */
   query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Run a PostgreSQL binary (pgbench, pg_receivewal, …) as the postgres OS user. */
+  /** Run a PostgreSQL binary (pgbench, pg_receivewal, …) as the postgres OS user: the major's own, else Debian's 15. */
   exec(bin: string, args: string[], opts?: ExecaOptions): ReturnType<typeof execa>;
   start(): Promise<void>;
   stop(mode?: 'fast' | 'immediate' | 'smart'): Promise<void>;
@@ -125,6 +132,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   const logFile = join(root, 'postgres.log');
   const port = await freePort();
   const u = postgresUser();
+  const major = opts.major ?? 15;
+  const binDir = pgBinDir(major);
 
   const mk = async (d: string) => {
     await execa('mkdir', ['-p', d], asPostgres());
@@ -140,7 +149,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
       '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8',
     ];
     if (opts.walSegmentSizeMB) initArgs.push(`--wal-segsize=${opts.walSegmentSizeMB}`);
-    await execa(join(PG_BIN, 'initdb'), initArgs, asPostgres());
+    await execa(join(binDir, 'initdb'), initArgs, asPostgres());
     rmSync(pwFile, { force: true });
     if (opts.hba?.length) {
       const hbaPath = join(dataDir, 'pg_hba.conf');
@@ -172,10 +181,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
   live.set(root, { pidFile, dirs: [root] });
 
   const connection: PgConnection = { host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' };
-  const pgCtl = (args: string[]) => execa(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, ...args], asPostgres());
+  const pgCtl = (args: string[]) => execa(join(binDir, 'pg_ctl'), ['-D', dataDir, ...args], asPostgres());
 
   let destroyed = false;
   const cluster: PgCluster = {
+    major,
+    binDir,
     dataDir,
     logFile,
     port,
@@ -196,7 +207,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
       }
     },
     exec(bin, args, execOpts = {}) {
-      return execa(join(PG_BIN, bin), args, asPostgres({ ...execOpts, env: { ...process.env, PGPASSWORD: password, ...(execOpts.env ?? {}) } }));
+      return execa(join(existsSync(join(binDir, bin)) ? binDir : PG_BIN, bin), args, asPostgres({ ...execOpts, env: { ...process.env, PGPASSWORD: password, ...(execOpts.env ?? {}) } }));
     },
     async start() {
       await pgCtl(['-l', logFile, '-w', '-t', '60', 'start']);
