@@ -74,6 +74,10 @@ export const ErrorCodes = {
   RESTORE_LIMIT_REACHED: 409,
   /** A restore would not fit on the restore directory's file system (figures in the message). */
   INSUFFICIENT_DISK_SPACE: 507,
+  /** The source runs a PostgreSQL major pitrd does not support (12 or older, 19 or newer); the message names it. */
+  POSTGRES_VERSION_UNSUPPORTED: 422,
+  /** No server binaries of the backup's PostgreSQL major on this host (postgres.bin_dirs, discovery); the message names the major. */
+  POSTGRES_BINARIES_MISSING: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.js';
 import { PitrdError } from '../errors.js';
+import { setConfiguredBinDirs } from '../postgres/cluster/index.js';
 
 export { out } from './report.js';
 
@@ -50,5 +51,7 @@ export function configPath(cmd: Command): string | undefined {
 /** Load and validate the configuration for a command; CONFIG_INVALID is reported with exit 3. */
 export function loadCommandConfig(cmd: Command): Config {
   const file = configPath(cmd);
-  return loadConfig(file === undefined ? {} : { file });
+  const config = loadConfig(file === undefined ? {} : { file });
+  setConfiguredBinDirs(config.postgres.bin_dirs);
+  return config;
 }

@@ -125,6 +125,7 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
     health: parsed.health,
     ...(parsed.restore_dir !== undefined ? { restore_dir: abs(parsed.restore_dir) } : {}),
     restores: parsed.restores,
+    postgres: { bin_dirs: Object.fromEntries(Object.entries(parsed.postgres.bin_dirs).map(([major, dir]) => [major, abs(dir)])) },
     api,
     databases,
     ...(opts.source !== undefined ? { source: opts.source } : {}),

@@ -193,6 +193,18 @@ export const ConfigSchema = z
     compression: compression.default({ algorithm: 'gzip' }),
     encryption,
     spool_dir: nonEmpty('a directory path').default('pitrd-data/spool'),
+    /**
+     * Server binaries per PostgreSQL major (e.g. `17: /opt/pg17/bin`); majors not listed are
+     * looked for in the usual places (src/postgres/cluster/bin-dirs.ts). Restores and branches
+     * run the binaries of their backup's major.
+     */
+    postgres: z
+      .strictObject({
+        bin_dirs: z
+          .record(z.string().regex(/^(1[3-8])$/, { error: 'expected a PostgreSQL major from 13 to 18' }), nonEmpty('a directory path'), { error: 'expected a map of PostgreSQL major to directory' })
+          .default({}),
+      })
+      .default({ bin_dirs: {} }),
     health: z
       .strictObject({
         /** WAL uploads failing longer than this raise the upload_failing alert. */

@@ -17,6 +17,7 @@ import { pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
+import { setConfiguredBinDirs } from '../postgres/cluster/index.js';
 import { errorMessage, loggedError } from '../errors.js';
 import { createWebhookNotifier, type HealthThresholds } from '../health/index.js';
 import type { Repository } from '../repository/index.js';
@@ -87,6 +88,7 @@ export interface Daemon {
 const noTokens: TokenVerifier = { verify: async () => null };
 
 export async function startDaemon(config: Config, opts: StartDaemonOptions = {}): Promise<Daemon> {
+  setConfiguredBinDirs(config.postgres.bin_dirs);
   const logger = opts.logger ?? createApiLogger();
   // Before anything starts: a second daemon on this spool must start no receiver at all.
   const spoolLock = lockSpool(config.spool_dir);

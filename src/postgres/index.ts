@@ -15,6 +15,7 @@ export { queryReplicationSettings, queryRoleRights, switchWal } from './server-c
 export type { ReplicationSettings } from './server-checks.js';
 export { SqlConnection, withSqlConnection } from './sql-connection.js';
 export type { ServerFacts, SqlConnectionParams } from './sql-connection.js';
-export { defaultSlotName, dropInactiveSlot, projectSlotName, querySlotState, slotRetainedBytes } from './slots.js';
+export { defaultSlotName, dropInactiveSlot, projectSlotName, querySlotPosition, querySlotState, slotRetainedBytes } from './slots.js';
 export type { SlotState } from './slots.js';
 export * from './replication/index.js';
+export { NEWEST_SUPPORTED_MAJOR, OLDEST_SUPPORTED_MAJOR, SUPPORTED_MAJORS, assertSupportedVersion, hasNewBaseBackupProtocol, hasReadReplicationSlot, isSupportedMajor, majorOf } from './versions.js';

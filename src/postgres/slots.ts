@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { Lsn, TimelineId } from '../types.js';
+import { parseLsn } from '../wal/lsn.js';
 import type { SourceConnection } from './source.js';
 import { connectSource } from './source-client.js';
 
@@ -83,4 +85,15 @@ export async function dropInactiveSlot(conn: SourceConnection, slotName: string)
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A physical slot's restart LSN from pg_replication_slots, for servers before 15 (no
+ * READ_REPLICATION_SLOT; no restart timeline either); null when there is no such slot.
+ */
+export async function querySlotPosition(client: pg.Client, slotName: string): Promise<{ restartLsn: Lsn | null; restartTimeline: TimelineId | null } | null> {
+  const res = await client.query<{ restart_lsn: string | null }>(`SELECT restart_lsn::text AS restart_lsn FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'`, [slotName]);
+  const row = res.rows[0];
+  if (!row) return null;
+  return { restartLsn: row.restart_lsn === null ? null : parseLsn(row.restart_lsn), restartTimeline: null };
 }

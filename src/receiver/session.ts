@@ -5,7 +5,7 @@
  */
 import { crashPoint, flushTrace } from '../crash/index.js';
 import { PitrdError, errorMessage } from '../errors.js';
-import { ReplicationConnection, decodeMessage, encodeStatusUpdate, parseSizeSetting, type ReplicationConnectionOptions, type SlabHold } from '../postgres/index.js';
+import { ReplicationConnection, assertSupportedVersion, decodeMessage, encodeStatusUpdate, hasReadReplicationSlot, parseSizeSetting, querySlotPosition, withSqlConnection, type ReplicationConnectionOptions, type SlabHold, type SlotPosition } from '../postgres/index.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { historyFileName } from '../wal/segment.js';
@@ -68,15 +68,20 @@ export class Session {
       const ident = await conn.identifySystem();
       const segSize = parseSizeSetting(await conn.show('wal_segment_size'));
       const pgVersion = Number(await conn.show('server_version_num'));
+      const major = assertSupportedVersion(pgVersion, `the source server (slot ${h.slotName})`);
       const id: ServerIdentity = { systemId: ident.systemId, timeline: ident.timeline, segSize, pgVersion };
       await checkSpoolIdentity(h.spoolDir, { system_identifier: id.systemId, wal_segment_size: segSize });
       await h.serverIdentified(id);
 
-      let slot = await conn.readSlot(h.slotName);
+      // Before 15 there is no READ_REPLICATION_SLOT: pg_replication_slots over a SQL connection
+      // (no restart timeline there: the start point then takes the server's).
+      const readSlot = (name: string): Promise<SlotPosition | null> =>
+        hasReadReplicationSlot(major) ? conn.readSlot(name) : withSqlConnection(h.connection, (c) => querySlotPosition(c, name));
+      let slot = await readSlot(h.slotName);
       if (slot === null) {
         await conn.createPhysicalSlot(h.slotName);
         h.logger.info({ slot: h.slotName }, 'created physical replication slot');
-        slot = await conn.readSlot(h.slotName);
+        slot = await readSlot(h.slotName);
       }
       const start = await this.startPoint(segSize, slot, { timeline: ident.timeline, xlogpos: ident.xlogpos });
       for (let tli = 2; tli <= ident.timeline; tli++) await this.fetchHistory(tli);

@@ -9,7 +9,7 @@ import { assertDiskRoom, diskNeed } from './disk-room.js';
 import { assertEmptyTarget, extractBackup } from './extract.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
-import { DEFAULT_PG_BIN, freePort, isRunning, logTail, pgCtlStart, pgCtlStop, postgresOsUser, waitRecoveryEnd, type RecoveryServer } from '../postgres/cluster/index.js';
+import { binDirFor, DEFAULT_PG_BIN, freePort, hostBinDirs, isRunning, logTail, pgCtlStart, pgCtlStop, postgresOsUser, waitRecoveryEnd, type RecoveryServer } from '../postgres/cluster/index.js';
 import { recoverySettings, targetReachedPattern, type RecoveryOptions } from './target.js';
 import { assertSpoolOf, copyPaddedPartial, segmentAfterArchive, servableFromSpool } from './spool-partial.js';
 import { appliedCount, watchReplay, type RestoreProgressListener } from './progress.js';
@@ -83,6 +83,8 @@ export interface PreparedRestore {
   /** The receiver's spool, when WAL beyond the archive is to be served (target latest). */
   spoolDir: string | null;
   segments: StoredWalSegment[];
+  /** The server binaries of the backup's major. */
+  pgBin: string;
 }
 
 /**
@@ -105,11 +107,14 @@ export async function prepareRestore(o: RunRestoreOptions): Promise<PreparedRest
   const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
   if (spoolDir !== null) assertSpoolOf(spoolDir, (await o.db.info())?.system_identifier ?? null, plan.walSegmentSize);
   assertEmptyTarget(targetDir);
+  // The backup's major runs it: refused here, before anything is written, when this host lacks it.
+  const major = plan.backup.pg_version ?? (await o.db.info())?.pg_version ?? null;
+  const pgBin = o.pgBin ?? (major === null ? DEFAULT_PG_BIN : binDirFor(major, hostBinDirs()));
   const all = [];
   for (const tli of plan.timelines) for await (const s of o.db.wal.listSegments(tli)) all.push(s);
   const segments = replayOrder(all, plan.timelines, segnoOf(parseLsn(plan.backup.start_lsn!), plan.walSegmentSize), plan.walSegmentSize);
   assertDiskRoom(targetDir, diskNeed(plan.backup, segments.length, plan.walSegmentSize, o.minFreeBytes ?? 0));
-  return { plan, targetDir, spoolDir, segments };
+  return { plan, targetDir, spoolDir, segments, pgBin };
 }
 
 /**
@@ -137,7 +142,7 @@ export async function recordRestore(o: Pick<RunRestoreOptions, 'db' | 'target'>,
 
 /** The work of a prepared and recorded restore; its end (completed or failed) is recorded too. */
 export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRestore, recorded: RestoreRecord): Promise<RestoreResult> {
-  const { plan, targetDir, spoolDir, segments } = prepared;
+  const { plan, targetDir, spoolDir, segments, pgBin } = prepared;
   let record = recorded;
   const owner = postgresOsUser();
   const workDir = mkdtempSync(join(tmpdir(), 'pitrd-restore-'));
@@ -161,7 +166,6 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
     const appliedLog = join(workDir, 'applied.log');
     writeFileSync(appliedLog, '');
     if (owner) chownSync(appliedLog, owner.uid, owner.gid);
-    const pgBin = o.pgBin ?? DEFAULT_PG_BIN;
 
     o.onProgress?.({ phase: 'plan', backup_id: plan.backup.id, backup_start_lsn: plan.backup.start_lsn ?? null, target_timeline: plan.targetTimeline, segments_total: segments.length });
 
@@ -180,7 +184,7 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
     prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(o.prefetchConcurrency !== undefined ? { concurrency: o.prefetchConcurrency } : {}), ...(owner ? { owner } : {}), ...fallback });
     prefetcher.start();
 
-    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, pgBin, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     crashPoint('restore.after-extract');
 
     const script = join(workDir, 'restore_command.sh');

@@ -61,7 +61,7 @@ export function recordMainData(rec: WalRecord): Buffer {
         const bimgInfo = b[pos + 4]!;
         pos += 5;
         // Only a compressed image with a hole stores the hole length explicitly.
-        if (bimgInfo & F.BKPIMAGE_HAS_HOLE && bimgInfo & F.BKPIMAGE_COMPRESSED_MASK) {
+        if (bimgInfo & F.BKPIMAGE_HAS_HOLE && bimgInfo & F.bkpImageCompressedMask(rec.major)) {
           need(2);
           pos += 2;
         }

@@ -1,8 +1,33 @@
 /**
- * On-disk WAL layout constants of PostgreSQL 15 (xlog_internal.h, xlogrecord.h, xact.h,
- * pg_control.h). Offsets are for the 64-bit little-endian builds pitrd supports.
+ * On-disk WAL layout constants (xlog_internal.h, xlogrecord.h, xact.h, pg_control.h) of
+ * PostgreSQL 13 to 18; where a major differs, the constant says so. Offsets are for the 64-bit
+ * little-endian builds pitrd supports.
  */
 export const XLOG_PAGE_MAGIC_PG15 = 0xd110;
+
+/**
+ * XLOG_PAGE_MAGIC of each supported major: every WAL page starts with it, so a segment names
+ * the major that wrote it (values read from each major's initdb'd pg_wal).
+ */
+const PAGE_MAGIC_OF_MAJOR: ReadonlyMap<number, number> = new Map([
+  [13, 0xd106],
+  [14, 0xd10d],
+  [15, 0xd110],
+  [16, 0xd113],
+  [17, 0xd116],
+  [18, 0xd118],
+]);
+
+/** The PostgreSQL major whose WAL pages carry this magic; undefined for any other value. */
+export function majorOfPageMagic(magic: number): number | undefined {
+  for (const [major, m] of PAGE_MAGIC_OF_MAJOR) if (m === magic) return major;
+  return undefined;
+}
+
+/** The page magic of a major (tests, messages); undefined for an unsupported one. */
+export function pageMagicOfMajor(major: number): number | undefined {
+  return PAGE_MAGIC_OF_MAJOR.get(major);
+}
 
 export const SIZE_OF_SHORT_PAGE_HEADER = 24;
 export const SIZE_OF_LONG_PAGE_HEADER = 40;
@@ -30,7 +55,14 @@ export const XLR_BLOCK_ID_TOPLEVEL_XID = 252;
 export const BKPBLOCK_HAS_IMAGE = 0x10;
 export const BKPBLOCK_SAME_REL = 0x80;
 export const BKPIMAGE_HAS_HOLE = 0x01;
-export const BKPIMAGE_COMPRESSED_MASK = 0x04 | 0x08 | 0x10; // PGLZ | LZ4 | ZSTD
+export const BKPIMAGE_COMPRESSED_MASK = 0x04 | 0x08 | 0x10; // PGLZ | LZ4 | ZSTD (15+)
+/** Before 15 one bit said "compressed" (0x02) and 0x04 was BKPIMAGE_APPLY, set on most images. */
+export const BKPIMAGE_IS_COMPRESSED_PRE15 = 0x02;
+
+/** The bimg_info bits that mean "this image is compressed" in a major's WAL. */
+export function bkpImageCompressedMask(major: number): number {
+  return major >= 15 ? BKPIMAGE_COMPRESSED_MASK : BKPIMAGE_IS_COMPRESSED_PRE15;
+}
 export const SIZE_OF_REL_FILE_NODE = 12;
 
 // RM_XLOG_ID record kinds (xl_info & 0xF0)

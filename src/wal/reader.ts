@@ -14,6 +14,8 @@ export interface WalRecord {
   prev: Lsn;
   info: number;
   rmid: number;
+  /** PostgreSQL major that wrote it (from the page magic): block image flags differ by major. */
+  major: number;
   bytes: Buffer;
 }
 
@@ -63,6 +65,8 @@ export interface ReadSegmentResult {
   /** Zeros were met before the end of the segment: the WAL stops here (unfinished segment). */
   endOfWal: boolean;
   continuation: WalContinuation;
+  /** PostgreSQL major that wrote the segment (its page magic). */
+  major: number;
 }
 
 const MAX_RECORD_LEN = 1020 * 1024 * 1024; // XLogRecordMaxSize
@@ -89,9 +93,7 @@ export function readSegment(buf: Buffer, opts: ReadSegmentOptions): ReadSegmentR
 
   if (buf.length < F.SIZE_OF_LONG_PAGE_HEADER) fail(null, `truncated: only ${buf.length} bytes, not even a page header`);
   const magic0 = buf.readUInt16LE(0);
-  if (magic0 !== F.XLOG_PAGE_MAGIC_PG15) {
-    fail(null, `not a PostgreSQL 15 WAL segment: page magic 0x${magic0.toString(16).padStart(4, '0')}, expected 0x${F.XLOG_PAGE_MAGIC_PG15.toString(16)}`);
-  }
+  const major = F.majorOfPageMagic(magic0) ?? fail(null, `not a WAL segment of PostgreSQL 13 to 18: page magic 0x${magic0.toString(16).padStart(4, '0')}`);
   const info0 = buf.readUInt16LE(2);
   if (!(info0 & F.XLP_LONG_HEADER)) fail(null, 'first page has no long header (XLP_LONG_HEADER missing)');
   const systemId = buf.readBigUInt64LE(24);
@@ -134,7 +136,7 @@ export function readSegment(buf: Buffer, opts: ReadSegmentOptions): ReadSegmentR
     const crc = crc32cFinal(crc32cUpdate(crc32cUpdate(CRC32C_INIT, rec, F.SIZE_OF_XLOG_RECORD, totLen), rec, 0, 20));
     const stored = rec.readUInt32LE(20);
     if (crc !== stored) fail(lsn, `record CRC-32C mismatch: computed 0x${crc.toString(16)}, stored 0x${stored.toString(16)}`);
-    const record: WalRecord = { lsn, endLsn: lsn + BigInt(totLen), xid: rec.readUInt32LE(4), prev: xlPrev, info: rec[16]!, rmid: rec[17]!, bytes: rec };
+    const record: WalRecord = { lsn, endLsn: lsn + BigInt(totLen), xid: rec.readUInt32LE(4), prev: xlPrev, info: rec[16]!, rmid: rec[17]!, major, bytes: rec };
     records.push(record);
     prevRecordLsn = lsn;
     if (record.rmid === F.RM_XLOG_ID && (record.info & 0xf0) === F.XLOG_SWITCH) switched = true;
@@ -155,7 +157,7 @@ export function readSegment(buf: Buffer, opts: ReadSegmentOptions): ReadSegmentR
       endOfWal = true; // the unwritten tail of an unfinished segment
       break;
     }
-    if (magic !== F.XLOG_PAGE_MAGIC_PG15) fail(pageLsn, `bad page magic 0x${magic.toString(16).padStart(4, '0')}`);
+    if (magic !== magic0) fail(pageLsn, `bad page magic 0x${magic.toString(16).padStart(4, '0')} (the segment's first page has 0x${magic0.toString(16)})`);
     const info = buf.readUInt16LE(pageOff + 2);
     if (info & ~F.XLP_ALL_FLAGS) fail(pageLsn, `invalid page info bits 0x${info.toString(16)}`);
     const isLong = (info & F.XLP_LONG_HEADER) !== 0;
@@ -234,6 +236,7 @@ export function readSegment(buf: Buffer, opts: ReadSegmentOptions): ReadSegmentR
     records,
     switched,
     endOfWal,
+    major,
     continuation: {
       systemId,
       segSize,

@@ -1,5 +1,5 @@
 /**
- * The environment of every process a restore starts (tar, pg_verifybackup, pg_ctl and so the
+ * The environment of every process a restore starts (tar, pg_ctl and so the
  * restored postmaster, its restore_command and anything it runs). Built from an allow-list, never
  * from the daemon's own environment: that holds the S3 keys, the repository encryption key and
  * whatever else the operator exported, and a restored server runs SQL its source's owner wrote.

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PitrdError } from '../../errors.js';
 import { shellQuote } from '../../pg-text.js';
 import { asOwner } from './as-owner.js';
+import { dataDirMajor } from './bin-dirs.js';
 import { serverSettings } from './server-settings.js';
 
 /** Debian's PostgreSQL 15 binaries unless PITRD_PG_BIN says otherwise. */
@@ -26,18 +27,8 @@ export interface RecoveryServer {
  * literally: no config-file quoting applies).
  */
 function serverOptions(s: RecoveryServer): string {
-  const settings = serverSettings({ dataDir: s.dataDir, port: s.port, socketDir: s.socketDir, majorVersion: dataDirVersion(s.dataDir) });
+  const settings = serverSettings({ dataDir: s.dataDir, port: s.port, socketDir: s.socketDir, majorVersion: dataDirMajor(s.dataDir) ?? 15 });
   return settings.map(([k, v]) => `-c ${shellQuote(`${k}=${v}`, k)}`).join(' ');
-}
-
-/** Major version of a data directory (PG_VERSION); 15, the default binaries', when unreadable. */
-function dataDirVersion(dataDir: string): number {
-  try {
-    const v = Number.parseInt(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim(), 10);
-    return Number.isFinite(v) ? v : 15;
-  } catch {
-    return 15;
-  }
 }
 
 export async function pgCtlStart(s: RecoveryServer): Promise<void> {
