@@ -39,6 +39,8 @@ export const ErrorCodes = {
   OBJECT_EXISTS: 409,
   STORAGE_UNAVAILABLE: 503,
   STORAGE_ERROR: 502,
+  /** The WAL spool reached spool.max_bytes or its disk is full: WAL is not confirmed until uploads free space. */
+  SPOOL_FULL: 507,
   CHECKSUM_MISMATCH: 500,
   DECRYPT_FAILED: 500,
   TRUNCATED_OBJECT: 500,

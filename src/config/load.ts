@@ -122,6 +122,7 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
     compression: parsed.compression,
     encryption,
     spool_dir: abs(parsed.spool_dir),
+    spool: parsed.spool,
     health: parsed.health,
     ...(parsed.restore_dir !== undefined ? { restore_dir: abs(parsed.restore_dir) } : {}),
     restores: parsed.restores,

@@ -205,6 +205,17 @@ export const ConfigSchema = z
           .default({}),
       })
       .default({ bin_dirs: {} }),
+    /** Limits of the spool (its directory stays `spool_dir`). */
+    spool: z
+      .strictObject({
+        /**
+         * Bytes each database's spool may hold (complete segments waiting for upload + the
+         * partial one); reached: the receiver stops confirming WAL and the slot keeps it on the
+         * server until uploads free space. Absent: bounded by the disk only.
+         */
+        max_bytes: positiveInt.optional(),
+      })
+      .default({}),
     health: z
       .strictObject({
         /** WAL uploads failing longer than this raise the upload_failing alert. */

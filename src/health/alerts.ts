@@ -5,7 +5,7 @@
  * goes — not on every evaluation.
  */
 
-export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'slot_retention' | 'backup_stale' | 'receiver_down';
+export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'spool_full' | 'slot_retention' | 'backup_stale' | 'receiver_down';
 
 /** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
 export interface ArchiveGap {
@@ -40,6 +40,8 @@ export interface HealthObservation {
    * slot already past it on the server): the receiver status's `gap`. Absent or null: none.
    */
   receiverGap?: { from: string; to: string } | null;
+  /** Why the receiver paused: its spool reached spool.max_bytes (or the disk is full), or null. */
+  spoolFull?: string | null;
   /** Why the repository could not be read for this evaluation (a listing failed), or null. */
   storageError?: string | null;
   /** Since when (epoch ms) uploads of this database's WAL have been failing, or null. */
@@ -112,6 +114,7 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
       ...(obs.uploadError ? { code: obs.uploadError.code, error: obs.uploadError.message } : {}),
     });
   }
+  if (obs.spoolFull) add('spool_full', 'critical', `database "${obs.database}": ${obs.spoolFull}`);
   if (obs.storageError) add('storage_unavailable', 'critical', `database "${obs.database}": storage unavailable: ${obs.storageError}`, { error: obs.storageError });
   if (obs.slotRetainedBytes !== null && obs.slotRetainedBytes > th.slotRetainedBytes) {
     add('slot_retention', 'warning', `database "${obs.database}": replication slot retains ${mib(obs.slotRetainedBytes)} of WAL on the server (threshold ${mib(th.slotRetainedBytes)})`, {

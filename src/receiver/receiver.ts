@@ -52,6 +52,13 @@ export interface ReceiverOptions {
   fsyncIntervalMs?: number;
   /** While catching up, uploads wait until this much is spooled (default 256 MiB). */
   maxDeferredUploadBytes?: number;
+  /**
+   * Bytes the spool may hold (segments waiting for upload + the partial one). When a completed
+   * segment leaves no room for another, the session ends (nothing more is confirmed: the slot
+   * keeps the WAL on the server), the status is `spool_full`, and streaming resumes once uploads
+   * have freed room for a segment. Absent: the disk is the limit (ENOSPC is SPOOL_FULL too).
+   */
+  maxSpoolBytes?: number;
   /** Timeout for asking the repository for its last segment at start. */
   archiveLookupTimeoutMs?: number;
   logger?: Logger;
@@ -129,6 +136,10 @@ class ReceiverImpl implements Receiver, SessionHost {
   private async supervise(): Promise<void> {
     let attempt = 0;
     while (!this.stopping) {
+      if (this.spoolFull()) {
+        await this.waitForSpoolRoom();
+        continue;
+      }
       this.st.attempts++;
       const session = new Session(this);
       this.session = session;
@@ -232,12 +243,15 @@ class ReceiverImpl implements Receiver, SessionHost {
         logger: this.logger,
         // Catching up = more than 4 segments behind the server's WAL end.
         defer: () => this.session !== null && this.serverWalEnd - this.received > BigInt(4 * id.segSize),
-        maxDeferredBytes: this.opts.maxDeferredUploadBytes,
+        // Deferring must not fill a bounded spool: uploads then start at half of it.
+        maxDeferredBytes: Math.min(this.opts.maxDeferredUploadBytes ?? 256 * 1024 * 1024, this.opts.maxSpoolBytes !== undefined ? Math.floor(this.opts.maxSpoolBytes / 2) : Infinity),
         // Streamed on the spool's verified identity during an outage: check the repository first.
         ready: () => (this.repoVerified ? Promise.resolve() : this.verifyRepository(id, false)),
       });
       await this.uploader.start();
     }
+    // A restart on a spool already full (segments left by the last run): nothing is streamed.
+    if (this.spoolFull()) throw this.spoolFullError();
   }
 
   /**
@@ -326,6 +340,39 @@ class ReceiverImpl implements Receiver, SessionHost {
   segmentComplete(_timeline: TimelineId, name: string, _endLsn: Lsn, sha256: string | null): void {
     this.st.last_wal_file = name;
     this.uploader?.enqueueSegment(name, sha256);
+    // No room for the next segment: end the session (it flushes and reports what is durable).
+    if (this.spoolFull()) void this.session?.stop();
+  }
+
+  /** The spool cannot take another whole segment within maxSpoolBytes. */
+  private spoolFull(): boolean {
+    const max = this.opts.maxSpoolBytes;
+    const seg = this.st.wal_segment_size;
+    if (max === undefined || seg === null || !this.uploader) return false;
+    return this.uploader.state().backlogBytes + seg > max;
+  }
+
+  private spoolFullError(): PitrdError {
+    const backlog = this.uploader?.state().backlogBytes ?? 0;
+    return new PitrdError(
+      'SPOOL_FULL',
+      `the spool holds ${backlog} bytes waiting for upload and spool.max_bytes is ${this.opts.maxSpoolBytes}: no room for another segment, so WAL is not received or confirmed (the slot keeps it on the server) until uploads free room`,
+      { retryable: true, context: { backlog_bytes: backlog, max_bytes: this.opts.maxSpoolBytes } },
+    );
+  }
+
+  private async waitForSpoolRoom(): Promise<void> {
+    if (this.st.status !== 'spool_full') {
+      const e = this.spoolFullError();
+      this.st.status = 'spool_full';
+      this.st.last_error = { code: e.code, message: e.message, at: new Date().toISOString() };
+      this.logger.error({ code: e.code, ...e.context }, 'spool full: streaming paused until uploads free room');
+    }
+    const s = cancellableSleep(500);
+    this.sleeper = s;
+    await s.done;
+    this.sleeper = null;
+    if (!this.spoolFull()) this.logger.info({ backlog_bytes: this.uploader?.state().backlogBytes ?? 0 }, 'spool has room again: streaming resumes');
   }
 
   streaming(start: StartPoint): void {

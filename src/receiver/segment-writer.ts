@@ -238,9 +238,13 @@ export class SegmentWriter {
   }
 
   private spoolError(err: unknown): PitrdError {
-    return err instanceof PitrdError
-      ? err
-      : new PitrdError('INTERNAL_ERROR', `writing WAL to the spool ${this.opts.dir} failed: ${(err as Error).message}`, { cause: err, retryable: true, context: { spool: this.opts.dir } });
+    if (err instanceof PitrdError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // The disk is full: nothing past the last fsync was confirmed; the slot keeps the rest.
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new PitrdError('SPOOL_FULL', `the spool ${this.opts.dir} is full (${code}): WAL is no longer confirmed to the server, which keeps it for the slot until uploads free space`, { cause: err, retryable: true, context: { spool: this.opts.dir } });
+    }
+    return new PitrdError('INTERNAL_ERROR', `writing WAL to the spool ${this.opts.dir} failed: ${(err as Error).message}`, { cause: err, retryable: true, context: { spool: this.opts.dir } });
   }
 
   private async fileFor(segno: bigint, offset: number): Promise<FileHandle> {

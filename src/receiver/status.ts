@@ -1,5 +1,6 @@
 /** The receiver's status as the API and CLI show it. LSNs are formatted `X/Y`. */
-export type ReceiverState = 'starting' | 'running' | 'reconnecting' | 'stopped' | 'error';
+/** `spool_full`: spool.max_bytes reached; nothing is received or confirmed until uploads free space. */
+export type ReceiverState = 'starting' | 'running' | 'reconnecting' | 'stopped' | 'error' | 'spool_full';
 
 import type { SlotState } from '../postgres/index.js';
 

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
+import type { ReceiverStatus } from '../receiver/index.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
 import { slotRetainedBytes } from '../postgres/index.js';
@@ -168,7 +169,9 @@ export class HealthMonitor {
             slotRetainedBytes: retained,
             lastSuccessfulBackupAt: lastBackupAt,
             // Without PITR there is no receiver to be down.
-            receiverUp: !e.pitr.enabled || status?.status === 'running',
+            // A full spool (spool.max_bytes, or a full disk: SPOOL_FULL) is its own alert, not a receiver down.
+            receiverUp: !e.pitr.enabled || status?.status === 'running' || spoolPaused(status),
+            spoolFull: spoolPaused(status) ? (status?.last_error?.message ?? 'the spool is full') : null,
             receiverGap: status?.gap ?? null,
             storageError,
             uploadFailingSince: status?.upload_error ? Date.parse(status.upload_error.since) : null,
@@ -189,4 +192,9 @@ export class HealthMonitor {
     }
     return active;
   }
+}
+
+/** The receiver waits for room in its spool: paused at spool.max_bytes, or retrying a SPOOL_FULL write. */
+function spoolPaused(status: ReceiverStatus | null | undefined): boolean {
+  return status?.status === 'spool_full' || (status?.last_error?.code === 'SPOOL_FULL' && status.status !== 'running');
 }

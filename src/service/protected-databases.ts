@@ -383,6 +383,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
       project: e.project,
       connection: entryConnection(e),
       spoolDir: spoolDirOf(this.opts.config.spool_dir, e),
+      ...(this.opts.config.spool.max_bytes !== undefined ? { maxSpoolBytes: this.opts.config.spool.max_bytes } : {}),
       slotName: e.slotName,
       synchronous: e.synchronous,
     };

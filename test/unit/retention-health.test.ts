@@ -54,6 +54,12 @@ describe('storage faults', () => {
     expect(evaluateHealth({ ...failing, uploadFailingSince: T0 - 2_000 }, { ...th, uploadFailureMs: 1_000 }, T0).map((x) => x.kind)).toEqual(['upload_failing']);
   });
 
+  it('a receiver paused on a full spool raises spool_full, not receiver_down', () => {
+    const alerts = evaluateHealth({ ...healthy, spoolFull: 'the spool holds 3145728 bytes waiting for upload and spool.max_bytes is 4194304' }, th, T0);
+    expect(alerts.map((a) => [a.key, a.severity])).toEqual([['app:spool_full', 'critical']]);
+    expect(alerts[0]!.message).toBe('database "app": the spool holds 3145728 bytes waiting for upload and spool.max_bytes is 4194304');
+  });
+
   it('an unreadable backup list is storage_unavailable, never "no successful base backup yet"', () => {
     const alerts = evaluateHealth({ ...healthy, lastSuccessfulBackupAt: undefined, storageError: 'STORAGE_UNAVAILABLE: connect ECONNREFUSED' }, th, T0);
     expect(alerts.map((a) => [a.kind, a.severity])).toEqual([['storage_unavailable', 'critical']]);
