@@ -44,7 +44,8 @@ beforeAll(async () => {
   await waitFor('receiver running', async () => (await status())?.status === 'running', 90_000);
 }, 180_000);
 
-afterAll(() => cleanUp(() => fx?.close(), () => ref?.stop(), () => pg?.destroy(), () => s3?.destroy()), 60_000);
+// The default hook timeout (120 s): closing the daemon drains uploads, slow on a busy machine.
+afterAll(() => cleanUp(() => fx?.close(), () => ref?.stop(), () => pg?.destroy(), () => s3?.destroy()));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function status(): Promise<any> {
