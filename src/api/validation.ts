@@ -1,24 +1,10 @@
 import { z } from 'zod';
 import { pgTextProblem } from '../pg-text.js';
 import { PitrdError } from '../errors.js';
+import { formatIssuePath, issueSites, type IssueSite } from '../zod-issues.js';
 
 /** Where a value came from, used as the first element of the field path in messages. */
 export type InputPart = 'params' | 'query' | 'body' | 'headers';
-
-function joinPath(part: string, path: readonly PropertyKey[]): string {
-  let out = part;
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`;
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
-}
 
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
@@ -27,16 +13,14 @@ function kindOf(v: unknown): string {
 }
 
 /** One readable line per zod issue, always naming the field path (`body.name: ...`). */
-export function describeIssue(part: InputPart, issue: z.core.$ZodIssue, input: unknown): string {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${joinPath(part, [...issue.path, k])}: unknown field`).join('; ');
-  }
-  const at = joinPath(part, issue.path);
+function describeSite(part: InputPart, site: IssueSite): string {
+  const at = formatIssuePath([part, ...site.path]);
+  if (site.kind === 'unknown-key') return `${at}: unknown field`;
+  const { issue } = site;
   if (issue.code === 'invalid_type') {
     // Say "required" for a missing key so a user knows what to do; otherwise what came instead.
-    const v = valueAt(input, issue.path);
-    if (v === undefined) return `${at}: required (expected ${issue.expected})`;
-    return `${at}: expected ${issue.expected}, received ${kindOf(v)}`;
+    if (site.kind === 'missing') return `${at}: required (expected ${issue.expected})`;
+    return `${at}: expected ${issue.expected}, received ${kindOf(site.value)}`;
   }
   return `${at}: ${issue.message}`;
 }
@@ -45,9 +29,11 @@ export function describeIssue(part: InputPart, issue: z.core.$ZodIssue, input: u
 export function parseInput<S extends z.ZodType>(part: InputPart, schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const message = r.error.issues.map((i) => describeIssue(part, i, value)).join('; ');
+  const message = issueSites(r.error.issues, value)
+    .map((site) => describeSite(part, site))
+    .join('; ');
   throw new PitrdError('VALIDATION_ERROR', message, {
-    context: { fields: r.error.issues.map((i) => joinPath(part, i.path)) },
+    context: { fields: r.error.issues.map((i) => formatIssuePath([part, ...i.path])) },
   });
 }
 

@@ -1,4 +1,5 @@
 import { parse as parseYaml } from 'yaml';
+import { formatIssuePath } from '../zod-issues.js';
 
 /**
  * PITRD_* environment overrides. Two kinds, documented in README.md ("Configuration"):
@@ -86,12 +87,12 @@ export function applyEnvOverrides(raw: Record<string, unknown>, overrides: EnvOv
         node = next as Json;
       } else {
         // Create the container; the next segment decides whether it is a list.
-        const child: Json = /^\d+$/.test(o.segments[i + 1]!) || LIST_KEYS.has(formatPath(resolved)) ? [] : {};
+        const child: Json = /^\d+$/.test(o.segments[i + 1]!) || LIST_KEYS.has(formatIssuePath(resolved)) ? [] : {};
         (node as Record<string | number, unknown>)[key] = child;
         node = child;
       }
     }
-    sources.set(formatPath(resolved), o.variable);
+    sources.set(formatIssuePath(resolved), o.variable);
   }
   return sources;
 }
@@ -105,12 +106,3 @@ function arrayIndex(arr: unknown[], seg: string): number {
   return arr.length - 1;
 }
 
-/** `databases[1].connection.port` */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s === '' ? '(root)' : s;
-}

@@ -1,18 +1,8 @@
 import type { z } from 'zod';
-import { formatPath } from './env.js';
+import { formatIssuePath, issueSites } from '../zod-issues.js';
 
 /** Last path segments whose values must never be echoed back in an error message. */
 const SECRET_KEYS = new Set(['password', 'secret_access_key', 'access_key_id', 'key', 'token']);
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const p of path) {
-    // A shorthand scalar (`compression: brotli`) stands for the whole object: report it.
-    if (node === null || typeof node !== 'object') return node;
-    node = (node as Record<PropertyKey, unknown>)[p];
-  }
-  return node;
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -34,24 +24,15 @@ function isSecret(path: readonly PropertyKey[]): boolean {
 export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, sources: ReadonlyMap<string, string>): string[] {
   const lines: string[] = [];
   const line = (path: readonly PropertyKey[], reason: string) => {
-    const p = formatPath(path);
+    const p = formatIssuePath(path);
     const from = sources.get(p);
     lines.push(`${p}${from ? ` (from ${from})` : ''}: ${reason}`);
   };
-  for (const issue of issues) {
-    const path = issue.path;
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) line([...path, k], 'unknown key');
-      continue;
-    }
+  for (const site of issueSites(issues, input)) {
+    if (site.kind === 'unknown-key') line(site.path, 'unknown key');
     // A failed discriminator is reported at the discriminator's own path by zod 4.
-    const value = valueAt(input, path);
-    if (value === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
-      line(path, `required: ${reasonOf(issue)}`);
-      continue;
-    }
-    const got = isSecret(path) ? '' : `, got ${describe(value)}`;
-    line(path, `${reasonOf(issue)}${got}`);
+    else if (site.kind === 'missing') line(site.path, `required: ${reasonOf(site.issue)}`);
+    else line(site.path, `${reasonOf(site.issue)}${isSecret(site.path) ? '' : `, got ${describe(site.value)}`}`);
   }
   return lines;
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { isPitrdError, PitrdError } from '../errors.js';
 import { createCodecStore } from '../storage/index.js';
 import type { CodecStore, ObjectStore, PutOptions } from '../storage/types.js';
+import { formatIssuePath } from '../zod-issues.js';
 
 /**
  * JSON metadata objects (database.json, backup.json, restores, summaries, history files).
@@ -86,10 +87,5 @@ export function parseJson<T>(key: string, buf: Buffer, schema: z.ZodType<T>): T 
 }
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((i) => {
-      const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-      return `${path || '(root)'}: ${i.message}`;
-    })
-    .join('; ');
+  return issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`).join('; ');
 }
