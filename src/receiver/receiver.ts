@@ -11,7 +11,7 @@ import { formatLsn } from '../wal/lsn.js';
 import { backoffDelay, cancellableSleep, type BackoffPolicy } from './backoff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { defaultSlotName, querySlotState, withSqlConnection, type ReplicationConnectionOptions } from '../postgres/index.js';
-import { Session, type ServerIdentity, type SessionHost } from './session.js';
+import { Session, type ServerIdentity, type SessionHost, type SessionSettings } from './session.js';
 import { ensureSpoolDir } from './spool.js';
 import type { NamedSegment, StartPoint } from './start-point.js';
 import { initialStatus, type ReceiverStatus, type SlotState } from './status.js';
@@ -84,15 +84,24 @@ export function createReceiver(opts: ReceiverOptions): Receiver {
   return new ReceiverImpl(opts);
 }
 
-class ReceiverImpl implements Receiver, SessionHost {
-  readonly connection: ReplicationConnectionOptions;
-  readonly spoolDir: string;
-  readonly slotName: string;
-  readonly statusIntervalMs: number;
-  readonly maxPendingBytes: number;
-  readonly fsyncIntervalMs: number;
-  readonly logger: Logger;
+/** The options with their defaults: what every session of this receiver runs with. */
+function receiverSettings(opts: ReceiverOptions): SessionSettings {
+  const slotName = opts.slotName ?? defaultSlotName(opts.database);
+  return {
+    slotName,
+    spoolDir: opts.spoolDir,
+    statusIntervalMs: opts.statusIntervalMs ?? 10_000,
+    maxPendingBytes: opts.maxPendingBytes ?? 8 * 1024 * 1024,
+    fsyncIntervalMs: opts.synchronous ? 0 : (opts.fsyncIntervalMs ?? 200),
+    logger: opts.logger ?? silentLogger,
+    connection: { ...opts.connection, applicationName: opts.connection.applicationName ?? (opts.synchronous ? slotName : 'pitrd') },
+  };
+}
 
+// The settings are declared once, in SessionSettings, and set by the constructor
+// (receiverSettings): the class declares no field of its own for them.
+interface ReceiverImpl extends SessionSettings {}
+class ReceiverImpl implements Receiver, SessionHost {
   private readonly st: ReceiverStatus = initialStatus();
   private uploader: Uploader | null = null;
   /** The uploader's last state once stopped, so the final status still shows it. */
@@ -111,16 +120,7 @@ class ReceiverImpl implements Receiver, SessionHost {
   private slotQuery: Promise<void> | null = null;
 
   constructor(private readonly opts: ReceiverOptions) {
-    this.slotName = opts.slotName ?? defaultSlotName(opts.database);
-    this.spoolDir = opts.spoolDir;
-    this.statusIntervalMs = opts.statusIntervalMs ?? 10_000;
-    this.maxPendingBytes = opts.maxPendingBytes ?? 8 * 1024 * 1024;
-    this.fsyncIntervalMs = opts.synchronous ? 0 : (opts.fsyncIntervalMs ?? 200);
-    this.logger = opts.logger ?? silentLogger;
-    this.connection = {
-      ...opts.connection,
-      applicationName: opts.connection.applicationName ?? (opts.synchronous ? this.slotName : 'pitrd'),
-    };
+    Object.assign(this, receiverSettings(opts));
   }
 
   async start(): Promise<void> {

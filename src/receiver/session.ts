@@ -21,8 +21,8 @@ export interface ServerIdentity {
   pgVersion: number;
 }
 
-/** What a session needs from the receiver that owns it. */
-export interface SessionHost {
+/** The receiver's settings a session runs with, fixed for the receiver's life. */
+export interface SessionSettings {
   readonly connection: ReplicationConnectionOptions;
   readonly spoolDir: string;
   readonly slotName: string;
@@ -30,6 +30,10 @@ export interface SessionHost {
   readonly maxPendingBytes: number;
   readonly fsyncIntervalMs: number;
   readonly logger: Logger;
+}
+
+/** What a session needs from the receiver that owns it. */
+export interface SessionHost extends SessionSettings {
   /** Called once the server is known: checks identities, starts the uploader. */
   serverIdentified(id: ServerIdentity): Promise<void>;
   archiveLast(): Promise<NamedSegment | null>;
