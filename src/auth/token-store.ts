@@ -3,6 +3,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { errorMessage, PitrdError } from '../errors.js';
+import { formatIssuePath } from '../zod-issues.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { formatToken, hashSecret, newTokenId, newTokenSecret, parseToken } from './token-format.js';
 import { TIERS, type Principal, type Tier, type TokenRecord, type TokenVerifier } from './types.js';
@@ -61,7 +62,7 @@ export class FileTokenStore implements TokenVerifier {
     const parsed = FileSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new PitrdError('CONFIG_INVALID', `tokens file ${this.path} is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, { context: { path: this.path } });
+      throw new PitrdError('CONFIG_INVALID', `tokens file ${this.path} is malformed at ${issue ? formatIssuePath(issue.path) : '(root)'}: ${issue?.message ?? 'invalid'}`, { context: { path: this.path } });
     }
     return parsed.data;
   }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { isPitrdError, PitrdError } from '../errors.js';
 import type { CodecStore, EncodedPutResult, GetDecodedOptions, ObjectStore } from '../storage/types.js';
 import type { DatabaseKeys } from './keys.js';
-import type { MetaStore } from './meta.js';
+import { describeIssues, type MetaStore } from './meta.js';
 import { BackupRecordSchema, type BackupRecord, type BackupRecordInput } from './schemas.js';
 
 /**
@@ -42,7 +42,7 @@ export class BackupStore {
   async save(input: BackupRecordInput): Promise<BackupRecord> {
     const parsed = BackupRecordSchema.safeParse(input);
     if (!parsed.success) {
-      throw new PitrdError('VALIDATION_ERROR', `backup ${String(input.id)}: invalid backup.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      throw new PitrdError('VALIDATION_ERROR', `backup ${String(input.id)}: invalid backup.json: ${describeIssues(parsed.error.issues)}`, {
         context: { backup: input.id },
       });
     }

@@ -1,7 +1,7 @@
 import { PitrdError } from '../errors.js';
 import type { ObjectStore } from '../storage/types.js';
 import type { DatabaseKeys } from './keys.js';
-import type { MetaStore } from './meta.js';
+import { describeIssues, type MetaStore } from './meta.js';
 import { RestoreRecordSchema, type RestoreRecord, type RestoreRecordInput } from './schemas.js';
 
 /** Records of restores run from this repository: `restores/{id}.json`. */
@@ -15,7 +15,7 @@ export class RestoreStore {
   async save(input: RestoreRecordInput): Promise<RestoreRecord> {
     const parsed = RestoreRecordSchema.safeParse(input);
     if (!parsed.success) {
-      throw new PitrdError('VALIDATION_ERROR', `restore ${String(input.id)}: invalid record: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      throw new PitrdError('VALIDATION_ERROR', `restore ${String(input.id)}: invalid record: ${describeIssues(parsed.error.issues)}`, {
         context: { restore: input.id },
       });
     }
