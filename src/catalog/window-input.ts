@@ -4,7 +4,7 @@
  * plan (src/restore/plan.ts) both read it, then src/wal's pure window/admission code.
  */
 import type { DatabaseRepository } from '../repository/index.js';
-import type { Lsn, TimelineId } from '../types.js';
+import type { Lsn } from '../types.js';
 import { readSegment, decodeRecord, type SegmentSummary, type WindowInput, type WindowSegment, type XidCandidate } from '../wal/index.js';
 import { databaseIdentity, loadHistories, loadSummaries, readSummary, windowBackups } from './load.js';
 

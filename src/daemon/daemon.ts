@@ -18,7 +18,7 @@ import { restoreRoutes } from '../api/restores/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { setConfiguredBinDirs } from '../postgres/cluster/index.js';
-import { errorMessage, loggedError } from '../errors.js';
+import { loggedError } from '../errors.js';
 import { createWebhookNotifier, type HealthThresholds } from '../health/index.js';
 import type { Repository } from '../repository/index.js';
 import {

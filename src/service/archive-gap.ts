@@ -9,7 +9,7 @@
  * the start points of finished backups are fetched once per database.
  */
 import { findContinuityGaps, readHistory, type ContinuityGap } from '../catalog/index.js';
-import { errorMessage, isPitrdError, loggedError } from '../errors.js';
+import { isPitrdError, loggedError } from '../errors.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 import type { ArchiveGap } from '../health/index.js';
 import type { TimelineId } from '../types.js';

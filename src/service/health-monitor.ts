@@ -6,7 +6,7 @@
  * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (src/daemon/metrics.ts).
  */
 import type { Logger } from 'pino';
-import { errorMessage, isPitrdError, loggedError } from '../errors.js';
+import { isPitrdError, loggedError } from '../errors.js';
 import type { ReceiverStatus } from '../receiver/index.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
 import type { ArchiveGapState } from './archive-gap.js';

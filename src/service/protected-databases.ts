@@ -5,14 +5,13 @@
  * runs (a worker thread in the daemon) is the process's business: it comes in as a function
  * (`startReceiver`), so this file knows no thread.
  */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, RegisterDatabaseInput, WalArchiveView } from '../api/databases/index.js';
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
 import { connectionPassword, DATABASE_DEFAULTS, sourceTls, type Config } from '../config/index.js';
 import { defaultSlotName, dropInactiveSlot, projectSlotName } from '../postgres/index.js';
-import { errorMessage, isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
+import { isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
 import { adoptLegacySpools, spoolDirOf, type Receiver, type ReceiverOptions, type ReceiverStatus } from '../receiver/index.js';
 import type { DatabaseRef, Repository } from '../repository/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
@@ -340,10 +339,6 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
     return candidates.length === 1 ? candidates[0]!.project : null;
   }
 
-  private findByName(name: string): DatabaseEntry | undefined {
-    for (const e of this.entries.values()) if (e.name === name) return e;
-    return undefined;
-  }
 
   private fromRecord(rec: RegisteredDatabase): DatabaseEntry {
     const c = rec.connection;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, renameSync 
 import { join, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
-import { errorMessage, isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
+import { isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
 import type { Repository, RestoreRecord } from '../repository/index.js';
 import { executeRestore, prepareRestore, recordRestore, type PlanCatalog, type PreparedRestore, type RestoreResult, type RunRestoreOptions } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';

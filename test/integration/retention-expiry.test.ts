@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openRepository, type Repository } from '../../src/repository/index.js';
 import { DAY_MS, runExpiry, type ExpiryStep } from '../../src/retention/index.js';
 import type { ObjectStore } from '../../src/storage/index.js';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { spoolDirOf } from '../../receiver/index.js';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';

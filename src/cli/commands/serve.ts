@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createApiLogger } from '../../api/index.js';
 import { startDaemon } from '../../daemon.js';
-import { errorMessage, PitrdError, loggedError } from '../../errors.js';
+import { PitrdError, loggedError } from '../../errors.js';
 import { loadCommandConfig, logLevel } from '../context.js';
 import { reporting } from '../report.js';
 
