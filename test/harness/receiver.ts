@@ -54,19 +54,9 @@ export async function openReceiverRepo(spec: RepoSpec, database: string, compres
   return { repository: db, wal: db.wal, close: () => store.close() };
 }
 
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Polls `fn` until it returns something truthy; fails after `timeoutMs` (a waitWhileProgressing with no progress to watch). */
+export function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000, everyMs = 100): Promise<NonNullable<T>> {
+  return waitWhileProgressing(what, fn, () => null, { stallMs: timeoutMs, capMs: timeoutMs, everyMs });
 }
 
 /**
@@ -98,7 +88,7 @@ export async function waitWhileProgressing<T>(
       movedAt = now;
     }
     if (now - movedAt > stallMs || now - start > capMs) {
-      const why = now - start > capMs ? `${capMs} ms in all` : `${stallMs} ms without progress (last: ${p})`;
+      const why = now - start > capMs ? `${capMs} ms` : `${stallMs} ms without progress (last: ${p})`;
       throw new Error(`timed out after ${why} waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
