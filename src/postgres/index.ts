@@ -11,7 +11,7 @@ export { SSL_MODES, attemptFailure, tlsPlan, tryNext } from './tls-plan.js';
 export type { Attempt, AttemptFailure, SslMode, TlsPlan, Verification } from './tls-plan.js';
 export { classifyPgError } from './pg-errors.js';
 export { parseSizeSetting } from './settings.js';
-export { queryReplicationSettings, queryRoleRights, switchWal } from './server-checks.js';
+export { queryReplicationSettings, queryRoleRights, queryServerVersionNum, switchWal } from './server-checks.js';
 export type { ReplicationSettings } from './server-checks.js';
 export { SqlConnection, withSqlConnection } from './sql-connection.js';
 export type { ServerFacts, SqlConnectionParams } from './sql-connection.js';

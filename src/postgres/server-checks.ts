@@ -23,6 +23,11 @@ export async function queryReplicationSettings(client: pg.Client): Promise<Repli
   return Object.fromEntries(rows.map((r) => [r.name, r.setting])) as ReplicationSettings;
 }
 
+/** The server's server_version_num (e.g. 170004). */
+export async function queryServerVersionNum(client: pg.Client): Promise<number> {
+  return Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
+}
+
 /** pg_switch_wal(): end the current segment now; returns its file name (needs EXECUTE on it). */
 export async function switchWal(client: pg.Client): Promise<string> {
   return (await client.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg')).rows[0]!.seg;

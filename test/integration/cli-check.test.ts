@@ -16,10 +16,10 @@ let minimal: PgCluster;
 let fx: DaemonFixture;
 
 /** A config file for the CLI on the daemon's repository, with the given databases. */
-function configFile(name: string, databases: Array<Record<string, unknown>>, storage?: string): string {
+function configFile(name: string, databases: Array<Record<string, unknown>>, storage?: string, extra = ''): string {
   const file = join(fx.dir, `${name}.yaml`);
   const dbs = databases.map((d) => `  - ${JSON.stringify(d)}`).join('\n');
-  writeFileSync(file, `storage: ${storage ?? JSON.stringify({ type: 'fs', path: join(fx.dir, 'repo') })}\nspool_dir: ${join(fx.dir, 'spool')}\ndatabases:\n${dbs}\n`);
+  writeFileSync(file, `storage: ${storage ?? JSON.stringify({ type: 'fs', path: join(fx.dir, 'repo') })}\nspool_dir: ${join(fx.dir, 'spool')}\n${extra}databases:\n${dbs}\n`);
   return file;
 }
 
@@ -48,7 +48,7 @@ describe('pitrd check', () => {
     const data = cliJson<CheckJson>(r.stdout);
     expect(data.status).toBe('ok');
     expect(data.databases[0]!.checks.map((c) => `${c.check}:${c.status}`)).toEqual([
-      'connection:ok', 'privileges:ok', 'wal_level:ok', 'max_wal_senders:ok', 'slot:ok', 'replication:ok', 'archive:ok',
+      'connection:ok', 'version:ok', 'binaries:ok', 'privileges:ok', 'wal_level:ok', 'max_wal_senders:ok', 'slot:ok', 'replication:ok', 'archive:ok',
     ]);
     const n = await pitrd(['-c', file, 'check', '--nagios', '--no-archive']);
     expect(n.exitCode).toBe(0);
@@ -86,6 +86,20 @@ describe('pitrd check', () => {
     expect(u.exitCode).toBe(3);
     expect(u.stdout).toMatch(/^PITRD UNKNOWN - CONFIG_INVALID: /);
   }, 180_000);
+
+  it("a major without server binaries on this host is a WARNING naming the major (restores would be refused)", async () => {
+    const file = configFile('no-binaries', [{ name: 'main', connection: conn(pg) }], undefined, `postgres: { bin_dirs: { "15": ${JSON.stringify(join(fx.dir, 'no-such-bin'))} } }\n`);
+    const r = await pitrd(['-c', file, 'check', '--json', '--no-archive']);
+    const checks = cliJson<CheckJson>(r.stdout).databases[0]!.checks;
+    expect(checks.find((c) => c.check === 'version')).toMatchObject({ status: 'ok', message: expect.stringContaining('PostgreSQL 15') });
+    const bin = checks.find((c) => c.check === 'binaries');
+    expect(bin, r.stdout).toMatchObject({ status: 'warning' });
+    expect(bin!.message).toContain('no PostgreSQL 15 server binaries');
+    expect(bin!.message).toContain('postgres.bin_dirs');
+    const n = await pitrd(['-c', file, 'check', '--nagios', '--no-archive']);
+    expect(n.exitCode, n.stdout).toBe(1);
+    expect(n.stdout).toMatch(/^PITRD WARNING - main: binaries: restores and branches of database main will be refused/);
+  }, 120_000);
 
   it('a stopped daemon leaves the slot inactive: WARNING (Nagios 1)', async () => {
     await fx.daemon.stop();

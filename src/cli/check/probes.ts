@@ -7,7 +7,8 @@
 import type pg from 'pg';
 import { sourceConnection, type DatabaseConfig } from '../../config/index.js';
 import { errorMessage, isPitrdError } from '../../errors.js';
-import { connectSource, identifySystem, queryReplicationSettings, queryRoleRights, querySlotState, switchWal } from '../../postgres/index.js';
+import { binDirFor, hostBinDirs } from '../../postgres/cluster/index.js';
+import { assertSupportedVersion, connectSource, identifySystem, isSupportedMajor, majorOf, queryReplicationSettings, queryRoleRights, queryServerVersionNum, querySlotState, switchWal } from '../../postgres/index.js';
 import type { DatabaseRepository } from '../../repository/index.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'critical';
@@ -42,6 +43,7 @@ export async function probeDatabase(db: DatabaseConfig, repo: DatabaseRepository
   }
   try {
     out.push({ check: 'connection', status: 'ok', message: `connected to ${db.connection.host}:${db.connection.port} as ${db.connection.user}` });
+    out.push(...versionProbes(db, await queryServerVersionNum(client)));
     const role = await queryRoleRights(client);
     out.push(
       role?.replication || role?.superuser
@@ -70,6 +72,28 @@ export async function probeDatabase(db: DatabaseConfig, repo: DatabaseRepository
     await client.end().catch(() => undefined);
   }
   return out;
+}
+
+/**
+ * The server's major is one pitrd supports, and this host has that major's server binaries:
+ * without them WAL is still archived and backups taken, but restores and branches of the
+ * database are refused (POSTGRES_BINARIES_MISSING), so it is a warning, not a pass.
+ */
+function versionProbes(db: DatabaseConfig, versionNum: number): CheckResult[] {
+  const major = majorOf(versionNum);
+  if (!isSupportedMajor(major)) {
+    try {
+      assertSupportedVersion(versionNum, `database ${db.name}`);
+    } catch (err) {
+      return [failure('version', err)];
+    }
+  }
+  const version: CheckResult = { check: 'version', status: 'ok', message: `PostgreSQL ${major} (server_version_num ${versionNum})` };
+  try {
+    return [version, { check: 'binaries', status: 'ok', message: `PostgreSQL ${major} server binaries for restores: ${binDirFor(major, hostBinDirs())}` }];
+  } catch (err) {
+    return [version, { check: 'binaries', status: 'warning', message: `restores and branches of database ${db.name} will be refused: ${errorMessage(err)}` }];
+  }
 }
 
 async function slotProbe(client: pg.Client, db: DatabaseConfig): Promise<CheckResult> {
