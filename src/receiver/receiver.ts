@@ -10,7 +10,7 @@ import type { Lsn, TimelineId } from '../types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { backoffDelay, cancellableSleep, type BackoffPolicy } from './backoff.js';
 import { silentLogger, type Logger } from './logger.js';
-import { defaultSlotName, querySlotState, withSqlConnection, type ReplicationConnectionOptions } from '../postgres/index.js';
+import { defaultSlotName, majorOf, querySlotState, withSqlConnection, type ReplicationConnectionOptions } from '../postgres/index.js';
 import { Session, type ServerIdentity, type SessionHost, type SessionSettings } from './session.js';
 import { ensureSpoolDir } from './spool.js';
 import type { NamedSegment, StartPoint } from './start-point.js';
@@ -281,7 +281,7 @@ class ReceiverImpl implements Receiver, SessionHost {
       return;
     }
     if (info === null) {
-      await repo.saveInfo({ project: this.opts.project ?? 'default', system_identifier: id.systemId, pg_version: id.pgVersion, wal_segment_size: id.segSize });
+      await repo.saveInfo({ project: this.opts.project ?? 'default', system_identifier: id.systemId, pg_version: majorOf(id.pgVersion), wal_segment_size: id.segSize });
     } else if (info.system_identifier !== id.systemId || info.wal_segment_size !== id.segSize) {
       throw new PitrdError(
         'SYSTEM_ID_MISMATCH',

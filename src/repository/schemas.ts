@@ -12,7 +12,9 @@ export const DatabaseInfoSchema = z.looseObject({
   name: z.string().min(1),
   project: z.string().min(1),
   system_identifier: z.string().regex(/^\d+$/, { error: 'expected a decimal system identifier' }),
-  pg_version: z.int().positive(),
+  // The major (e.g. 17). Receivers before 2026-12-04 wrote server_version_num (170004) here:
+  // read as its major, so those repositories need no rewrite.
+  pg_version: z.int().positive().transform((v) => (v >= 10000 ? Math.floor(v / 10000) : v)),
   wal_segment_size: z.int().positive(),
   created_at: isoTime,
   updated_at: isoTime,
