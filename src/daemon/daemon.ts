@@ -160,6 +160,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       notifier: opts.alertWebhookUrl ? createWebhookNotifier({ url: opts.alertWebhookUrl, logger }) : null,
       logger,
       archiveGap: (e) => windows.archiveGap(e),
+      serverMajor: async (e) => (await repo.database({ project: e.project, name: e.name }).info())?.pg_version ?? null,
       ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
       thresholds: { ...DEFAULT_THRESHOLDS, uploadFailureMs: config.health.upload_failure_alert_seconds * 1000, ...opts.healthThresholds },
     });

@@ -5,7 +5,7 @@
  * goes — not on every evaluation.
  */
 
-export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'spool_full' | 'slot_retention' | 'backup_stale' | 'receiver_down';
+export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'spool_full' | 'slot_retention' | 'backup_stale' | 'receiver_down' | 'binaries_missing';
 
 /** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
 export interface ArchiveGap {
@@ -50,6 +50,8 @@ export interface HealthObservation {
   uploadFailures?: number;
   /** The last upload error's code and message, when uploads are failing. */
   uploadError?: { code: string; message: string } | null;
+  /** Why this host cannot run the database's PostgreSQL major (POSTGRES_BINARIES_MISSING's text); null or absent when it can or the major is not known yet. */
+  binariesMissing?: string | null;
 }
 
 export interface HealthThresholds {
@@ -114,6 +116,7 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
       ...(obs.uploadError ? { code: obs.uploadError.code, error: obs.uploadError.message } : {}),
     });
   }
+  if (obs.binariesMissing) add('binaries_missing', 'warning', `database "${obs.database}": restores and branches will be refused: ${obs.binariesMissing}`);
   if (obs.spoolFull) add('spool_full', 'critical', `database "${obs.database}": ${obs.spoolFull}`);
   if (obs.storageError) add('storage_unavailable', 'critical', `database "${obs.database}": storage unavailable: ${obs.storageError}`, { error: obs.storageError });
   if (obs.slotRetainedBytes !== null && obs.slotRetainedBytes > th.slotRetainedBytes) {

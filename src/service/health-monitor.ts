@@ -6,7 +6,8 @@
  * pitrd_slot_retained_bytes and pitrd_archive_gap_segments (src/daemon/metrics.ts).
  */
 import type { Logger } from 'pino';
-import { isPitrdError, loggedError } from '../errors.js';
+import { errorMessage, isPitrdError, loggedError } from '../errors.js';
+import { binDirFor, hostBinDirs } from '../postgres/cluster/index.js';
 import type { ReceiverStatus } from '../receiver/index.js';
 import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
@@ -61,6 +62,12 @@ export interface HealthMonitorOptions {
    * a LIST and no segment read). Without it the archive gap is not evaluated.
    */
   archiveGap?: (entry: DatabaseEntry) => Promise<ArchiveGapState | null>;
+  /**
+   * The database's PostgreSQL major as the repository recorded it (database.json's pg_version),
+   * null while unknown. With it, a major this host has no server binaries for raises
+   * `binaries_missing`: WAL and backups still work, restores and branches would be refused.
+   */
+  serverMajor?: (entry: DatabaseEntry) => Promise<number | null>;
 }
 
 export class HealthMonitor {
@@ -114,6 +121,27 @@ export class HealthMonitor {
       this.running = null;
     });
     return this.running;
+  }
+
+  /** A major, once known, does not change under a database (pg_upgrade makes a new system): asked until known. */
+  private readonly majors = new Map<string, number>();
+
+  private async binariesMissing(e: DatabaseEntry): Promise<string | null> {
+    if (!this.opts.serverMajor) return null;
+    const key = entryKey(e.project, e.name);
+    let major = this.majors.get(key) ?? null;
+    if (major === null) {
+      // Unknown (nothing streamed yet, storage down: storage_unavailable says so) raises nothing.
+      major = await this.opts.serverMajor(e).catch(() => null);
+      if (major === null) return null;
+      this.majors.set(key, major);
+    }
+    try {
+      binDirFor(major, hostBinDirs());
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
   }
 
   private async slotRetainedRecent(e: DatabaseEntry, ask: (entry: DatabaseEntry) => Promise<number | null>, now: number): Promise<number | null> {
@@ -177,6 +205,7 @@ export class HealthMonitor {
             uploadFailingSince: status?.upload_error ? Date.parse(status.upload_error.since) : null,
             uploadFailures: status?.upload_error?.consecutive_failures ?? 0,
             uploadError: status?.upload_error ? { code: status.upload_error.code, message: status.upload_error.message } : null,
+            binariesMissing: await this.binariesMissing(e),
           },
           this.opts.thresholds ?? DEFAULT_THRESHOLDS,
           now,
