@@ -117,7 +117,8 @@ describe('a spool that reaches spool.max_bytes while storage is down', () => {
     for (const e of fx.daemon.databases.listEntries()) e.receiver?.retryUploads();
     const last = await oneSegment();
     await waitFor(`archive to hold ${last}`, () => wal.hasSegment(1, last), 180_000);
-    expect((await status()).status).toBe('running');
+    // The status reaches the API from the receiver's thread at its push interval: wait for it, not one read.
+    await waitFor('receiver running again', async () => (await status())?.status === 'running', 60_000);
     await waitFor('alerts cleared', async () => !(await alerts()).some((a) => ['spool_full', 'upload_failing', 'storage_unavailable', 'receiver_down', 'archive_gap', 'wal_lost'].includes(a.kind)), 90_000);
     await waitFor(`pg_receivewal to hold ${last}`, () => ref.segments().includes(last), 60_000);
     const { names, compared } = await compareArchiveWithReference(wal, ref, 1);
