@@ -80,6 +80,11 @@ export const ErrorCodes = {
   POSTGRES_VERSION_UNSUPPORTED: 422,
   /** No server binaries of the backup's PostgreSQL major on this host (postgres.bin_dirs, discovery); the message names the major. */
   POSTGRES_BINARIES_MISSING: 409,
+  /** A restore drill already runs on this host (drills run one at a time per daemon). */
+  DRILL_IN_PROGRESS: 409,
+  DRILL_NOT_FOUND: 404,
+  /** A restore drill's check failed on the restored server (amcheck, a row count, the configured check SQL); the message names the object. */
+  DRILL_CHECK_FAILED: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -102,6 +107,7 @@ const PUBLIC_SERVER_MESSAGES: Partial<Record<ErrorCode, string>> = {
   POSTGRES_PROTOCOL_VIOLATION: 'the protected PostgreSQL server sent bytes that break the protocol',
   BACKUP_FAILED: 'the base backup failed',
   RESTORE_FAILED: 'the restore failed',
+  DRILL_CHECK_FAILED: 'a check of the restore drill failed on the restored server',
   TIMEOUT: 'the operation timed out',
   WAL_NOT_ARCHIVED: 'the WAL needed is not archived yet',
   REPO_INVALID: 'the repository is not in a state the daemon can read',

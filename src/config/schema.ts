@@ -185,6 +185,16 @@ const database = z.strictObject({
       max_age_days: positiveInt.optional(),
     })
     .default({ ...DATABASE_DEFAULTS.retention }),
+  /** Restore drills on a cron schedule (the newest backup restored to its latest point and checked); absent: on demand only. */
+  drill_schedule: cronExpr.optional(),
+  drill: z
+    .strictObject({
+      /** Queries run on the restored server, in the database's dbname; each must return true (first column of its one row). */
+      check_sql: z.array(nonEmpty('an SQL query'), { error: 'expected a list of SQL queries' }).readonly().default([]),
+      /** No successful drill in this many hours raises drill_stale (default 192 with a drill_schedule; without one, only when set). */
+      max_age_hours: positiveInt.optional(),
+    })
+    .default({ check_sql: [] }),
 });
 
 export const ConfigSchema = z

@@ -3,6 +3,7 @@ import type { CodecStore, ObjectStore } from '../storage/types.js';
 import { BackupStore } from './backups.js';
 import type { Compression, DatabaseKeys } from './keys.js';
 import type { MetaStore } from './meta.js';
+import { DrillStore } from './drills.js';
 import { RestoreStore } from './restores.js';
 import { DatabaseInfoSchema } from './schemas.js';
 import type { DatabaseInfo } from './types.js';
@@ -19,6 +20,7 @@ export class DatabaseRepository {
   readonly wal: RepoWalArchive;
   readonly backups: BackupStore;
   readonly restores: RestoreStore;
+  readonly drills: DrillStore;
   readonly walSummaries: WalSummaryStore;
 
   constructor(
@@ -33,6 +35,7 @@ export class DatabaseRepository {
     this.wal = new RepoWalArchive(this.keys, store, meta, codecFor, compression);
     this.backups = new BackupStore(this.keys, store, meta, codecFor(compression));
     this.restores = new RestoreStore(this.keys, store, meta);
+    this.drills = new DrillStore(this.keys, store, meta);
     this.walSummaries = new WalSummaryStore(this.keys, store, meta);
   }
 

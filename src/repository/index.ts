@@ -5,6 +5,8 @@ export type { DatabaseInfoInput } from './database.js';
 export { RepoWalArchive } from './wal-archive.js';
 export { BackupStore } from './backups.js';
 export { RestoreStore } from './restores.js';
+export { byStart as drillsByStart, DRILL_PHASES, DRILL_STATUSES, DrillStore } from './drills.js';
+export type { DrillFailure, DrillPhase, DrillRecord, DrillRecordInput, DrillStatus } from './drills.js';
 export { WalSummaryStore } from './wal-summaries.js';
 export type { StoredWalSummary } from './wal-summaries.js';
 export { checkRepoJson, repoKeyFingerprint, REPO_FORMAT, RepoJsonSchema } from './repo-json.js';

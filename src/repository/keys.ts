@@ -147,6 +147,14 @@ export class DatabaseKeys {
     assertId('restore', id);
     return `${this.root}restores/${id}.json`;
   }
+  get drillsPrefix(): string {
+    return `${this.root}drills/`;
+  }
+  /** A restore drill's record (src/repository/drills.ts). */
+  drillJson(id: string): string {
+    assertId('drill', id);
+    return `${this.root}drills/${id}.json`;
+  }
   /**
    * A retention run's journal: written before its first deletion, removed after its last. Present
    * while a run deletes (or after one crashed): listings of the archive are then in flux.
