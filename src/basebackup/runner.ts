@@ -16,7 +16,7 @@ import { COMPRESSION_EXT } from '../repository/index.js';
 import type { ObjectStore } from '../storage/types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { expiresAt, newBackupId, parseBackupLabel, parseManifestWalRanges, type WalRange } from './metadata.js';
-import { SqlConnection, assertSupportedVersion, hasNewBaseBackupProtocol, type SqlConnectionParams } from '../postgres/index.js';
+import { SqlConnection, assertSupportedVersion, type SqlConnectionParams } from '../postgres/index.js';
 import type { BackupProgress } from './progress.js';
 import { BaseBackupConnection, type BaseBackupResult } from '../postgres/index.js';
 import { streamBaseBackup } from './archive-stream.js';
@@ -84,12 +84,6 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
   try {
     const facts = await sql.facts(opts.connection.user);
     const major = assertSupportedVersion(facts.serverVersionNum, `the source of database ${opts.database.name}`);
-    if (!hasNewBaseBackupProtocol(major)) {
-      // Before 15, BASE_BACKUP takes bare keywords and sends one COPY per archive: not spoken yet.
-      throw new PitrdError('POSTGRES_VERSION_UNSUPPORTED', `the source of database ${opts.database.name} runs PostgreSQL ${major}: base backups need PostgreSQL 15 or later for now (its WAL is archived all the same)`, {
-        context: { database: opts.database.name, major },
-      });
-    }
     progress.bytesTotalEstimate = facts.estimatedBytes;
     repl = await BaseBackupConnection.open(opts.connection, appName);
     const system = await repl.identifySystem();
@@ -116,7 +110,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
     progress.phase = 'streaming';
     const result: BaseBackupResult = await streamBaseBackup(
       repl,
-      { label: opts.label ?? `pitrd ${id}`, fastCheckpoint: opts.fastCheckpoint ?? true, includeWal: !opts.pitr },
+      { label: opts.label ?? `pitrd ${id}`, fastCheckpoint: opts.fastCheckpoint ?? true, includeWal: !opts.pitr, major },
       {
         archive: (name, path) => {
           const scanner = new TarScanner({ capture: name === 'base.tar' ? ['backup_label'] : [] });

@@ -128,7 +128,7 @@ describe('a server that claims a 2 GiB message', () => {
     const conn = await BaseBackupConnection.open(source(server.port), 'hostile');
     const archives: string[] = [];
     const err = await conn
-      .run({ label: 'x', fastCheckpoint: true, includeWal: false }, { archive: (name) => archives.push(name), manifest: () => undefined, data: () => undefined, progress: () => undefined })
+      .run({ label: 'x', fastCheckpoint: true, includeWal: false, major: 15 }, { archive: (name) => archives.push(name), manifest: () => undefined, data: () => undefined, progress: () => undefined })
       .then(
         () => null,
         (e: unknown) => e,

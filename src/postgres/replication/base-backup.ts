@@ -1,7 +1,9 @@
 /**
- * BASE_BACKUP over a physical replication connection (PostgreSQL 15 new-style options,
- * TARGET 'client'): the command and its messages. What is done with the bytes (batches, archives
- * into the repository) is ../../basebackup/archive-stream.ts.
+ * BASE_BACKUP over a physical replication connection: the connection, the command's result sets,
+ * and the CopyData path. The command text and the decoding of the answer, which differ between
+ * majors (one COPY with typed messages from 15, one COPY per tablespace before), are
+ * ./base-backup-wire.ts's; what is done with the bytes (batches, archives into the repository) is
+ * ../../basebackup/archive-stream.ts.
  *
  * Why not `pg_basebackup -Ft` via execa: it only writes to stdout (`-D -`) when the cluster has no
  * tablespace other than pg_default/pg_global. With tablespaces it needs `-D <dir>` and refuses a
@@ -9,12 +11,7 @@
  * it; creating them after its emptiness check is a race we would sometimes lose, and losing it
  * means a full local copy. Speaking the command ourselves is what pg_basebackup does with the
  * same protocol, streams every archive straight to the repository, and gives the server's own
- * progress counter. Verified on PostgreSQL 15.
- *
- * The wire (src/backend/backup/basebackup_copy.c): a row (start LSN, timeline), a row set of
- * tablespaces (oid, location, size in kB), CopyOutResponse, then CopyData messages: 'n' a new
- * archive (name, tablespace path), 'd' data, 'p' progress (int64 bytes sent), 'm' the manifest
- * starts (its bytes follow as 'd'); CopyDone; a row (end LSN, timeline).
+ * progress counter. Verified on PostgreSQL 13 to 18.
  *
  * On a plain connection the socket reads into receive slabs and the FrameReader hands CopyData
  * over as views (./socket.ts): a base backup moves gigabytes, and a fresh 64 kB buffer per read
@@ -28,34 +25,22 @@ import { parseLsn } from '../../wal/lsn.js';
 import { classifyPgError } from '../pg-errors.js';
 import type { SqlConnectionParams } from '../sql-connection.js';
 import { connectSource } from '../source-client.js';
+import { baseBackupCommandText, baseBackupDecoder, type BaseBackupCommand, type BaseBackupMessages } from './base-backup-wire.js';
 import { identifySystem, type IdentifySystem } from './identify.js';
 import { framedSocket } from './socket.js';
 
+type WireEvent = 'copyData' | 'copyOutResponse' | 'rowDescription' | 'dataRow';
+/** pg-protocol's parsed messages: copyData has `chunk`, dataRow has `fields` (text or null). */
+interface WireMessage {
+  chunk?: Buffer;
+  fields?: Array<string | null>;
+}
+
 /** The parts of pg's internal Connection used here (outside pg's type definitions; pg is pinned). */
 interface PgWire {
-  on(event: 'copyData', cb: (msg: { chunk: Buffer }) => void): void;
-  removeListener(event: 'copyData', cb: (msg: { chunk: Buffer }) => void): void;
+  on(event: WireEvent, cb: (msg: WireMessage) => void): void;
+  removeListener(event: WireEvent, cb: (msg: WireMessage) => void): void;
   stream: { pause(): void; resume(): void; destroy(err?: Error): void };
-}
-
-export interface BaseBackupCommand {
-  label: string;
-  /** CHECKPOINT 'fast': start now instead of waiting for the next spread checkpoint. */
-  fastCheckpoint: boolean;
-  /** WAL true: the WAL from start to stop goes into base.tar's pg_wal/ (pg_basebackup -X fetch). */
-  includeWal: boolean;
-}
-
-/** The CopyData messages of BASE_BACKUP, decoded, in stream order. A throw stops the backup. */
-export interface BaseBackupMessages {
-  /** 'n': a new archive begins (tablespacePath null: the main data directory). */
-  archive(name: string, tablespacePath: string | null): void;
-  /** 'm': the manifest begins; its bytes follow as data. */
-  manifest(): void;
-  /** 'd': bytes of the current archive or manifest: a view of the read buffer, copy what is kept. */
-  data(bytes: Buffer): void;
-  /** 'p': the server's count of bytes sent so far. */
-  progress(bytesDone: number): void;
 }
 
 export interface BaseBackupResult {
@@ -93,59 +78,40 @@ export class BaseBackupConnection {
     return identifySystem(this.client);
   }
 
-  /** Run BASE_BACKUP, feeding `messages`; resolves when the server reported the end LSN. */
+  /**
+   * Run BASE_BACKUP in the syntax of `cmd.major`, feeding `messages` (version-neutral); resolves
+   * when the server reported the end LSN.
+   */
   async run(cmd: BaseBackupCommand, messages: BaseBackupMessages): Promise<BaseBackupResult> {
     let failure: unknown = null;
-    let named = false;
-    const onPayload = (buf: Buffer) => {
+    const decoder = baseBackupDecoder(cmd.major, messages);
+    const guard = (fn: () => void) => {
       if (failure) return;
       try {
-        const kind = buf[0];
-        if (kind === 0x64 /* 'd' */) {
-          if (!named) throw new PitrdError('REPLICATION_ERROR', 'BASE_BACKUP sent data before naming an archive');
-          messages.data(buf.subarray(1));
-        } else if (kind === 0x6e /* 'n' */) {
-          const z1 = buf.indexOf(0, 1);
-          const z2 = buf.indexOf(0, z1 + 1);
-          const name = buf.subarray(1, z1).toString('utf8');
-          const path = buf.subarray(z1 + 1, z2 === -1 ? buf.length : z2).toString('utf8');
-          named = true;
-          messages.archive(name, path === '' ? null : path);
-        } else if (kind === 0x6d /* 'm' */) {
-          named = true;
-          messages.manifest();
-        } else if (kind === 0x70 /* 'p' */) {
-          messages.progress(Number(buf.readBigInt64BE(1)));
-        } else {
-          throw new PitrdError('REPLICATION_ERROR', `BASE_BACKUP sent an unknown CopyData message type "${String.fromCharCode(kind ?? 0)}"`);
-        }
+        fn();
       } catch (err) {
         failure = err;
         // Stop the stream: the query then fails and the caller cleans up.
         this.wire.stream.destroy(err instanceof Error ? err : new Error(String(err)));
       }
     };
-    const onData = (msg: { chunk: Buffer }) => onPayload(msg.chunk);
+    const onPayload = (buf: Buffer) => guard(() => decoder.copyData(buf));
+    // pg parses the frames the reader forwards synchronously and in order, so a CopyOutResponse
+    // or a DataRow reaches the decoder before the CopyData that follows it on the wire.
+    const listeners: Array<[WireEvent, (msg: WireMessage) => void]> = [
+      ['copyData', (msg) => onPayload(msg.chunk!)],
+      ['copyOutResponse', () => guard(() => decoder.copyOut())],
+      ['rowDescription', () => guard(() => decoder.rowDescription())],
+      ['dataRow', (msg) => guard(() => decoder.dataRow(msg.fields ?? []))],
+    ];
     // CopyData arrives through the tap (straight from the read buffer) or, on a TLS connection,
     // as pg's 'copyData' events; never both.
-    this.wire.on('copyData', onData);
+    for (const [event, cb] of listeners) this.wire.on(event, cb);
     this.tap.handler = onPayload;
     try {
-      const opts = [
-        `LABEL ${quoteLiteral(cmd.label)}`,
-        'PROGRESS',
-        `CHECKPOINT '${cmd.fastCheckpoint ? 'fast' : 'spread'}'`,
-        `WAL ${cmd.includeWal}`,
-        // WAIT false: with WAL fetched into the tar, or with pitrd's own archive check, waiting
-        // for the server's archive_command (usually not configured) would only hang.
-        'WAIT false',
-        "MANIFEST 'yes'",
-        "MANIFEST_CHECKSUMS 'CRC32C'",
-        "TARGET 'client'",
-      ];
       let res: pg.QueryResult | pg.QueryResult[];
       try {
-        res = (await this.client.query(`BASE_BACKUP (${opts.join(', ')})`)) as pg.QueryResult | pg.QueryResult[];
+        res = (await this.client.query(baseBackupCommandText(cmd))) as pg.QueryResult | pg.QueryResult[];
       } catch (err) {
         throw failure ?? classifyPgError(err, 'BASE_BACKUP');
       }
@@ -170,7 +136,7 @@ export class BaseBackupConnection {
         tablespaces,
       };
     } finally {
-      this.wire.removeListener('copyData', onData);
+      for (const [event, cb] of listeners) this.wire.removeListener(event, cb);
       this.tap.handler = null;
     }
   }
@@ -197,8 +163,4 @@ export class BaseBackupConnection {
 interface CopyDataTap {
   /** Gets each CopyData payload (a view of the read buffer: copy what is kept). */
   handler: ((payload: Buffer) => void) | null;
-}
-
-function quoteLiteral(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
 }

@@ -8,7 +8,9 @@ export type { ReplicationConnectionOptions, SlotPosition, TimelineEnd } from './
 export { identifySystem } from './identify.js';
 export type { IdentifySystem } from './identify.js';
 export { BaseBackupConnection } from './base-backup.js';
-export type { BaseBackupCommand, BaseBackupMessages, BaseBackupResult } from './base-backup.js';
+export type { BaseBackupResult } from './base-backup.js';
+export { baseBackupCommandText, baseBackupDecoder } from './base-backup-wire.js';
+export type { BaseBackupCommand, BaseBackupMessages, BaseBackupWire } from './base-backup-wire.js';
 export { FrameReader, MAX_MESSAGE_BYTES } from './frame-reader.js';
 export type { FrameReaderOptions } from './frame-reader.js';
 export { RecvSlab, RecvSlabPool } from './recv-slabs.js';
