@@ -1,7 +1,7 @@
 import { isPitrdError } from '../errors.js';
 import type { DatabaseRef, DatabaseRepository, Repository, StoredWalSegment } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
-import { lineageTimelines, parseSegmentName, segmentName, summarizeSegment, summaryToJson, type SegmentSummary, type WalContinuation } from '../wal/index.js';
+import { lineageTimelines, parseSegmentName, segmentName, summarizeSegment, summaryToJson, type EventState, type SegmentSummary, type WalContinuation } from '../wal/index.js';
 import { databaseIdentity, loadHistories, readSegmentBytes, readSummary, type StoredSummaryJson } from './load.js';
 
 export interface SummarizeOptions {
@@ -23,6 +23,8 @@ export interface SummarizeResult {
   restartedAt: string[];
   /** Segments that could not be summarised (checksum mismatch, invalid WAL), with why. */
   failed: { timeline: TimelineId; segment: string; code: string; message: string }[];
+  /** A segment read in this run holds schema changes: relation names may have changed (take a new relation map). */
+  catalogChanged: boolean;
 }
 
 interface Known {
@@ -47,7 +49,7 @@ export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeO
   const { segSize, systemId } = await databaseIdentity(db);
   const present = new Set((await db.walSummaries.segments()).map((s) => `${s.timeline}:${s.segment}`));
   const { histories } = await loadHistories(db);
-  const result: SummarizeResult = { database: dbName, read: 0, alreadySummarized: 0, restartedAt: [], failed: [] };
+  const result: SummarizeResult = { database: dbName, read: 0, alreadySummarized: 0, restartedAt: [], failed: [], catalogChanged: false };
   const cache = new Map<string, Known | null>();
   /** Summaries written in this run: their successors may now be readable with state. */
   const writtenNow = new Set<string>();
@@ -64,13 +66,13 @@ export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeO
   };
 
   /** The state the previous segment left, when it is summarised and directly precedes `segno`. */
-  const previousState = async (tli: TimelineId, segno: bigint): Promise<{ state: WalContinuation } | null> => {
+  const previousState = async (tli: TimelineId, segno: bigint): Promise<{ state: WalContinuation; eventState: EventState } | null> => {
     if (segno === 0n) return null;
     // The first segment of a timeline continues the parent's WAL (the switch segment copies it).
     for (const t of lineageOf(tli)) {
       const prev = await known(t, segno - 1n);
       if (prev && prev.summary.continuation.nextSegno === segno && !prev.summary.partial) {
-        return { state: prev.summary.continuation };
+        return { state: prev.summary.continuation, eventState: prev.summary.eventState };
       }
     }
     return null;
@@ -109,7 +111,7 @@ export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeO
       try {
         const buf = await readSegmentBytes(db, seg);
         try {
-          summary = summarizeSegment(buf, { name: seg.name, segSize, expectedSystemId: systemId, continuation: prev?.state ?? null });
+          summary = summarizeSegment(buf, { name: seg.name, segSize, expectedSystemId: systemId, continuation: prev?.state ?? null, eventState: prev?.eventState ?? null });
         } catch (err) {
           // A continuation that does not fit (the previous summary came from other bytes): the
           // segment itself may be fine, so read it once more on its own.
@@ -123,7 +125,11 @@ export async function summarizeDatabase(db: DatabaseRepository, opts: SummarizeO
       }
       if (fresh) result.restartedAt.push(seg.name);
       const record: StoredSummaryJson = { ...summaryToJson(summary), restarted: fresh };
+      // The event index before the summary: a crash between the two leaves the segment without a
+      // summary, so the next run reads it again and replaces its index entry (idempotent).
+      await db.events.putSegment(tli, seg.name, segno, record.events ?? []);
       await db.walSummaries.put(tli, seg.name, record);
+      if (summary.events.some((e) => e.kind === 'schema' || e.kind === 'drop' || e.kind === 'truncate' || e.kind === 'rewrite')) result.catalogChanged = true;
       present.add(key);
       cache.set(key, { summary, restarted: fresh });
       writtenNow.add(key);

@@ -9,6 +9,8 @@ import { DatabaseInfoSchema } from './schemas.js';
 import type { DatabaseInfo } from './types.js';
 import { RepoWalArchive } from './wal-archive.js';
 import { WalSummaryStore } from './wal-summaries.js';
+import { EventIndexStore } from './event-index.js';
+import { RelationMapStore } from './relation-maps.js';
 
 /** What a caller supplies to saveInfo(); name and timestamps are filled in. */
 export type DatabaseInfoInput = Omit<DatabaseInfo, 'name' | 'created_at' | 'updated_at'>;
@@ -22,6 +24,8 @@ export class DatabaseRepository {
   readonly restores: RestoreStore;
   readonly drills: DrillStore;
   readonly walSummaries: WalSummaryStore;
+  readonly events: EventIndexStore;
+  readonly relationMaps: RelationMapStore;
 
   constructor(
     readonly keys: DatabaseKeys,
@@ -37,6 +41,8 @@ export class DatabaseRepository {
     this.restores = new RestoreStore(this.keys, store, meta);
     this.drills = new DrillStore(this.keys, store, meta);
     this.walSummaries = new WalSummaryStore(this.keys, store, meta);
+    this.events = new EventIndexStore(this.keys, store, meta);
+    this.relationMaps = new RelationMapStore(this.keys, store, meta);
   }
 
   /** database.json, or null before the first connection to the server was recorded. */

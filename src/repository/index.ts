@@ -9,6 +9,10 @@ export { byStart as drillsByStart, DRILL_PHASES, DRILL_STATUSES, DrillStore } fr
 export type { DrillFailure, DrillPhase, DrillRecord, DrillRecordInput, DrillStatus } from './drills.js';
 export { WalSummaryStore } from './wal-summaries.js';
 export type { StoredWalSummary } from './wal-summaries.js';
+export { EventIndexStore, EVENT_CHUNK_SEGMENTS } from './event-index.js';
+export type { StoredSegmentEvents } from './event-index.js';
+export { RelationMapStore, RelationMapSchema, lsnKeyOf } from './relation-maps.js';
+export type { RelationMap } from './relation-maps.js';
 export { checkRepoJson, repoKeyFingerprint, REPO_FORMAT, RepoJsonSchema } from './repo-json.js';
 export type { RepoJson } from './repo-json.js';
 export {

@@ -126,6 +126,24 @@ export class DatabaseKeys {
   summary(timeline: number, name: string): string {
     return `${this.root}wal-summary/${tliHex(timeline)}/${name}.json`;
   }
+  /**
+   * The event index ("find the accident"): the events of up to EVENT_CHUNK_SEGMENTS consecutive
+   * segments of one timeline per object, so a query reads a few objects, not one per segment.
+   */
+  get eventIndexPrefix(): string {
+    return `${this.root}event-index/`;
+  }
+  eventChunk(timeline: number, chunk: bigint): string {
+    return `${this.root}event-index/${tliHex(timeline)}/${chunk.toString(16).toUpperCase().padStart(16, '0')}.json`;
+  }
+  /** Relation names (relation file → schema.table per database) as taken at an LSN. */
+  get relationMapsPrefix(): string {
+    return `${this.root}relations/`;
+  }
+  relationMap(lsnKey: string): string {
+    if (!/^[0-9A-F]{16}$/.test(lsnKey)) throw new PitrdError('VALIDATION_ERROR', `"${lsnKey}" is not a 16-digit hexadecimal LSN key`, { context: { lsn: lsnKey } });
+    return `${this.root}relations/${lsnKey}.json`;
+  }
   get backupsPrefix(): string {
     return `${this.root}backups/`;
   }

@@ -6,7 +6,18 @@ import type { WalRecord } from './reader.js';
 
 /** The records recovery targets depend on, decoded; everything else is `other`. */
 export type WalEvent =
-  | { kind: 'commit' | 'abort'; lsn: Lsn; xid: number; time: string; prepared: boolean; subxacts: number[] }
+  | {
+      kind: 'commit' | 'abort';
+      lsn: Lsn;
+      xid: number;
+      time: string;
+      prepared: boolean;
+      subxacts: number[];
+      /** The database the transaction ran in (xl_xact_dbinfo), when the record says. */
+      dbId: number | null;
+      /** Relation files the transaction drops at commit/abort (xl_xact_relfilenodes / relfilelocators). */
+      dropped: RelFile[];
+    }
   | { kind: 'restore_point'; lsn: Lsn; name: string; time: string }
   | { kind: 'checkpoint'; lsn: Lsn; shutdown: boolean; redo: Lsn; timeline: TimelineId; prevTimeline: TimelineId; time: string }
   | { kind: 'end_of_recovery'; lsn: Lsn; time: string; timeline: TimelineId; prevTimeline: TimelineId }
@@ -19,12 +30,44 @@ function bad(rec: WalRecord, why: string): PitrdError {
   });
 }
 
-/**
- * Walk the block references after the record header (XLogRecordBlockHeader and friends) to find
- * the main data, which always comes last. Checks that the declared lengths add up to xl_tot_len.
- */
+/** A relation file (RelFileNode, RelFileLocator from 16 on): tablespace, database, relation file number. */
+export interface RelFile {
+  spc: number;
+  db: number;
+  rel: number;
+}
+
+/** One block reference of a record (XLogRecordBlockHeader): which relation file, fork and block. */
+export interface BlockRef {
+  id: number;
+  fork: number;
+  relFile: RelFile;
+  block: number;
+  hasImage: boolean;
+}
+
+/** The block references of a record and its main data. */
+export interface RecordLayout {
+  blocks: BlockRef[];
+  main: Buffer;
+}
+
+const readRelFile = (b: Buffer, pos: number): RelFile => ({ spc: b.readUInt32LE(pos), db: b.readUInt32LE(pos + 4), rel: b.readUInt32LE(pos + 8) });
+
+/** The main data of a record (see recordLayout). */
 export function recordMainData(rec: WalRecord): Buffer {
+  return recordLayout(rec).main;
+}
+
+/**
+ * Walk the block references after the record header (XLogRecordBlockHeader and friends): each
+ * block's relation file, fork and block number, then the main data, which always comes last.
+ * Checks that the declared lengths add up to xl_tot_len.
+ */
+export function recordLayout(rec: WalRecord): RecordLayout {
   const b = rec.bytes;
+  const blocks: BlockRef[] = [];
+  let lastRel: RelFile | null = null;
   const total = b.length;
   let pos = F.SIZE_OF_XLOG_RECORD;
   let payload = 0;
@@ -55,7 +98,8 @@ export function recordMainData(rec: WalRecord): Buffer {
       const forkFlags = b[pos]!;
       payload += b.readUInt16LE(pos + 1);
       pos += 3;
-      if (forkFlags & F.BKPBLOCK_HAS_IMAGE) {
+      const hasImage = (forkFlags & F.BKPBLOCK_HAS_IMAGE) !== 0;
+      if (hasImage) {
         need(5);
         payload += b.readUInt16LE(pos); // bimg_len
         const bimgInfo = b[pos + 4]!;
@@ -68,9 +112,13 @@ export function recordMainData(rec: WalRecord): Buffer {
       }
       if (!(forkFlags & F.BKPBLOCK_SAME_REL)) {
         need(F.SIZE_OF_REL_FILE_NODE);
+        lastRel = readRelFile(b, pos);
         pos += F.SIZE_OF_REL_FILE_NODE;
+      } else if (lastRel === null) {
+        throw bad(rec, `block ${id} says BKPBLOCK_SAME_REL but no block before it names a relation`);
       }
       need(4);
+      blocks.push({ id, fork: forkFlags & F.BKPBLOCK_FORK_MASK, relFile: lastRel, block: b.readUInt32LE(pos), hasImage });
       pos += 4; // BlockNumber
     } else {
       throw bad(rec, `invalid block_id ${id}`);
@@ -79,7 +127,7 @@ export function recordMainData(rec: WalRecord): Buffer {
   if (pos + payload + mainLen !== total) {
     throw bad(rec, `headers (${pos}) + block data (${payload}) + main data (${mainLen}) != xl_tot_len ${total}`);
   }
-  return b.subarray(total - mainLen);
+  return { blocks, main: b.subarray(total - mainLen) };
 }
 
 function readTimestampTz(rec: WalRecord, d: Buffer, off: number): string {
@@ -111,8 +159,10 @@ function decodeXact(rec: WalRecord, d: Buffer, op: number): WalEvent {
     pos += n * size;
     return { n, start };
   };
+  let dbId: number | null = null;
   if (xinfo & F.XACT_XINFO_HAS_DBINFO) {
     need(8);
+    dbId = d.readUInt32LE(pos);
     pos += 8;
   }
   const subxacts: number[] = [];
@@ -120,7 +170,11 @@ function decodeXact(rec: WalRecord, d: Buffer, op: number): WalEvent {
     const { n, start } = counted(4);
     for (let i = 0; i < n; i++) subxacts.push(d.readUInt32LE(start + 4 * i));
   }
-  if (xinfo & F.XACT_XINFO_HAS_RELFILENODES) counted(F.SIZE_OF_REL_FILE_NODE);
+  const dropped: RelFile[] = [];
+  if (xinfo & F.XACT_XINFO_HAS_RELFILENODES) {
+    const { n, start } = counted(F.SIZE_OF_REL_FILE_NODE);
+    for (let i = 0; i < n; i++) dropped.push(readRelFile(d, start + F.SIZE_OF_REL_FILE_NODE * i));
+  }
   if (xinfo & F.XACT_XINFO_HAS_DROPPED_STATS) counted(12); // xl_xact_stats_item
   if (isCommit && xinfo & F.XACT_XINFO_HAS_INVALS) counted(16); // SharedInvalidationMessage
   let xid = rec.xid;
@@ -132,7 +186,7 @@ function decodeXact(rec: WalRecord, d: Buffer, op: number): WalEvent {
   } else if (prepared) {
     throw bad(rec, 'prepared transaction record without the two-phase xid (XACT_XINFO_HAS_TWOPHASE)');
   }
-  return { kind: isCommit ? 'commit' : 'abort', lsn: rec.lsn, xid, time, prepared, subxacts };
+  return { kind: isCommit ? 'commit' : 'abort', lsn: rec.lsn, xid, time, prepared, subxacts, dbId, dropped };
 }
 
 export function decodeRecord(rec: WalRecord): WalEvent {

@@ -44,6 +44,11 @@ export const XLP_ALL_FLAGS = 0x000f;
 // Resource managers (rmgrlist.h order); RM_MAX_ID is the last built-in one in PG 15.
 export const RM_XLOG_ID = 0;
 export const RM_XACT_ID = 1;
+export const RM_SMGR_ID = 2;
+export const RM_DBASE_ID = 4;
+export const RM_STANDBY_ID = 8;
+export const RM_HEAP2_ID = 9;
+export const RM_HEAP_ID = 10;
 export const RM_MAX_BUILTIN_ID = 21;
 
 // Block references inside a record (xlogrecord.h)
@@ -52,6 +57,7 @@ export const XLR_BLOCK_ID_DATA_SHORT = 255;
 export const XLR_BLOCK_ID_DATA_LONG = 254;
 export const XLR_BLOCK_ID_ORIGIN = 253;
 export const XLR_BLOCK_ID_TOPLEVEL_XID = 252;
+export const BKPBLOCK_FORK_MASK = 0x0f;
 export const BKPBLOCK_HAS_IMAGE = 0x10;
 export const BKPBLOCK_SAME_REL = 0x80;
 export const BKPIMAGE_HAS_HOLE = 0x01;
@@ -72,6 +78,33 @@ export const XLOG_SWITCH = 0x40;
 export const XLOG_RESTORE_POINT = 0x70;
 export const XLOG_END_OF_RECOVERY = 0x90;
 export const XLOG_OVERWRITE_CONTRECORD = 0xd0;
+/** A full-page image with no other change (log_newpage: new relation pages, index builds, rewrites). */
+export const XLOG_FPI = 0xb0;
+
+// RM_HEAP_ID kinds (heapam_xlog.h, xl_info & XLOG_HEAP_OPMASK); RM_HEAP2_ID's multi-insert
+export const XLOG_HEAP_OPMASK = 0x70;
+export const XLOG_HEAP_INSERT = 0x00;
+export const XLOG_HEAP_DELETE = 0x10;
+export const XLOG_HEAP_UPDATE = 0x20;
+export const XLOG_HEAP_HOT_UPDATE = 0x40;
+export const XLOG_HEAP2_MULTI_INSERT = 0x50;
+
+// RM_SMGR_ID kinds (storage_xlog.h): xl_smgr_truncate = { BlockNumber blkno; RelFileNode; int flags }
+export const XLOG_SMGR_TRUNCATE = 0x20;
+
+/** RM_DBASE_ID's drop record (xl_dbase_drop_rec, db_id first): 0x10 up to 14, 0x20 from 15 on. */
+export function xlogDbaseDrop(major: number): number {
+  return major >= 15 ? 0x20 : 0x10;
+}
+
+// RM_STANDBY_ID: xl_running_xacts = { int xcnt; int subxcnt; bool overflow; nextXid; oldestRunningXid; … }
+export const XLOG_RUNNING_XACTS = 0x10;
+export const RUNNING_XACTS_OLDEST_OFFSET = 16;
+
+/** Relation file numbers below this are the system catalogs' (FirstNormalObjectId). */
+export const FIRST_NORMAL_OBJECT_ID = 16384;
+/** pg_class's OID, which is also its relation file number until a VACUUM FULL of pg_class. */
+export const PG_CLASS_RELFILE = 1259;
 
 // RM_XACT_ID record kinds (xl_info & XLOG_XACT_OPMASK)
 export const XLOG_XACT_OPMASK = 0x70;

@@ -5,6 +5,7 @@ export * from './history.js';
 export { XLOG_PAGE_MAGIC_PG15, timestampTzToIso, isoToTimestampTz } from './format.js';
 export * from './reader.js';
 export * from './decode.js';
+export * from './events.js';
 export * from './summary.js';
 export * from './window.js';
 export * from './admit.js';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PitrdError } from '../errors.js';
 import type { Lsn, TimelineId } from '../types.js';
 import { decodeRecord, type WalEvent } from './decode.js';
+import { EventExtractor, type EventState, type IndexEvent, type IndexEventJson } from './events.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { readSegment, type ReadSegmentOptions, type WalContinuation } from './reader.js';
 
@@ -44,11 +45,19 @@ export interface SegmentSummary {
   partial: boolean;
   sha256: string;
   continuation: WalContinuation;
+  /** The events of the event index whose commit (or restore point) is in this segment. */
+  events: IndexEvent[];
+  /** Open transactions' writes at the segment's end, for the next segment's extractor. */
+  eventState: EventState;
 }
 
-/** Read, validate and summarise one segment; pass `continuation` from the previous one. */
-export function summarizeSegment(buf: Buffer, opts: ReadSegmentOptions): SegmentSummary {
+/**
+ * Read, validate and summarise one segment; pass `continuation` (and `eventState`) from the
+ * previous one. Summaries written before the event index have neither events nor state.
+ */
+export function summarizeSegment(buf: Buffer, opts: ReadSegmentOptions & { eventState?: EventState | null }): SegmentSummary {
   const r = readSegment(buf, opts);
+  const extractor = new EventExtractor(opts.continuation ? opts.eventState : null);
   const s: SegmentSummary = {
     name: r.name,
     timeline: r.timeline,
@@ -70,8 +79,15 @@ export function summarizeSegment(buf: Buffer, opts: ReadSegmentOptions): Segment
     partial: r.endOfWal,
     sha256: createHash('sha256').update(buf).digest('hex'),
     continuation: r.continuation,
+    events: extractor.events,
+    eventState: {},
   };
-  for (const rec of r.records) addEvent(s, decodeRecord(rec));
+  for (const rec of r.records) {
+    const e = decodeRecord(rec);
+    addEvent(s, e);
+    extractor.observe(rec, e);
+  }
+  s.eventState = extractor.snapshot();
   return s;
 }
 
@@ -118,7 +134,7 @@ export interface ContinuationJson {
 
 export type SegmentSummaryJson = Omit<
   SegmentSummary,
-  'segno' | 'startLsn' | 'endLsn' | 'lastCommitLsn' | 'restorePoints' | 'checkpoints' | 'endOfRecovery' | 'continuation'
+  'segno' | 'startLsn' | 'endLsn' | 'lastCommitLsn' | 'restorePoints' | 'checkpoints' | 'endOfRecovery' | 'continuation' | 'events' | 'eventState'
 > & {
   segno: string;
   startLsn: string;
@@ -128,6 +144,9 @@ export type SegmentSummaryJson = Omit<
   checkpoints: { lsn: string; redo: string; timeline: TimelineId; shutdown: boolean; time: string }[];
   endOfRecovery: { lsn: string; time: string; timeline: TimelineId; prevTimeline: TimelineId }[];
   continuation: ContinuationJson;
+  /** Absent in summaries written before the event index. */
+  events?: IndexEventJson[];
+  eventState?: EventState;
 };
 
 export function continuationToJson(c: WalContinuation): ContinuationJson {
@@ -171,7 +190,16 @@ export function summaryToJson(s: SegmentSummary): SegmentSummaryJson {
     checkpoints: s.checkpoints.map((c) => ({ ...c, lsn: formatLsn(c.lsn), redo: formatLsn(c.redo) })),
     endOfRecovery: s.endOfRecovery.map((e) => ({ ...e, lsn: formatLsn(e.lsn) })),
     continuation: continuationToJson(s.continuation),
+    events: s.events.map(eventToJson),
   };
+}
+
+export function eventToJson(e: IndexEvent): IndexEventJson {
+  return { ...e, lsn: formatLsn(e.lsn) };
+}
+
+export function eventFromJson(e: IndexEventJson): IndexEvent {
+  return { ...e, lsn: parseLsn(e.lsn) };
 }
 
 export function summaryFromJson(j: SegmentSummaryJson): SegmentSummary {
@@ -185,5 +213,7 @@ export function summaryFromJson(j: SegmentSummaryJson): SegmentSummary {
     checkpoints: j.checkpoints.map((c) => ({ ...c, lsn: parseLsn(c.lsn), redo: parseLsn(c.redo) })),
     endOfRecovery: j.endOfRecovery.map((e) => ({ ...e, lsn: parseLsn(e.lsn) })),
     continuation: continuationFromJson(j.continuation),
+    events: (j.events ?? []).map(eventFromJson),
+    eventState: j.eventState ?? {},
   };
 }
