@@ -85,6 +85,10 @@ export const ErrorCodes = {
   DRILL_NOT_FOUND: 404,
   /** A restore drill's check failed on the restored server (amcheck, a row count, the configured check SQL); the message names the object. */
   DRILL_CHECK_FAILED: 500,
+  /** An event id (`pitrd events`, `before_event`) that is not of the form evt_{LSN}_{TIMELINE}_{N}. */
+  EVENT_ID_INVALID: 400,
+  /** A well-formed event id the database's event index does not hold (never indexed, or its WAL expired). */
+  EVENT_NOT_FOUND: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
