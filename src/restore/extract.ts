@@ -6,6 +6,7 @@ import type { BackupRecord, DatabaseRepository } from '../repository/index.js';
 import { streamToBuffer } from '../storage/index.js';
 import { asOwner } from '../postgres/cluster/index.js';
 import { feedChild } from './feed.js';
+import { IN_PROGRESS_MARK, writeInProgressMark, type InProgressMark } from './in-progress.js';
 import { assertMatchesManifest } from './verify-manifest.js';
 import type { RestoreProgressListener } from './progress.js';
 
@@ -18,6 +19,8 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
   /** Filled with the tablespace directories this call creates (for cleanup after a failure). */
   created?: string[];
+  /** Written into the target directory before the first extracted byte (./in-progress.ts). */
+  mark?: Omit<InProgressMark, 'pid' | 'host'>;
   /** `extract` events: decoded bytes unpacked so far of the backup's archives. */
   onProgress?: RestoreProgressListener;
 }
@@ -27,9 +30,12 @@ interface TablespaceMeta {
   location: string | null;
 }
 
-/** Refuse a target that holds anything: a restore never overwrites data. */
+/**
+ * Refuse a target that holds anything: a restore never overwrites data. The restore's own
+ * in-progress mark (./in-progress.ts) is not data: a directory holding only it is empty.
+ */
 export function assertEmptyTarget(dir: string): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
+  if (existsSync(dir) && readdirSync(dir).some((name) => name !== IN_PROGRESS_MARK)) {
     throw new PitrdError('TARGET_DIR_NOT_EMPTY', 'the restore target directory is not empty; choose an absent or empty directory', { context: { target_dir: dir } });
   }
 }
@@ -56,6 +62,7 @@ export async function extractBackup(o: ExtractOptions): Promise<void> {
     return first;
   };
   mk(o.targetDir);
+  if (o.mark) writeInProgressMark(o.targetDir, o.mark, o.owner);
   const tablespaces = ((o.backup as Record<string, unknown>).tablespaces as TablespaceMeta[] | undefined) ?? [];
   const links: Array<{ oid: string; dir: string }> = [];
   let manifest: string | null = null;

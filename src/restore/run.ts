@@ -6,7 +6,8 @@ import { isPitrdError, PitrdError } from '../errors.js';
 import { newId, type DatabaseRepository, type RestoreRecord, type StoredWalSegment } from '../repository/index.js';
 import { parseLsn, segnoOf } from '../wal/index.js';
 import { assertDiskRoom, diskNeed } from './disk-room.js';
-import { assertEmptyTarget, extractBackup } from './extract.js';
+import { extractBackup } from './extract.js';
+import { removeInProgressMark, takeOverInterruptedTarget, targetState } from './in-progress.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { Prefetcher, replayOrder, restoreCommandScript } from './prefetch.js';
 import { binDirFor, DEFAULT_PG_BIN, freePort, hostBinDirs, isRunning, logTail, pgCtlStart, pgCtlStop, postgresOsUser, waitRecoveryEnd, type RecoveryServer } from '../postgres/cluster/index.js';
@@ -106,7 +107,8 @@ export async function prepareRestore(o: RunRestoreOptions): Promise<PreparedRest
   const plan = await planRestore(o.db, { ...o, ...(o.backupId !== undefined ? { backupId: o.backupId } : {}) });
   const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
   if (spoolDir !== null) assertSpoolOf(spoolDir, (await o.db.info())?.system_identifier ?? null, plan.walSegmentSize);
-  assertEmptyTarget(targetDir);
+  // Empty, absent, or what an interrupted restore left (taken over by executeRestore).
+  targetState(targetDir);
   // The backup's major runs it: refused here, before anything is written, when this host lacks it.
   const major = plan.backup.pg_version ?? (await o.db.info())?.pg_version ?? null;
   const pgBin = o.pgBin ?? (major === null ? DEFAULT_PG_BIN : binDirFor(major, hostBinDirs()));
@@ -184,7 +186,11 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
     prefetcher = new Prefetcher({ db: o.db, stageDir, segments, depth: o.prefetchDepth ?? 8, ...(o.prefetchConcurrency !== undefined ? { concurrency: o.prefetchConcurrency } : {}), ...(owner ? { owner } : {}), ...fallback });
     prefetcher.start();
 
-    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, created: createdDirs, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    // What a restore that died in this directory left behind is not data: it goes first.
+    const state = targetState(targetDir);
+    if (state.kind === 'interrupted') await takeOverInterruptedTarget(o.db, targetDir, state.mark, pgBin);
+    const mark = { restore: record.id, database: o.db.name, backup: plan.backup.id, started_at: record.started_at, work_dir: workDir };
+    await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, created: createdDirs, mark, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     crashPoint('restore.after-extract');
 
     const script = join(workDir, 'restore_command.sh');
@@ -234,6 +240,8 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
     // A promoted cluster no longer needs our restore_command (its script is about to be deleted):
     // leave a data directory that starts cleanly on its own.
     if (outcome === 'promoted') dropRecoverySettings(join(targetDir, 'postgresql.auto.conf'), record.id, Object.keys(settings));
+    // Complete: from here on the directory is data, never taken for an interrupted restore's.
+    removeInProgressMark(targetDir);
     record = await o.db.restores.save({ ...record, status: 'completed', completed_at: new Date().toISOString(), wal_files_applied: applied, ...(partialSegment !== null ? { partial_segment: partialSegment } : {}) });
     // Promoted with its socket and log elsewhere: the running server no longer uses the work dir.
     if (keep && runDir !== null && outcome === 'promoted') rmSync(workDir, { recursive: true, force: true });

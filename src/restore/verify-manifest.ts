@@ -10,6 +10,7 @@ import { open, readdir, lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PitrdError } from '../errors.js';
 import { CRC32C_INIT, crc32cFinal, crc32cUpdate } from '../wal/index.js';
+import { IN_PROGRESS_MARK } from './in-progress.js';
 
 interface ManifestFile {
   Path?: string;
@@ -19,8 +20,11 @@ interface ManifestFile {
   Checksum?: string;
 }
 
-/** Files pg_verifybackup does not expect in the manifest either (and pg_wal/, never listed). */
-const NOT_LISTED = new Set(['backup_manifest', 'pg_wal', 'postgresql.auto.conf', 'recovery.signal', 'standby.signal']);
+/**
+ * Files pg_verifybackup does not expect in the manifest either (and pg_wal/, never listed), and
+ * the mark of the restore in progress (./in-progress.ts).
+ */
+const NOT_LISTED = new Set(['backup_manifest', 'pg_wal', 'postgresql.auto.conf', 'recovery.signal', 'standby.signal', IN_PROGRESS_MARK]);
 
 /** One problem per line, for the RESTORE_FAILED message; empty when the directory matches. */
 export async function verifyAgainstManifest(dataDir: string, manifest: Buffer): Promise<string[]> {

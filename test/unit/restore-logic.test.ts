@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPitrdError } from '../../src/errors.js';
 import type { BackupRecord, StoredWalSegment } from '../../src/repository/index.js';
-import { assertTarget, recoverySettings, replayOrder, targetReachedPattern } from '../../src/restore/index.js';
+import { assertEmptyTarget, assertTarget, recoverySettings, replayOrder, targetReachedPattern } from '../../src/restore/index.js';
+import { IN_PROGRESS_MARK, targetState } from '../../src/restore/in-progress.js';
 import { pgConfQuote, pgTextProblem, shellQuote } from '../../src/pg-text.js';
 
 // Backup choice and target admission: test/unit/wal-admit.test.ts (pure, over the window's own data).
@@ -67,5 +71,50 @@ describe('replayOrder', () => {
     const all = ['000000010000000000000001', '000000010000000000000002', '000000010000000000000003', '000000020000000000000003', '000000020000000000000004', '000000030000000000000004'].map(seg);
     const order = replayOrder(all, new Set([1, 2]), 2n, 1024 * 1024);
     expect(order.map((s) => s.name)).toEqual(['000000010000000000000002', '000000020000000000000003', '000000020000000000000004']);
+  });
+});
+
+describe('a restore target directory left by an interrupted restore (src/restore/in-progress.ts)', () => {
+  const dir = () => mkdtempSync(join(tmpdir(), 'pitrd-unit-target-'));
+  const mark = { restore: 'rstr_x', database: 'main', backup: 'b1', started_at: '2026-01-01T00:00:00Z', work_dir: '' };
+  /** A pid that is not running (the highest possible, never handed out here). */
+  const deadPid = 4_194_303;
+
+  it('is empty when absent or empty, and refuses data without the mark', () => {
+    const d = dir();
+    try {
+      expect(targetState(join(d, 'absent')).kind).toBe('empty');
+      expect(targetState(d).kind).toBe('empty');
+      writeFileSync(join(d, 'PG_VERSION'), '15\n');
+      expect(() => targetState(d)).toThrow(/not empty/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a marked directory whose process is gone for interrupted, and refuses one whose process lives', () => {
+    const d = dir();
+    try {
+      writeFileSync(join(d, 'PG_VERSION'), '15\n');
+      writeFileSync(join(d, IN_PROGRESS_MARK), JSON.stringify({ ...mark, pid: deadPid, host: hostname() }));
+      const s = targetState(d);
+      expect(s.kind === 'interrupted' && s.mark.restore).toBe('rstr_x');
+      // Alive (this test's parent process), or this very process, or another host: in use.
+      for (const [pid, host] of [[process.ppid, hostname()], [process.pid, hostname()], [deadPid, 'elsewhere']] as const) {
+        writeFileSync(join(d, IN_PROGRESS_MARK), JSON.stringify({ ...mark, pid, host }));
+        let err: unknown;
+        try {
+          targetState(d);
+        } catch (e) {
+          err = e;
+        }
+        expect(isPitrdError(err, 'TARGET_DIR_NOT_EMPTY') && (err as Error).message).toContain('rstr_x');
+      }
+      // A mark alone is not data: extraction may go on (the restore's own mark is there while it runs).
+      rmSync(join(d, 'PG_VERSION'));
+      expect(() => assertEmptyTarget(d)).not.toThrow();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
