@@ -1,7 +1,8 @@
 /**
- * The setup most restore and catalog tests share: a real PG 15 source (1 MiB WAL segments), a real
+ * The setup most restore and catalog tests share: a real source of any major (15 unless asked; 1 MiB WAL segments), a real
  * repository (local directory or a real S3-protocol server, optionally encrypted) and the real
- * WAL receiver archiving the source into it; with helpers for PITR base backups, "switch WAL and
+ * WAL receiver archiving the source into it (or, with `standby`, archiving a streaming standby of
+ * it, which `promote()` turns into the source on timeline 2); with helpers for PITR base backups, "switch WAL and
  * wait until archived", a pitrd config file + CLI for the same repository, and reading the
  * `marker` table of a restored server. destroy() stops and removes everything it started.
  */
@@ -18,6 +19,7 @@ import { createObjectStore, type ObjectStore } from '../../src/storage/index.js'
 import type { TestMajor } from './pg-bins.js';
 import { makeTempDir, startPostgres, type PgCluster } from './postgres.js';
 import { waitFor } from './receiver.js';
+import { startStandby, type StandbyCluster } from './standby.js';
 import { startS3, type S3Server } from './s3.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,10 +46,23 @@ export interface ArchiveFixtureOptions {
   database?: string;
   /** PostgreSQL major of the source (default 15). */
   major?: TestMajor;
+  /**
+   * The receiver streams from a standby of the source (same settings), so that `promote()` can
+   * move the archive onto timeline 2 as a failover does.
+   */
+  standby?: boolean;
 }
 
 export interface ArchiveFixture {
-  source: PgCluster;
+  /** Where writes go: the primary, or after promote() the promoted standby. */
+  readonly source: PgCluster;
+  /** The standby the receiver streams from (`standby` option; after promote() the source too), else null. */
+  readonly standby: StandbyCluster | null;
+  /**
+   * `standby` only: wait until the standby replayed everything the primary wrote, promote it
+   * (timeline 2), destroy the old primary; `source` is the promoted server from then on.
+   */
+  promote(): Promise<void>;
   store: ObjectStore;
   repo: Repository;
   db: DatabaseRepository;
@@ -61,7 +76,7 @@ export interface ArchiveFixture {
   backup(label: string): Promise<BackupRecord>;
   /** Name of the segment holding the current WAL insert position. */
   currentSegment(): Promise<string>;
-  /** Close the current segment (pg_switch_wal) and wait until it is archived; returns its name. */
+  /** Close the current segment (pg_switch_wal) and wait until it is archived (on its timeline); returns its name. */
   switchAndWait(timeoutMs?: number): Promise<string>;
   /** A pitrd config file for this repository (storage + compression + key); written once. */
   configFile(): string;
@@ -87,12 +102,14 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
   const database = o.database ?? 'main';
   const compression = o.compression ?? 'gzip';
   let source: PgCluster | null = null;
+  let standby: StandbyCluster | null = null;
   let s3: S3Server | null = null;
   let store: ObjectStore | null = null;
   let receiver: Receiver | null = null;
   const destroy = async () => {
     await receiver?.stop().catch(() => undefined);
     await store?.close();
+    await standby?.destroy();
     await source?.destroy();
     await s3?.destroy();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -106,9 +123,10 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
       : createObjectStore({ type: 'fs', path: repoDir });
     const repo = await openRepository(store, { compression, ...(o.key ? { key: o.key } : {}) });
     const db = repo.database({ project: 'default', name: database });
-    receiver = createReceiver({ database, connection: { ...source.connection }, repository: db, spoolDir: spool });
+    if (o.standby) standby = await startStandby(source, o.settings ?? {});
+    receiver = createReceiver({ database, connection: { ...(standby ?? source).connection }, repository: db, spoolDir: spool, reconnectBackoff: { initialMs: 200, maxMs: 1000 } });
     await receiver.start();
-    const src = source;
+    let src = source;
     let config: string | null = null;
     const configFile = () => {
       if (config) return config;
@@ -138,8 +156,23 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
       }
     };
     const currentSegment = async () => (await src.query<{ f: string }>(`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`))[0]!.f;
+    const rcv = receiver;
     return {
-      source: src,
+      get source() {
+        return src;
+      },
+      standby,
+      async promote() {
+        const sb = standby;
+        if (!sb) throw new Error('promote() needs an archive fixture started with standby: true');
+        const [{ lsn }] = (await src.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [{ lsn: string }];
+        await waitFor(`standby replayed up to ${lsn}`, async () => (await sb.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]))[0]?.ok, 60_000);
+        await sb.promote();
+        // Nothing more is written on the old primary: its timeline 1 ends at the switch.
+        await src.destroy();
+        source = src = sb;
+        await waitFor('receiver following timeline 2', () => rcv.status().timeline === 2, 60_000);
+      },
       store,
       repo,
       db,
@@ -159,7 +192,7 @@ export async function startArchiveFixture(o: ArchiveFixtureOptions): Promise<Arc
       async switchAndWait(timeoutMs = 60_000) {
         const last = await currentSegment();
         await src.query(`SELECT pg_switch_wal()`);
-        await waitFor(`segment ${last} archived`, () => db.wal.hasSegment(1, last), timeoutMs);
+        await waitFor(`segment ${last} archived`, () => db.wal.hasSegment(parseInt(last.slice(0, 8), 16), last), timeoutMs);
         return last;
       },
       configFile,

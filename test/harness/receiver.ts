@@ -193,11 +193,12 @@ export async function switchWal(cluster: PgCluster): Promise<{ lsn: string; segm
 }
 
 /**
- * Every segment of `timeline` in the archive, compared byte for byte with pg_receivewal's copy,
- * each read through its marker (so its sha256 is verified). Returns the archived names; throws on
- * the first difference or a hole. `seen`: names already compared (skipped, then added to).
+ * Every segment of `timeline` in the archive, compared byte for byte with a reference copy in
+ * `ref.dir` (pg_receivewal's directory, or a server's own pg_wal kept by wal_keep_size), each
+ * read through its marker (so its sha256 is verified). Returns the archived names; throws on the
+ * first difference or a hole. `seen`: names already compared (skipped, then added to).
  */
-export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceivewal, timeline: number, seen?: Set<string>): Promise<{ names: string[]; compared: number }> {
+export async function compareArchiveWithReference(wal: WalArchive, ref: { dir: string }, timeline: number, seen?: Set<string>): Promise<{ names: string[]; compared: number }> {
   const names: string[] = [];
   for await (const s of wal.listSegments(timeline)) names.push(s.name);
   names.sort();
@@ -213,8 +214,8 @@ export async function compareArchiveWithReference(wal: WalArchive, ref: PgReceiv
     if (seen?.has(name)) continue;
     const ours = await wal.getSegment(timeline, name);
     const refPath = join(ref.dir, name);
-    if (!existsSync(refPath)) continue; // outside the range pg_receivewal received
-    if (!ours.equals(readFileSync(refPath))) throw new Error(`segment ${name} differs from pg_receivewal's copy`);
+    if (!existsSync(refPath)) continue; // outside the range the reference holds
+    if (!ours.equals(readFileSync(refPath))) throw new Error(`segment ${name} differs from the reference copy in ${ref.dir}`);
     compared++;
     seen?.add(name);
   }
