@@ -175,8 +175,8 @@ function decodeXact(rec: WalRecord, d: Buffer, op: number): WalEvent {
     const { n, start } = counted(F.SIZE_OF_REL_FILE_NODE);
     for (let i = 0; i < n; i++) dropped.push(readRelFile(d, start + F.SIZE_OF_REL_FILE_NODE * i));
   }
-  if (xinfo & F.XACT_XINFO_HAS_DROPPED_STATS) counted(12); // xl_xact_stats_item
-  if (isCommit && xinfo & F.XACT_XINFO_HAS_INVALS) counted(16); // SharedInvalidationMessage
+  if (xinfo & F.XACT_XINFO_HAS_DROPPED_STATS) counted(F.xactStatsItemSize(rec.major));
+  if (isCommit && xinfo & F.XACT_XINFO_HAS_INVALS) counted(F.SIZE_OF_SHARED_INVAL_MESSAGE);
   let xid = rec.xid;
   const prepared = op === F.XLOG_XACT_COMMIT_PREPARED || op === F.XLOG_XACT_ABORT_PREPARED;
   if (xinfo & F.XACT_XINFO_HAS_TWOPHASE) {

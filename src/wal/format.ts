@@ -124,6 +124,16 @@ export const XACT_XINFO_HAS_ORIGIN = 1 << 5;
 export const XACT_XINFO_HAS_GID = 1 << 7;
 export const XACT_XINFO_HAS_DROPPED_STATS = 1 << 8;
 
+/**
+ * sizeof(xl_xact_stats_item), the statistics entries a commit or abort drops (15+): kind, dboid
+ * and objoid (12 bytes) up to 17; 18 widened the object id to 64 bits (objid_lo, objid_hi: 16).
+ */
+export function xactStatsItemSize(major: number): number {
+  return major >= 18 ? 16 : 12;
+}
+/** sizeof(SharedInvalidationMessage), every major. */
+export const SIZE_OF_SHARED_INVAL_MESSAGE = 16;
+
 /** TimestampTz epoch: microseconds since 2000-01-01 00:00:00 UTC. */
 export const PG_EPOCH_UNIX_MS = 946_684_800_000;
 
