@@ -109,11 +109,14 @@ export interface Reach {
   /** Newest commit time in the run from the consistency segment on (a time target stops only before a later commit). */
   maxCommitTime: string | null;
   /**
-   * The time through which the run's WAL is known to have been written: the newest timestamp any
-   * of its records carries (commits, restore points, checkpoints), at least the consistency
-   * point. Every time up to it is reached by replaying the run (no commit after it was missed).
+   * The time through which the run's WAL is known to have been received: the newest timestamp any
+   * of its archived records carries from the consistency segment on (commits, aborts' and
+   * commits' times, restore points, checkpoints), null when none does. Read from the WAL only,
+   * never from a clock (the backup's stop time is the server's clock read after the backup ended:
+   * WAL written before that reading may not be archived yet). Every time up to it is reached by
+   * replaying the run: a commit not archived yet was written after it.
    */
-  receivedThrough: string;
+  receivedThrough: string | null;
   /** The first missing segment after the run when the lineage has later ones; null when the run is the whole archive. */
   firstMissing: string | null;
 }
@@ -132,16 +135,15 @@ export function reachFrom(lin: Lineage, b: WindowBackup): Reach | null {
   if (stopSeg > end || (stopSeg === end && lin.at(end)!.endLsn < b.stop_lsn)) return null;
   let lastCommit: Reach['lastCommit'] = null;
   let maxCommitTime: string | null = null;
-  let receivedThrough: string = b.stop_time;
+  let receivedThrough: string | null = null;
   for (let s = start; s <= end; s++) {
     const seg = lin.at(s)!;
     if (seg.lastCommitTime !== null && seg.lastCommitLsn !== null && seg.lastCommitLsn >= b.stop_lsn) lastCommit = { time: seg.lastCommitTime, lsn: seg.lastCommitLsn };
     if (s >= stopSeg) {
       maxCommitTime = later(later(maxCommitTime, seg.firstCommitTime), seg.lastCommitTime);
-      let t = later(receivedThrough, seg.lastCommitTime);
-      for (const p of seg.restorePoints ?? []) t = later(t, p.time);
-      for (const c of seg.checkpoints ?? []) t = later(t, c.time);
-      receivedThrough = t!;
+      receivedThrough = later(receivedThrough, seg.lastCommitTime);
+      for (const p of seg.restorePoints ?? []) receivedThrough = later(receivedThrough, p.time);
+      for (const c of seg.checkpoints ?? []) receivedThrough = later(receivedThrough, c.time);
     }
   }
   const endSeg = lin.at(end)!;

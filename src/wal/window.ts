@@ -18,7 +18,11 @@ export interface WindowRange {
   backupId: string;
   from: string;
   fromLsn: Lsn;
-  /** The time through which the stretch's WAL runs (see Reach.receivedThrough). */
+  /**
+   * The time through which the stretch's WAL is received (Reach.receivedThrough: timestamps of
+   * archived records only). When no archived record after the consistency point carries a time
+   * yet, the stretch is the consistency point alone: `to` = `from`.
+   */
   to: string;
   /** End of the stretch's gap-free WAL: the highest LSN target accepted. */
   toLsn: Lsn;
@@ -92,18 +96,19 @@ export function rangesOf(reaches: readonly Reach[]): WindowRange[] {
   const out: WindowRange[] = [];
   for (const r of reaches) {
     const prev = out[out.length - 1];
-    // Same gap-free run (reaches are ordered by consistency point): one stretch. A newer backup's
-    // stop time also proves its run's WAL was written through it.
+    // Same gap-free run (reaches are ordered by consistency point): one stretch. Its end is what
+    // the archived WAL says; a newer backup's stop time is a clock reading, not a WAL time, and
+    // does not move it.
     if (prev && r.backup.stop_lsn <= prev.toLsn) {
       prev.reaches.push(r);
-      prev.to = latest(latest(prev.to, r.receivedThrough), r.backup.stop_time);
+      if (r.receivedThrough !== null) prev.to = latest(prev.to, r.receivedThrough);
       continue;
     }
     out.push({
       backupId: r.backup.id,
       from: r.backup.stop_time,
       fromLsn: r.backup.stop_lsn,
-      to: r.receivedThrough,
+      to: r.receivedThrough === null ? r.backup.stop_time : latest(r.backup.stop_time, r.receivedThrough),
       toLsn: r.endLsn,
       lastCommitTime: r.lastCommit?.time ?? null,
       lastSegment: r.lastSegment,

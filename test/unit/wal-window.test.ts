@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   computeRecoveryWindows,
   findGaps,
+  Lineage,
+  reachFrom,
   parseTimelineHistory,
   segmentName,
   type TimelineHistory,
@@ -45,6 +47,23 @@ describe('recovery window', () => {
     // to_lsn: the end of the gap-free WAL (the highest LSN target a restore accepts).
     expect(w!.toLsn).toBe(11n * S);
     expect(w!.lastSegment).toBe(segmentName(1, 10n, SEG));
+  });
+
+  it('runs `to` through the timestamps of archived WAL only, never through a backup\'s stop time (a clock reading)', () => {
+    // b1 consistent in segment 2; the archive ends with segment 4, whose newest record time is
+    // 00:04:01 (a checkpoint in segment 4 at 00:04:30 counts too). b2 stopped later (its stop
+    // time read by the server's clock at 00:09): WAL before that reading need not be archived.
+    const segments = [...range(1, 1, 3), { ...seg(1, 4), checkpoints: [{ lsn: 4n * S + 500n, time: '2026-01-01T00:04:30.000000Z' }] }];
+    const b1 = backup('b1', 1, 1, 2);
+    const b2 = backup('b2', 1, 4, 4, { stop_lsn: 4n * S + 300n, stop_time: '2026-01-01T00:09:00.000000Z' });
+    const windows = (backups: WindowBackup[]) => computeRecoveryWindows({ segSize: SEG, segments, histories: none, backups });
+    expect(windows([b1, b2])[0]).toMatchObject({ from: b1.stop_time, to: '2026-01-01T00:04:30.000000Z' });
+    expect(reachFrom(new Lineage(1, { segSize: SEG, segments, histories: none, backups: [b2] }), b2)!.receivedThrough).toBe('2026-01-01T00:04:30.000000Z');
+    // b2 alone: no archived record after its consistency point carries a time: the stretch is that point alone.
+    expect(windows([b2])[0]).toMatchObject({ from: b2.stop_time, to: b2.stop_time });
+    // A later WAL time archived moves it on.
+    const more = [...segments, { ...seg(1, 5), lastCommitTime: '2026-01-01T00:09:05.000000Z' }];
+    expect(computeRecoveryWindows({ segSize: SEG, segments: more, histories: none, backups: [b1, b2] })[0]).toMatchObject({ to: '2026-01-01T00:09:05.000000Z' });
   });
 
   it('stops at the first gap after the backup and lists every missing segment', () => {
