@@ -7,8 +7,9 @@
 #   an executable on PATH    -> exec'd as is         (e.g. `sh`, `psql ...`, `pg_basebackup ...`)
 #
 # Before any pitrd command other than `config`, `help` and --help/--version, the configuration is
-# checked with `pitrd config check`; if it is invalid the container exits non-zero with pitrd's
-# message (which names every bad key), instead of a daemon dying later with a half-read config.
+# checked with `pitrd config check --offline` (no server is asked for its version); if it is
+# invalid the container exits non-zero with pitrd's message (which names every bad key), instead
+# of a daemon dying later with a half-read config.
 #
 # The final step is always `exec`: the shell is replaced, so the daemon receives the signals the
 # container runtime sends (the image's init, tini, forwards them and reaps children).
@@ -156,9 +157,9 @@ config | help | '') ;; # they report on the configuration themselves (or only pr
 *)
 	status=0
 	if [ -n "$cli_config" ]; then
-		check_out=$(pitrd -c "$cli_config" config check 2>&1) || status=$?
+		check_out=$(pitrd -c "$cli_config" config check --offline 2>&1) || status=$?
 	else
-		check_out=$(pitrd config check 2>&1) || status=$?
+		check_out=$(pitrd config check --offline 2>&1) || status=$?
 	fi
 	if [ "$status" -ne 0 ]; then
 		printf '%s\n' "$check_out" >&2

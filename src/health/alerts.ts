@@ -35,6 +35,8 @@ export interface HealthObservation {
    */
   lastSuccessfulBackupAt: number | null | undefined;
   receiverUp: boolean;
+  /** The receiver's last error while it is not up (e.g. POSTGRES_VERSION_UNSUPPORTED), or null. */
+  receiverError?: { code: string; message: string } | null;
   /**
    * WAL the receiver found lost when it started (never archived nor durable in its spool, and the
    * slot already past it on the server): the receiver status's `gap`. Absent or null: none.
@@ -132,7 +134,10 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
   else if (now - obs.lastSuccessfulBackupAt > th.backupMaxAgeMs) {
     add('backup_stale', 'warning', `database "${obs.database}": last successful base backup finished ${new Date(obs.lastSuccessfulBackupAt).toISOString()}, older than ${Math.round(th.backupMaxAgeMs / 3_600_000)} h`);
   }
-  if (!obs.receiverUp) add('receiver_down', 'critical', `database "${obs.database}": WAL receiver is not streaming`);
+  if (!obs.receiverUp) {
+    const why = obs.receiverError ? `: ${obs.receiverError.code}: ${obs.receiverError.message}` : '';
+    add('receiver_down', 'critical', `database "${obs.database}": WAL receiver is not streaming${why}`, obs.receiverError ? { code: obs.receiverError.code, error: obs.receiverError.message } : undefined);
+  }
   return out;
 }
 

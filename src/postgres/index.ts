@@ -13,7 +13,7 @@ export { classifyPgError } from './pg-errors.js';
 export { parseSizeSetting } from './settings.js';
 export { queryReplicationSettings, queryRoleRights, queryServerVersionNum, switchWal } from './server-checks.js';
 export type { ReplicationSettings } from './server-checks.js';
-export { SqlConnection, withSqlConnection } from './sql-connection.js';
+export { SqlConnection, readServerVersionNum, withSqlConnection } from './sql-connection.js';
 export type { ServerFacts, SqlConnectionParams } from './sql-connection.js';
 export { defaultSlotName, dropInactiveSlot, projectSlotName, querySlotPosition, querySlotState, slotRetainedBytes } from './slots.js';
 export type { SlotState } from './slots.js';

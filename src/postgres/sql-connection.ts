@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { PitrdError } from '../errors.js';
 import { classifyPgError } from './pg-errors.js';
-import { queryRoleRights } from './server-checks.js';
+import { queryRoleRights, queryServerVersionNum } from './server-checks.js';
 import { parseSizeSetting } from './settings.js';
 import type { SourceConnection } from './source.js';
 import { connectSource } from './source-client.js';
@@ -24,6 +24,27 @@ export async function withSqlConnection<T>(opts: SourceConnection & { applicatio
   }
   try {
     return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The server's server_version_num over a short-lived SQL connection (`timeoutMs` to connect and
+ * to answer): what registering a database asks, before anything is stored. Fails with the
+ * connection's classified error when the server cannot be asked.
+ */
+export async function readServerVersionNum(conn: SourceConnection, timeoutMs = 5_000): Promise<number> {
+  let client: pg.Client;
+  try {
+    client = await connectSource({ ...conn, database: conn.database ?? 'postgres', connectTimeoutMs: conn.connectTimeoutMs ?? timeoutMs }, { applicationName: 'pitrd', queryTimeoutMs: timeoutMs });
+  } catch (err) {
+    throw classifyPgError(err, `${conn.host}:${conn.port}`);
+  }
+  try {
+    return await queryServerVersionNum(client);
+  } catch (err) {
+    throw classifyPgError(err, `${conn.host}:${conn.port}: server_version_num`);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -19,6 +19,11 @@ export interface DatabaseEntry {
   pitr: { enabled: boolean; retention_days: number };
   created_at: string | null;
   receiver: Receiver | null;
+  /**
+   * The server's PostgreSQL major, null while unknown: read at registration (kept in the
+   * registry), else from the repository's database.json once the receiver or a backup reached it.
+   */
+  major: number | null;
 }
 
 export function entryKey(project: string, name: string): string {

@@ -187,6 +187,7 @@ export class HealthMonitor {
         }
       }
       measured.push({ project: e.project, database: e.name, slotRetainedBytes: retained, archiveGapSegments: gap ? gap.missingSegments : null });
+      const up = !e.pitr.enabled || status?.status === 'running' || spoolPaused(status);
       current.push(
         ...evaluateHealth(
           {
@@ -198,7 +199,8 @@ export class HealthMonitor {
             lastSuccessfulBackupAt: lastBackupAt,
             // Without PITR there is no receiver to be down.
             // A full spool (spool.max_bytes, or a full disk: SPOOL_FULL) is its own alert, not a receiver down.
-            receiverUp: !e.pitr.enabled || status?.status === 'running' || spoolPaused(status),
+            receiverUp: up,
+            receiverError: !up && status?.last_error ? { code: status.last_error.code, message: status.last_error.message } : null,
             spoolFull: spoolPaused(status) ? (status?.last_error?.message ?? 'the spool is full') : null,
             receiverGap: status?.gap ?? null,
             storageError,

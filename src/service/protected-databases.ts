@@ -10,10 +10,12 @@ import type { DatabaseService, DatabaseView, PitrConfigView, PitrService, Regist
 import type { RecoveryWindowResponse, RecoveryWindowService } from '../api/pitr/index.js';
 import type { DatabaseRegistry } from '../api/projects/index.js';
 import { connectionPassword, DATABASE_DEFAULTS, sourceTls, type Config } from '../config/index.js';
-import { defaultSlotName, dropInactiveSlot, projectSlotName } from '../postgres/index.js';
+import { defaultSlotName, dropInactiveSlot, projectSlotName, type SourceConnection } from '../postgres/index.js';
+import { hostBinDirs, restoreBinaries } from '../postgres/cluster/index.js';
 import { isStorageUnreachable, PitrdError, loggedError } from '../errors.js';
 import { adoptLegacySpools, spoolDirOf, type Receiver, type ReceiverOptions, type ReceiverStatus } from '../receiver/index.js';
 import type { DatabaseRef, Repository } from '../repository/index.js';
+import { MajorLearner, probeRegistrationMajor } from './database-major.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
 import type { DatabaseRegistryStore, RegisteredDatabase } from './registry.js';
 import type { RecoveryWindows } from './window.js';
@@ -33,6 +35,8 @@ export interface ProtectedDatabasesOptions {
   onChange?: (entries: DatabaseEntry[]) => Promise<void>;
   /** Make (not start) a database's receiver: the daemon runs it on a worker thread (src/daemon/receiver-thread.ts). */
   startReceiver: (options: ReceiverLaunch, logger: Logger) => Receiver;
+  /** server_version_num of a server being registered (default: asked over a short SQL connection). */
+  serverVersion?: (conn: SourceConnection) => Promise<number>;
 }
 
 const REGISTRY_RETRY_MS = 5_000;
@@ -48,9 +52,12 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
   /** Reading the registry again after storage was unreachable at start. */
   private registryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Fills in the major of databases registered without one (./database-major.ts). */
+  private readonly majors: MajorLearner;
 
   constructor(private readonly opts: ProtectedDatabasesOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.majors = new MajorLearner(opts.repo);
   }
 
   /** Read the configuration and the registry; start every receiver whose PITR is enabled. */
@@ -73,6 +80,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
         pitr: { enabled: db.pitr.enabled, retention_days: db.pitr.retention_days },
         created_at: null,
         receiver: null,
+        major: null,
       });
     }
     let registered: RegisteredDatabase[] = [];
@@ -175,20 +183,23 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
   }
 
   async list(projectId: string): Promise<DatabaseView[]> {
-    return [...this.entries.values()].filter((e) => e.project === projectId).map((e) => this.view(e));
+    const entries = [...this.entries.values()].filter((e) => e.project === projectId);
+    for (const e of entries) await this.majors.learn(e);
+    return entries.map((e) => this.view(e));
   }
 
   async get(projectId: string, name: string): Promise<DatabaseView> {
-    return this.view(this.entry(projectId, name));
+    const e = this.entry(projectId, name);
+    await this.majors.learn(e);
+    return this.view(e);
   }
 
-  register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView> {
+  async register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView> {
+    this.assertNameFree(projectId, input.name);
+    // Asked before the mutation queue: a server that does not answer holds up nobody else.
+    const major = await probeRegistrationMajor(input, this.opts.serverVersion, this.opts.logger);
     return this.exclusive(async () => {
-      // Names are unique within a project only: the repository keys data by project and name,
-      // and another project's names are not this tenant's business (not even that they exist).
-      if (this.entries.has(entryKey(projectId, input.name))) {
-        throw new PitrdError('CONFLICT', `a database named "${input.name}" is already registered in project ${projectId}`, { context: { project_id: projectId, name: input.name } });
-      }
+      this.assertNameFree(projectId, input.name);
       const at = this.now().toISOString();
       const rec: RegisteredDatabase = {
         version: 1,
@@ -205,6 +216,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
         // Registered with PITR off: streaming starts when the client enables it (pitr/enable).
         pitr: { enabled: false, retention_days: DATABASE_DEFAULTS.pitr.retention_days },
         slot_name: projectSlotName(projectId, input.name),
+        ...(major !== null ? { pg_major: major } : {}),
         created_at: at,
         updated_at: at,
       };
@@ -212,7 +224,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
       const e = this.fromRecord(rec);
       this.entries.set(entryKey(projectId, input.name), e);
       await this.changed();
-      this.opts.logger.info({ project: projectId, database: input.name, host: input.host, port: input.port }, 'database registered');
+      this.opts.logger.info({ project: projectId, database: input.name, host: input.host, port: input.port, pg_major: major }, 'database registered');
       return this.view(e);
     });
   }
@@ -313,6 +325,13 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
 
   // --- internals ---
 
+  /** Names are unique within a project only: another project's names are not this tenant's business (not even that they exist). */
+  private assertNameFree(projectId: string, name: string): void {
+    if (this.entries.has(entryKey(projectId, name))) {
+      throw new PitrdError('CONFLICT', `a database named "${name}" is already registered in project ${projectId}`, { context: { project_id: projectId, name } });
+    }
+  }
+
   private runningReceiver(projectId: string, name: string) {
     const e = this.entry(projectId, name);
     if (!e.pitr.enabled || !e.receiver) {
@@ -357,6 +376,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
       pitr: { ...rec.pitr },
       created_at: rec.created_at,
       receiver: null,
+      major: rec.pg_major ?? null,
     };
   }
 
@@ -431,6 +451,8 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
       pitr_enabled: e.pitr.enabled,
       status: e.receiver ? e.receiver.status().status : 'disabled',
       created_at: e.created_at,
+      pg_major: e.major,
+      restore_binaries: e.major === null ? null : { available: restoreBinaries(e.major, hostBinDirs()).available },
     };
   }
 

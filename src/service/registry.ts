@@ -31,6 +31,8 @@ const RecordSchema = z.object({
   pitr: z.object({ enabled: z.boolean(), retention_days: z.number().int().positive() }),
   /** Absent in records written before repository format 2: their slot is defaultSlotName(name). */
   slot_name: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
+  /** The server's PostgreSQL major as read at registration; absent when it could not be asked. */
+  pg_major: z.number().int().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });

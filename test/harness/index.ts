@@ -10,3 +10,5 @@ export { makeCertificates } from './tls.js';
 export type { TestCertificates } from './tls.js';
 export type { StandbyCluster } from './standby.js';
 export { cliJson, cliJsonError } from './cli-json.js';
+export { startFakePostgres } from './fake-postgres.js';
+export type { FakePostgres, FakePostgresOptions } from './fake-postgres.js';

@@ -29,6 +29,14 @@ describe('evaluateHealth', () => {
     expect(alerts[2]!.message).toContain('2048.0 MiB');
   });
 
+  it('receiver_down says why the receiver is not streaming when it knows (e.g. an unsupported major)', () => {
+    const err = { code: 'POSTGRES_VERSION_UNSUPPORTED', message: 'the source server (slot pitrd_x) runs PostgreSQL 19 (server_version_num 190000); pitrd supports PostgreSQL 13 to 18' };
+    const [a] = evaluateHealth({ ...healthy, receiverUp: false, receiverError: err }, th, T0);
+    expect(a).toMatchObject({ key: 'app:receiver_down', severity: 'critical', details: { code: err.code, error: err.message } });
+    expect(a!.message).toBe(`database "app": WAL receiver is not streaming: ${err.code}: ${err.message}`);
+    expect(evaluateHealth({ ...healthy, receiverUp: false }, th, T0)[0]!.message).toBe('database "app": WAL receiver is not streaming');
+  });
+
   it('raises lost WAL the receiver reported as a critical wal_lost alert with its range', () => {
     const [a, ...rest] = evaluateHealth({ ...healthy, receiverGap: { from: '0/8000000', to: '0/9000000' } }, th, T0);
     expect(rest).toEqual([]);

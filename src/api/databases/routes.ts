@@ -21,6 +21,11 @@ const databaseSchema = z.object({
   pitr_enabled: z.boolean(),
   status: z.string(),
   created_at: z.string().nullable(),
+  pg_major: z.number().int().nullable().describe("the server's PostgreSQL major (13 to 18); null until known (read at registration, or when the receiver or a base backup first reached the server)"),
+  restore_binaries: z
+    .object({ available: z.boolean().describe('this host has server binaries of pg_major (postgres.bin_dirs or discovery): restores and branches can run') })
+    .nullable()
+    .describe('null while pg_major is unknown'),
 });
 
 const PORT_MSG = 'expected a number from 1 to 65535';
@@ -69,7 +74,7 @@ export function databaseRoutes(deps: { projects: ProjectStore; databases: Databa
     defineRoute({
       method: 'POST',
       url: base,
-      summary: 'Register an existing PostgreSQL server to protect (its connection details)',
+      summary: 'Register an existing PostgreSQL server to protect (its connection details); a server that answers with a major other than 13 to 18 is refused (POSTGRES_VERSION_UNSUPPORTED)',
       tags: ['databases'],
       policy: DATABASE_ROUTE_POLICY,
       params: z.strictObject({ project_id: projectIdParam }),

@@ -21,6 +21,17 @@ export interface DatabaseView {
   /** The receiver's state, or 'disabled' when PITR is off. */
   status: string;
   created_at: string | null;
+  /**
+   * The server's PostgreSQL major (13 to 18), null while unknown: read when the database was
+   * registered, or when its receiver or a base backup first reached the server.
+   */
+  pg_major: number | null;
+  /**
+   * Whether this host has server binaries of that major, which restores and branches of the
+   * database run (postgres.bin_dirs, discovery); null while the major is unknown. Where they are
+   * is the daemon's business (`pitrd config check` shows it).
+   */
+  restore_binaries: { available: boolean } | null;
 }
 
 export interface RegisterDatabaseInput {
@@ -40,7 +51,11 @@ export interface DatabaseService {
   list(projectId: string): Promise<DatabaseView[]>;
   /** DATABASE_NOT_FOUND when absent. */
   get(projectId: string, name: string): Promise<DatabaseView>;
-  /** CONFLICT when the name is taken (in any project: repository data is keyed by name). */
+  /**
+   * CONFLICT when the name is taken (in any project: repository data is keyed by name);
+   * POSTGRES_VERSION_UNSUPPORTED when the server answers with a major pitrd does not support
+   * (a server that cannot be asked is accepted: its receiver checks the version when it connects).
+   */
   register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView>;
   /** Stops protecting it; with deleteData also removes its repository objects. */
   remove(projectId: string, name: string, deleteData: boolean): Promise<{ data_deleted: boolean; objects_deleted: number }>;

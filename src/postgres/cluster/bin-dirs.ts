@@ -60,6 +60,19 @@ export function binDirFor(major: number, dirs: BinDirs): string {
   });
 }
 
+/** Whether this host can run `major`'s servers (restores, branches), and from which directory. */
+export interface RestoreBinaries {
+  available: boolean;
+  /** The directory that has them; when unavailable, the configured directory that lacks them, or null. */
+  bin_dir: string | null;
+}
+
+/** What `GET …/databases/:name` and `pitrd config check` show of a major's server binaries here. */
+export function restoreBinaries(major: number, dirs: BinDirs): RestoreBinaries {
+  const dir = dirs.get(major);
+  return { available: dir !== undefined && hasServer(dir), bin_dir: dir ?? null };
+}
+
 let configured: Readonly<Record<string, string>> = {};
 let cached: BinDirs | null = null;
 

@@ -10,4 +10,4 @@ export { freePort, portIsFree } from './port.js';
 export { DEFAULT_PG_BIN, isRunning, logTail, pgCtlStart, pgCtlStop, query, waitRecoveryEnd, type RecoveryServer } from './server.js';
 export { serverSettings, NEUTRALISED_SETTING_NAMES, type ServerPlacement } from './server-settings.js';
 export { pgIsRunning, pgStart, pgStop } from './pg-ctl.js';
-export { binDirFor, dataDirMajor, discoverBinDirs, hostBinDirs, setConfiguredBinDirs, usualPlaces, type BinDirs } from './bin-dirs.js';
+export { binDirFor, dataDirMajor, discoverBinDirs, hostBinDirs, restoreBinaries, setConfiguredBinDirs, usualPlaces, type BinDirs, type RestoreBinaries } from './bin-dirs.js';
