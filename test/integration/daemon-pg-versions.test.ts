@@ -126,5 +126,5 @@ describe('pitrd config check', () => {
     expect(human.stdout).toContain('#   b14: PostgreSQL 14; no restore binaries on this host');
     expect(human.stdout).toContain('#   c19: PostgreSQL 19 (not supported: pitrd supports 13 to 18)');
     expect(human.stdout).toContain('#   down: major unknown (could not ask the server');
-  }, 60_000);
+  }, 240_000);
 });
