@@ -9,6 +9,7 @@
  * no data objects.
  */
 import { crashPoint } from '../crash/index.js';
+import { currentOwner, ownerGone } from '../process-owner.js';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { PitrdError, errorMessage, isPitrdError, recordedError } from '../errors.js';
 import type { BackupFile, BackupRecord, BackupRecordInput, BackupType, DatabaseRepository } from '../repository/index.js';
@@ -95,7 +96,10 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
       created_at: startedAt.toISOString(), compression: backups.compression,
       pg_version: major, system_identifier: system.systemId,
       wal_included: !opts.pitr, tablespaces: [],
+      // Who runs it: a later backup finds this record still running after this process died.
+      owner: currentOwner(),
     };
+    await settleDeadBackups(opts, id);
     await backups.save(base);
     crashPoint('basebackup.after-start-record');
     report();
@@ -272,6 +276,23 @@ async function put(opts: RunBackupOptions, id: string, name: string, body: Reada
 }
 
 /** Every object of backup `id` except backup.json: a failed backup keeps only its record. */
+/**
+ * Backups of this database still recorded running whose process is gone (killed, or its host
+ * restarted: src/process-owner.ts; only owners on this host can be told gone) never finish: they
+ * are recorded `interrupted` and their data objects removed, so they are neither listed as in
+ * progress forever nor kept by retention as running. Called by the next backup before it starts.
+ */
+async function settleDeadBackups(opts: RunBackupOptions, by: string): Promise<void> {
+  for (const b of await opts.database.backups.list()) {
+    if (b.status !== 'running' && b.status !== 'pending') continue;
+    const owner = (b as { owner?: { pid?: unknown } }).owner;
+    if (!ownerGone(owner)) continue;
+    await removeDataObjects(opts, b.id);
+    const message = `backup ${b.id} was interrupted: the process that ran it (pid ${String(owner?.pid)}) died before it completed; its data was removed when backup ${by} started`;
+    await opts.database.backups.save({ ...b, status: 'interrupted', ...recordedError(new PitrdError('BACKUP_FAILED', message, { public: message, context: { backup: b.id } })), files: [] });
+  }
+}
+
 async function removeDataObjects(opts: RunBackupOptions, id: string): Promise<void> {
   const prefix = `${opts.database.keys.backupsPrefix}${id}/`;
   const keys: string[] = [];

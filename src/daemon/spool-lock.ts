@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PitrdError } from '../errors.js';
+import { processAlive, processStartTime } from '../process-owner.js';
 
 export const SPOOL_LOCK_FILE = '.pitrd.lock';
 
@@ -25,37 +26,8 @@ export interface SpoolLock {
   release(): void;
 }
 
-function startTimeOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function stateOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
-
 function alive(h: Holder): boolean {
-  try {
-    process.kill(h.pid, 0);
-  } catch (err) {
-    // EPERM: the process exists, it is someone else's.
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  // A killed holder not yet reaped by its parent is a zombie: gone for our purpose.
-  if (stateOf(h.pid) === 'Z') return false;
-  if (h.started === null) return true;
-  const now = startTimeOf(h.pid);
-  return now === null || now === h.started;
+  return processAlive(h.pid, h.started);
 }
 
 function readHolder(file: string): Holder | null {
@@ -83,7 +55,7 @@ function errno(err: unknown): string | undefined {
 export function lockSpool(spoolDir: string): SpoolLock {
   mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
   const file = join(spoolDir, SPOOL_LOCK_FILE);
-  const me: Holder = { pid: process.pid, started: startTimeOf(process.pid), nonce: randomBytes(8).toString('hex') };
+  const me: Holder = { pid: process.pid, started: processStartTime(process.pid), nonce: randomBytes(8).toString('hex') };
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);

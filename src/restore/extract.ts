@@ -20,7 +20,7 @@ export interface ExtractOptions {
   /** Filled with the tablespace directories this call creates (for cleanup after a failure). */
   created?: string[];
   /** Written into the target directory before the first extracted byte (./in-progress.ts). */
-  mark?: Omit<InProgressMark, 'pid' | 'host'>;
+  mark?: Omit<InProgressMark, 'pid' | 'host' | 'started'>;
   /** `extract` events: decoded bytes unpacked so far of the backup's archives. */
   onProgress?: RestoreProgressListener;
 }

@@ -8,9 +8,9 @@
  * process that wrote the mark is alive on this host, the directory is refused as in use.
  */
 import { chownSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PitrdError } from '../errors.js';
+import { currentOwner, isThisHost, processAlive } from '../process-owner.js';
 import { pgIsRunning, pgStop } from '../postgres/cluster/index.js';
 import type { DatabaseRepository } from '../repository/index.js';
 
@@ -25,6 +25,8 @@ export interface InProgressMark {
   /** The restore's temporary work directory (restore_command script, staged WAL), removed with it. */
   work_dir: string;
   pid: number;
+  /** The process's start time (src/process-owner.ts), so a reused PID is not taken for it. */
+  started: string | null;
   host: string;
 }
 
@@ -40,29 +42,20 @@ export function readInProgressMark(dir: string): InProgressMark | null {
   if (!m || typeof m.restore !== 'string' || typeof m.pid !== 'number' || typeof m.host !== 'string') return null;
   return {
     restore: m.restore, database: String(m.database ?? ''), backup: String(m.backup ?? ''), started_at: String(m.started_at ?? ''),
-    work_dir: typeof m.work_dir === 'string' ? m.work_dir : '', pid: m.pid, host: m.host,
+    work_dir: typeof m.work_dir === 'string' ? m.work_dir : '', pid: m.pid, started: typeof m.started === 'string' ? m.started : null, host: m.host,
   };
 }
 
 /** Written (synchronously) before the first extracted byte. */
-export function writeInProgressMark(dir: string, mark: Omit<InProgressMark, 'pid' | 'host'>, owner?: { uid: number; gid: number }): void {
+export function writeInProgressMark(dir: string, mark: Omit<InProgressMark, 'pid' | 'host' | 'started'>, owner?: { uid: number; gid: number }): void {
   const file = join(dir, IN_PROGRESS_MARK);
-  writeFileSync(file, JSON.stringify({ ...mark, pid: process.pid, host: hostname() }), { mode: 0o600 });
+  writeFileSync(file, JSON.stringify({ ...mark, ...currentOwner() }), { mode: 0o600 });
   if (owner) chownSync(file, owner.uid, owner.gid);
 }
 
 /** Removed once the restore is complete, before it is recorded as such. */
 export function removeInProgressMark(dir: string): void {
   rmSync(join(dir, IN_PROGRESS_MARK), { force: true });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -76,8 +69,8 @@ export function targetState(dir: string): { kind: 'empty' } | { kind: 'interrupt
   if (mark === null) {
     throw new PitrdError('TARGET_DIR_NOT_EMPTY', 'the restore target directory is not empty; choose an absent or empty directory', { context: { target_dir: dir } });
   }
-  if (mark.host !== hostname() || (mark.pid !== process.pid && processAlive(mark.pid))) {
-    const where = mark.host !== hostname() ? `on host ${mark.host}` : `by process ${mark.pid}`;
+  if (!isThisHost(mark.host) || (mark.pid !== process.pid && processAlive(mark.pid, mark.started))) {
+    const where = !isThisHost(mark.host) ? `on host ${mark.host}` : `by process ${mark.pid}`;
     throw new PitrdError('TARGET_DIR_NOT_EMPTY', `the restore target directory holds restore ${mark.restore}, still in progress ${where}; choose another directory`, {
       context: { target_dir: dir, restore: mark.restore },
     });

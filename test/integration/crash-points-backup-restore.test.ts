@@ -4,7 +4,8 @@
  * restore`) with PITRD_CRASH_AT, which kills it as by kill -9 there; then the next run is checked:
  *  (a) `pitrd verify` (checksums too) finds nothing that metadata references missing or corrupt;
  *  (b) a backup killed half-way is never listed as completed, never in a recovery window, never
- *      chosen or accepted by a restore, and the next backup succeeds;
+ *      chosen or accepted by a restore, and the next backup succeeds and records it interrupted
+ *      (its process is gone), removing its data;
  *  (c) an interrupted retention run is finished by the next one from its journal, and leaves
  *      nothing referenced missing;
  *  (d) an interrupted restore leaves nothing that blocks the same restore run again, and the
@@ -150,6 +151,15 @@ describe('crash points of base backup, restore and retention', () => {
     completed.push(cliJson<{ id: string }>(next.stdout).id);
     const d = await info();
     expect(d.backups.filter((b) => b.status === 'completed').map((b) => b.id)).toEqual(completed);
+    // The next backup found the killed ones' process gone: recorded interrupted, data removed
+    // (not left running forever, which retention would keep).
+    for (const id of crashed) {
+      const rec = await db.backups.get(id);
+      expect(rec?.status).toBe('interrupted');
+      expect(rec?.error).toContain('died before it completed');
+      expect((await keys(db.keys.backupsPrefix + id + '/')).filter((k) => !k.endsWith('/backup.json'))).toEqual([]);
+    }
+    await expectVerifies('after the next backup');
   }, 600_000);
 
   it('a restore killed after extracting leaves nothing that blocks running it again, and the rerun is exact', async () => {
@@ -193,7 +203,8 @@ describe('crash points of base backup, restore and retention', () => {
   }, 600_000);
 
   it('a retention run killed between deletions is finished by the next one, and nothing referenced goes missing', async () => {
-    // Two days later, a one-day window: b4 anchors it; b1, b2, b3 and the WAL before b4 expire.
+    // Two days later, a one-day window: b4 anchors it; b1, b2, b3, the two interrupted records and
+    // the WAL before b4 expire.
     const expire = (env: Record<string, string> = {}) => {
       const [bin, ...rest] = pitrdArgv(['-c', config, 'expire', '--json']);
       const base = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => !k.startsWith('PITRD_') && v !== undefined)) as Record<string, string>;
@@ -229,9 +240,11 @@ describe('crash points of base backup, restore and retention', () => {
     expect((await dataOf(b3)).length).toBeGreaterThan(0);
     await expectVerifies('retention killed after a second backup.json');
 
-    // 3: finishes b3, then is killed after the WAL markers went, before the segment objects.
-    expectKilledAt(await expire({ PITRD_CRASH_AT: 'retention.after-delete:1' }), 'retention.after-delete');
+    // 3: finishes b3, deletes the two interrupted records (two steps each), then is killed after
+    // the WAL markers went, before the segment objects.
+    expectKilledAt(await expire({ PITRD_CRASH_AT: 'retention.after-delete:5' }), 'retention.after-delete');
     expect(await dataOf(b3)).toEqual([]);
+    for (const id of crashed) expect(await backupJson(id)).toBe(false);
     expect((await walBefore())[0]! > firstBefore).toBe(true);
     expect(await journal()).toBe(true);
     await expectVerifies('retention killed between WAL markers and objects');
@@ -250,8 +263,8 @@ describe('crash points of base backup, restore and retention', () => {
     expect(startSeg <= segmentName(1, segnoOf(parseLsn(b4Start), SEG), SEG)).toBe(true);
     expect((await info()).backups.filter((b) => b.status === 'completed').map((b) => b.id)).toEqual([b4]);
     await expectVerifies('after retention finished');
-    // Expired backups are gone for good; the crashed ones stay (running) and are not usable.
-    for (const id of [b1, b2, b3]) expect(await backupJson(id)).toBe(false);
-    for (const id of crashed) expect((await db.backups.get(id))?.status).not.toBe('completed');
+    // Expired backups are gone for good, the interrupted ones with them.
+    for (const id of [b1, b2, b3, ...crashed]) expect(await backupJson(id)).toBe(false);
+    for (const id of [b1, b2, b3, ...crashed]) expect(await dataOf(id)).toEqual([]);
   }, 600_000);
 });
