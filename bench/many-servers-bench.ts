@@ -14,6 +14,7 @@
  *  - per server, flush lag as the server sees it (pg_stat_replication.flush_lag of pitrd's
  *    walsender, sampled every second; NULL, i.e. caught up, counts as 0): p50, p99, max;
  *  - the disk's own dd figures and the load average (the machine may be shared).
+ * BENCH_DAEMON_LOG=<file>: the daemon's output (its warnings and errors) goes to that file.
  */
 import { execa, type ResultPromise } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,6 +132,8 @@ try {
     cwd: dir,
     reject: false,
     env: { PITRD_LOG_LEVEL: 'warn' },
+    // BENCH_DAEMON_LOG: the daemon's stdout and stderr (its warnings) into that file.
+    ...(process.env.BENCH_DAEMON_LOG ? { stdout: { file: process.env.BENCH_DAEMON_LOG }, stderr: { file: process.env.BENCH_DAEMON_LOG, append: true } } : {}),
   });
   const pid = daemon.pid!;
   const url = `http://127.0.0.1:${port}`;
