@@ -133,7 +133,7 @@ try {
     reject: false,
     env: { PITRD_LOG_LEVEL: 'warn' },
     // BENCH_DAEMON_LOG: the daemon's stdout and stderr (its warnings) into that file.
-    ...(process.env.BENCH_DAEMON_LOG ? { stdout: { file: process.env.BENCH_DAEMON_LOG }, stderr: { file: process.env.BENCH_DAEMON_LOG, append: true } } : {}),
+    ...(process.env.BENCH_DAEMON_LOG ? { stdout: { file: process.env.BENCH_DAEMON_LOG, append: true }, stderr: { file: process.env.BENCH_DAEMON_LOG, append: true } } : {}),
   });
   const pid = daemon.pid!;
   const url = `http://127.0.0.1:${port}`;
