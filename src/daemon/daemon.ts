@@ -15,6 +15,7 @@ import { databaseRoutes } from '../api/databases/index.js';
 import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, registerProcessMetrics } from '../api/index.js';
 import { pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
+import { drillRoutes } from '../api/drills/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
 import { repositoryOptions, storageOptions, type Config } from '../config/index.js';
 import { setConfiguredBinDirs } from '../postgres/cluster/index.js';
@@ -26,6 +27,7 @@ import {
   BranchManager,
   DatabaseRegistryStore,
   DEFAULT_THRESHOLDS,
+  DrillManager,
   entryKey,
   HealthMonitor,
   loadUrlSigningSecret,
@@ -39,7 +41,8 @@ import { createObjectStore, signFsUrl } from '../storage/index.js';
 import { FileSignatureCachedVerifier } from './token-verifier.js';
 import { CatalogThread } from './catalog-thread.js';
 import { EventLoopMonitor, registerEventLoopMetrics } from './event-loop.js';
-import { registerAlertMetrics, registerBackupMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
+import { registerAlertMetrics, registerBackupMetrics, registerDrillMetrics, registerHealthMetrics, registerReceiverMetrics } from './metrics.js';
+import { drillSettings } from './drill-settings.js';
 import { isWildcardAddress, linkBase } from './link-base.js';
 import { registerObjectRoute } from './object-route.js';
 import { ReceiverThread } from './receiver-thread.js';
@@ -80,6 +83,7 @@ export interface Daemon {
   health: HealthMonitor;
   restores: RestoreManager;
   branches: BranchManager;
+  drills: DrillManager;
   /** Graceful: stop accepting requests, finish in-flight ones, stop receivers (flush + report). */
   stop(): Promise<void>;
 }
@@ -101,6 +105,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   let app: FastifyInstance | null = null;
   let branches: BranchManager | null = null;
   let catalogThread: CatalogThread | null = null;
+  let drills: DrillManager | null = null;
   try {
     // During a storage outage: from the verified local copy of repo.json kept in the spool dir.
     const { repo, fromLocalCopy } = await openRepositoryOrLocalCopy(store, repositoryOptions(config), config.spool_dir, logger);
@@ -122,7 +127,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       registry,
       logger,
       windows,
-      onChange: (entries) => b.sync(entries),
+      onChange: async (entries) => {
+        await b.sync(entries);
+        drills?.sync(entries);
+      },
       startReceiver: (options, receiverLogger) => new ReceiverThread(config, options, receiverLogger, repo.repoJson),
     });
     await manager.start();
@@ -145,6 +153,21 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       logger.warn({ path: p.path }, `the ${p.what} ${p.path} can be read by the postgres OS user that restored servers run as (their superusers can run OS commands as it): make it owned by root and not readable by others (chmod 600 a file, 700 a directory)`);
     }
     await br.start();
+    // Scheduled drills wait until the API is up (the health monitor is told their results).
+    let onDrillEnd: () => void = () => undefined;
+    const dr = new DrillManager({
+      repo,
+      lookup,
+      entries: () => mgr.listEntries(),
+      restores,
+      root: restoreRoot,
+      logger: logger.child({ component: 'drills' }),
+      settings: (e) => drillSettings(config, e),
+      schedules: opts.schedules ?? true,
+      onDrillEnd: () => onDrillEnd(),
+    });
+    drills = dr;
+    await dr.removeLeftovers();
     mgr.setRemoveGuard((projectId, name) => {
       br.assertNone(projectId, name);
       restores.assertIdle(projectId, name);
@@ -161,10 +184,13 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       logger,
       archiveGap: (e) => windows.archiveGap(e),
       serverMajor: async (e) => (await repo.database({ project: e.project, name: e.name }).info())?.pg_version ?? null,
+      drills: () => dr.observe(),
       ...(opts.healthIntervalMs !== undefined ? { intervalMs: opts.healthIntervalMs } : {}),
       thresholds: { ...DEFAULT_THRESHOLDS, uploadFailureMs: config.health.upload_failure_alert_seconds * 1000, ...opts.healthThresholds },
     });
+    onDrillEnd = () => void health.evaluate().catch((err: unknown) => logger.warn({ err: loggedError(err) }, 'health evaluation after a restore drill failed'));
     registerAlertMetrics(metrics, () => health.alerts());
+    registerDrillMetrics(metrics, () => dr.observe());
     registerHealthMetrics(metrics, () => health.measurements());
     registerEventLoopMetrics(metrics, loop);
     registerProcessMetrics(metrics, VERSION);
@@ -194,6 +220,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         ...backupRoutes({ projects, databases: manager, backups: b }),
         ...restoreRoutes({ projects, databases: manager, restores }),
         ...branchRoutes({ projects, databases: manager, branches: br }),
+        ...drillRoutes({ projects, databases: manager, drills: dr }),
       ],
     });
     // A store that cannot presign gets links served by this API: their secret is kept in the
@@ -218,6 +245,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         : async (key, ttl, request) => signFsUrl({ publicBaseUrl: linkBase(links, request?.host), secret: signingSecret, key, expiresInSeconds: ttl }),
     );
     health.start();
+    dr.sync(m.listEntries());
     windows.startBackground(() => m.listEntries().filter((e) => e.receiver !== null), opts.summaryIntervalMs);
 
     const a = app;
@@ -231,12 +259,13 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       health,
       restores,
       branches: br,
+      drills: dr,
       stop() {
         stopping ??= (async () => {
           logger.info('shutting down');
           // Running backups and restores are aborted (recorded as interrupted) at once, not
           // after the HTTP drain, and before the receivers stop; branch servers are stopped.
-          await Promise.all([closeHttp(a), health.stop(), b.stop(), restores.stop(), br.stop()]);
+          await Promise.all([closeHttp(a), health.stop(), b.stop(), restores.stop(), br.stop(), dr.stop()]);
           await m.stop();
           await windows.stop();
           await catalog.stop();
@@ -252,6 +281,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await app?.close().catch(() => undefined);
     await backups?.stop().catch(() => undefined);
     await branches?.stop().catch(() => undefined);
+    await drills?.stop().catch(() => undefined);
     await manager?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     await catalogThread?.stop().catch(() => undefined);

@@ -130,3 +130,40 @@ export function registerHealthMetrics(
     sweep(reported);
   });
 }
+
+/**
+ * Restore drills (src/service/drills.ts): when the newest successful drill finished, and the phase
+ * durations of the newest finished one (phase fetch, extract, replay, checks, and total = the
+ * measured recovery time, fetch + extract + replay). A database without such a drill has no series.
+ */
+export function registerDrillMetrics(
+  metrics: MetricsRegistry,
+  observe: () => Promise<Array<{ project: string; database: string; lastSuccessAt: number | null; last: { phases: Record<string, number | null>; rto_seconds: number | null } | null }>>,
+): void {
+  const labels = ['project', 'database'];
+  const success = metrics.gauge('pitrd_drill_last_success_timestamp_seconds', 'Unix time the newest successful restore drill of the database finished', labels);
+  const duration = metrics.gauge('pitrd_drill_duration_seconds', 'Seconds each phase of the newest finished restore drill took (phase fetch, extract, replay, checks; rto = fetch + extract + replay)', [...labels, 'phase']);
+  let previous: Labels[] = [];
+  metrics.collect(async () => {
+    for (const l of previous) {
+      success.remove(l);
+      duration.remove(l);
+    }
+    previous = [];
+    for (const d of await observe()) {
+      const l: Labels = { project: d.project, database: d.database };
+      if (d.lastSuccessAt !== null) {
+        success.set(l, d.lastSuccessAt / 1000);
+        previous.push(l);
+      }
+      if (d.last === null) continue;
+      const phases: Array<[string, number | null]> = [...Object.entries(d.last.phases), ['rto', d.last.rto_seconds]];
+      for (const [phase, v] of phases) {
+        if (v === null) continue;
+        const pl = { ...l, phase };
+        duration.set(pl, v);
+        previous.push(pl);
+      }
+    }
+  });
+}

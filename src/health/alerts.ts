@@ -5,7 +5,7 @@
  * goes — not on every evaluation.
  */
 
-export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'spool_full' | 'slot_retention' | 'backup_stale' | 'receiver_down' | 'binaries_missing';
+export type AlertKind = 'archive_gap' | 'wal_lost' | 'upload_backlog' | 'upload_failing' | 'storage_unavailable' | 'spool_full' | 'slot_retention' | 'backup_stale' | 'receiver_down' | 'binaries_missing' | 'drill_failed' | 'drill_stale';
 
 /** Missing WAL in the archive: the first (oldest) run of missing segments, and how many in all. */
 export interface ArchiveGap {
@@ -54,6 +54,18 @@ export interface HealthObservation {
   uploadError?: { code: string; message: string } | null;
   /** Why this host cannot run the database's PostgreSQL major (POSTGRES_BINARIES_MISSING's text); null or absent when it can or the major is not known yet. */
   binariesMissing?: string | null;
+  /** Restore drills of the database (src/service/drills.ts); absent: not evaluated. */
+  drill?: DrillHealth | null;
+}
+
+/** What the health evaluation needs of a database's restore drills. */
+export interface DrillHealth {
+  /** The newest finished drill, when it failed; null when it succeeded or there is none. */
+  lastFailed: { id: string; backupId: string | null; at: string; phase: string | null; object: string | null; code: string | null; message: string | null } | null;
+  /** When the newest successful drill finished (epoch ms), null if none. */
+  lastSuccessAt: number | null;
+  /** No successful drill for longer than this raises drill_stale; null: not watched. */
+  maxAgeMs: number | null;
 }
 
 export interface HealthThresholds {
@@ -133,6 +145,26 @@ export function evaluateHealth(obs: HealthObservation, th: HealthThresholds, now
   } else if (obs.lastSuccessfulBackupAt === null) add('backup_stale', 'warning', `database "${obs.database}": no successful base backup yet`);
   else if (now - obs.lastSuccessfulBackupAt > th.backupMaxAgeMs) {
     add('backup_stale', 'warning', `database "${obs.database}": last successful base backup finished ${new Date(obs.lastSuccessfulBackupAt).toISOString()}, older than ${Math.round(th.backupMaxAgeMs / 3_600_000)} h`);
+  }
+  const d = obs.drill;
+  if (d?.lastFailed) {
+    const f = d.lastFailed;
+    const where = `${f.phase !== null ? ` in phase ${f.phase}` : ''}${f.object !== null ? ` on ${f.object}` : ''}`;
+    add('drill_failed', 'critical', `database "${obs.database}": restore drill ${f.id}${f.backupId !== null ? ` of backup ${f.backupId}` : ''} failed${where}${f.code !== null ? `: ${f.code}` : ''}${f.message !== null ? `: ${f.message}` : ''}`, {
+      drill_id: f.id,
+      backup_id: f.backupId,
+      finished_at: f.at,
+      phase: f.phase,
+      object: f.object,
+      code: f.code,
+    });
+  }
+  if (d && d.maxAgeMs !== null && (d.lastSuccessAt === null || now - d.lastSuccessAt > d.maxAgeMs)) {
+    const hours = Math.round(d.maxAgeMs / 3_600_000);
+    add('drill_stale', 'warning', d.lastSuccessAt === null ? `database "${obs.database}": no restore drill has succeeded yet (drill.max_age_hours ${hours})` : `database "${obs.database}": the last successful restore drill finished ${new Date(d.lastSuccessAt).toISOString()}, more than ${hours} h ago (drill.max_age_hours)`, {
+      last_success_at: d.lastSuccessAt === null ? null : new Date(d.lastSuccessAt).toISOString(),
+      max_age_hours: hours,
+    });
   }
   if (!obs.receiverUp) {
     const why = obs.receiverError ? `: ${obs.receiverError.code}: ${obs.receiverError.message}` : '';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isPitrdError, PitrdError } from '../errors.js';
 import { newId, type DatabaseRepository, type RestoreRecord, type StoredWalSegment } from '../repository/index.js';
-import { parseLsn, segnoOf } from '../wal/index.js';
+import { formatLsn, parseLsn, segnoOf } from '../wal/index.js';
 import { assertDiskRoom, diskNeed } from './disk-room.js';
 import { extractBackup } from './extract.js';
 import { removeInProgressMark, takeOverInterruptedTarget, targetState } from './in-progress.js';
@@ -59,6 +59,19 @@ export interface RunRestoreOptions extends RecoveryOptions {
    * server is promoted, since nothing the running server uses is left in it.
    */
   runDir?: string;
+  /**
+   * Target `latest` replayed as an LSN target at the last archived record (no spool): an archive
+   * that ends early for PostgreSQL (a segment that cannot be fetched or fails its checksum, which
+   * restore_command can only answer as absent) fails the restore with "recovery ended before the
+   * configured recovery target was reached" instead of promoting at the break. What drills use.
+   */
+  strictLatest?: boolean;
+  /**
+   * Replace the restored pg_hba.conf with `local all all trust` before the server starts: for a
+   * throwaway server whose checks must connect whatever the source's authentication (drills).
+   * The socket stays reachable only by pitrd's and the server's OS user (mode 0700).
+   */
+  localTrust?: boolean;
 }
 
 export interface RestoreResult {
@@ -70,6 +83,8 @@ export interface RestoreResult {
   port?: number;
   /** Server log and staging area (kept in 'running' mode, removed otherwise). */
   workDir: string;
+  /** Set in 'running' mode: the directory of the server's Unix socket. */
+  socketDir?: string;
   stopServer?: () => Promise<void>;
 }
 
@@ -105,7 +120,8 @@ export async function runRestore(o: RunRestoreOptions): Promise<RestoreResult> {
 export async function prepareRestore(o: RunRestoreOptions): Promise<PreparedRestore> {
   const targetDir = resolve(o.targetDir);
   const plan = await planRestore(o.db, { ...o, ...(o.backupId !== undefined ? { backupId: o.backupId } : {}) });
-  const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined ? resolve(o.spoolDir) : null;
+  if (o.strictLatest && o.target.kind === 'latest') plan.recovery = latestAsLsn(plan);
+  const spoolDir = o.target.kind === 'latest' && o.spoolDir !== undefined && !o.strictLatest ? resolve(o.spoolDir) : null;
   if (spoolDir !== null) assertSpoolOf(spoolDir, (await o.db.info())?.system_identifier ?? null, plan.walSegmentSize);
   // Empty, absent, or what an interrupted restore left (taken over by executeRestore).
   targetState(targetDir);
@@ -192,6 +208,11 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
     const mark = { restore: record.id, database: o.db.name, backup: plan.backup.id, started_at: record.started_at, work_dir: workDir };
     await extractBackup({ db: o.db, backup: plan.backup, targetDir, owner, created: createdDirs, mark, ...(o.tablespaceMap ? { tablespaceMap: o.tablespaceMap } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     crashPoint('restore.after-extract');
+    if (o.localTrust) {
+      const hba = join(targetDir, 'pg_hba.conf');
+      writeFileSync(hba, '# pitrd: a throwaway server (restore drill), reachable on its 0700 socket only\nlocal all all trust\n', { mode: 0o600 });
+      if (owner) chownSync(hba, owner.uid, owner.gid);
+    }
 
     const script = join(workDir, 'restore_command.sh');
     writeFileSync(script, restoreCommandScript(stageDir, appliedLog), { mode: 0o755 });
@@ -252,14 +273,23 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
       plan,
       dataDir: targetDir,
       workDir,
-      ...(keep ? { connectionString, port: srv.port, stopServer: async () => { await pgCtlStop(srv); await pf.stop(); rmSync(workDir, { recursive: true, force: true }); } } : {}),
+      ...(keep ? { connectionString, port: srv.port, socketDir: srv.socketDir, stopServer: async () => { await pgCtlStop(srv); await pf.stop(); rmSync(workDir, { recursive: true, force: true }); } } : {}),
     };
   } catch (err) {
     await stopWatch?.();
     await prefetcher?.stop();
     if (server && isRunning(server)) await pgCtlStop(server);
     const message = err instanceof Error ? err.message : String(err);
-    const failure = isPitrdError(err) ? err : new PitrdError('RESTORE_FAILED', `restore ${record.id} failed: ${message}`, { cause: err, context: { restore: record.id } });
+    let failure = isPitrdError(err) ? err : new PitrdError('RESTORE_FAILED', `restore ${record.id} failed: ${message}`, { cause: err, context: { restore: record.id } });
+    // Replay stopped short and a WAL download had failed: that object is why (it reached
+    // PostgreSQL only as a missing file). Named in the context for callers (drills).
+    const fetchErr = prefetcher?.lastError;
+    if (failure.code === 'RESTORE_FAILED' && isPitrdError(fetchErr) && typeof fetchErr.context.key === 'string') {
+      failure = new PitrdError('RESTORE_FAILED', `${failure.message}; reading WAL from the repository failed: ${fetchErr.code}: ${fetchErr.message}`, {
+        cause: err,
+        context: { ...failure.context, key: fetchErr.context.key, fetch_code: fetchErr.code },
+      });
+    }
     // `error` keeps every detail for the operator; the API shows `error_public` (src/errors.ts).
     await o.db.restores.save({ ...record, status: 'failed', completed_at: new Date().toISOString(), error: message, error_public: `${failure.code}: ${failure.publicMessage}` }).catch(() => undefined);
     // Leave no half-restored cluster behind to be mistaken for a good one.
@@ -270,6 +300,14 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** `latest` as PostgreSQL can be held to it: the last archived record's LSN (see RunRestoreOptions.strictLatest). */
+function latestAsLsn(plan: RestorePlan): RestorePlan['recovery'] {
+  const r = plan.reach;
+  if (r.lastRecordLsn < r.backup.stop_lsn) return { target: { kind: 'immediate' }, inclusive: undefined, translated: `latest: no record follows the consistency point of backup ${r.backup.id}` };
+  const lsn = formatLsn(r.lastRecordLsn);
+  return { target: { kind: 'lsn', lsn }, inclusive: true, translated: `latest: replay through the last archived record at ${lsn}, so WAL that cannot be read fails the restore` };
 }
 
 function dropRecoverySettings(file: string, id: string, keys: string[]): void {

@@ -110,7 +110,7 @@ export class BranchManager implements BranchService {
           ...(input.backupId !== undefined ? { backupId: input.backupId } : {}),
         },
         dataDir,
-        true,
+        'branch',
       );
       const t = parsed.target;
       const state: BranchState = {

@@ -9,10 +9,11 @@ import type { Logger } from 'pino';
 import { errorMessage, isPitrdError, loggedError } from '../errors.js';
 import { binDirFor, hostBinDirs } from '../postgres/cluster/index.js';
 import type { ReceiverStatus } from '../receiver/index.js';
-import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
+import { DEFAULT_UPLOAD_FAILURE_MS, diffAlerts, evaluateHealth, type Alert, type DrillHealth, type HealthThresholds, type WebhookNotifier } from '../health/index.js';
 import type { ArchiveGapState } from './archive-gap.js';
 import { slotRetainedBytes } from '../postgres/index.js';
 import { entryConnection, entryKey, type DatabaseEntry } from './entry.js';
+import type { DrillObservation } from './drills.js';
 
 const SLOT_FRESH_MS = 2_000;
 const GAP_WATCH_MS = 1_000;
@@ -68,6 +69,8 @@ export interface HealthMonitorOptions {
    * `binaries_missing`: WAL and backups still work, restores and branches would be refused.
    */
   serverMajor?: (entry: DatabaseEntry) => Promise<number | null>;
+  /** Restore drills per database (DrillManager.observe); without it drills are not evaluated. */
+  drills?: () => Promise<DrillObservation[]>;
 }
 
 export class HealthMonitor {
@@ -159,6 +162,16 @@ export class HealthMonitor {
     const current: Alert[] = [];
     const slotRetained = this.opts.slotRetained ?? ((entry: DatabaseEntry) => slotRetainedBytes(entryConnection(entry), entry.slotName));
     const measured: HealthMeasurement[] = [];
+    const drills = new Map<string, DrillHealth>();
+    if (this.opts.drills) {
+      try {
+        for (const d of await this.opts.drills()) drills.set(entryKey(d.project, d.database), drillHealth(d));
+      } catch (err) {
+        // Unknown is not healed: the drill alerts stay as they were until a listing succeeds.
+        this.opts.logger.warn({ err: loggedError(err) }, 'restore drills could not be read for health');
+        current.push(...this.active.filter((a) => a.kind === 'drill_failed' || a.kind === 'drill_stale').map((a) => ({ ...a })));
+      }
+    }
     for (const e of this.opts.entries()) {
       const status = e.receiver?.status() ?? null;
       // Only a PITR database has a slot to worry about (disable keeps it, but then receiver_down is moot).
@@ -208,6 +221,7 @@ export class HealthMonitor {
             uploadFailures: status?.upload_error?.consecutive_failures ?? 0,
             uploadError: status?.upload_error ? { code: status.upload_error.code, message: status.upload_error.message } : null,
             binariesMissing: await this.binariesMissing(e),
+            drill: drills.get(entryKey(e.project, e.name)) ?? null,
           },
           this.opts.thresholds ?? DEFAULT_THRESHOLDS,
           now,
@@ -223,6 +237,16 @@ export class HealthMonitor {
     }
     return active;
   }
+}
+
+function drillHealth(d: DrillObservation): DrillHealth {
+  const f = d.lastFailed;
+  const first = f?.failures[0];
+  return {
+    lastFailed: f ? { id: f.id, backupId: f.backup_id, at: f.completed_at ?? f.started_at, phase: first?.phase ?? null, object: first?.object ?? null, code: first?.code ?? null, message: first ? first.message.slice(0, 600) : null } : null,
+    lastSuccessAt: d.lastSuccessAt,
+    maxAgeMs: d.maxAgeMs,
+  };
 }
 
 /** The receiver waits for room in its spool: paused at spool.max_bytes, or retrying a SPOOL_FULL write. */

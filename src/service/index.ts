@@ -21,3 +21,8 @@ export { entryConnection, entryKey } from './entry.js';
 export type { DatabaseEntry } from './entry.js';
 export { parseTargetBody, recoveryOptions, targetOf } from './restore-target.js';
 export type { RestoreOrder } from './restore-target.js';
+export { DrillManager, view as drillView } from './drills.js';
+export type { DrillManagerOptions, DrillObservation, DrillSettings } from './drills.js';
+export { failedObject, startDrill } from './drill-run.js';
+export type { DrillOptions, DrillRestoreOrder, DrillRestoreRunner, StartedDrill } from './drill-run.js';
+export type { RestoreOwner } from './restores.js';

@@ -5,7 +5,7 @@
  */
 import type { TargetBody } from '../api/restores/index.js';
 import { PitrdError } from '../errors.js';
-import { parseRecoveryTarget, type RecoveryOptions, type RecoveryTarget } from '../restore/index.js';
+import { parseRecoveryTarget, type RecoveryOptions, type RecoveryTarget, type RestoreProgressListener } from '../restore/index.js';
 
 type TargetOptions = Pick<RecoveryOptions, 'target' | 'inclusive' | 'timeline'>;
 
@@ -13,6 +13,13 @@ type TargetOptions = Pick<RecoveryOptions, 'target' | 'inclusive' | 'timeline'>;
 export interface RestoreOrder extends TargetOptions {
   backupId?: string;
   mode: 'stopped' | 'running';
+  /** src/restore's RunRestoreOptions of the same names (drills). */
+  strictLatest?: boolean;
+  localTrust?: boolean;
+  /** Progress events, besides the ones the restore's view folds (drills time their phases with them). */
+  onProgress?: RestoreProgressListener;
+  /** Fields added to restores/{id}.json (a drill's id). */
+  recordFields?: Record<string, unknown>;
 }
 
 /** The body's target and options; none given: `fallback`, or VALIDATION_ERROR. */

@@ -37,6 +37,9 @@ export interface RestoreLimits {
   minFreeBytes: number;
 }
 
+/** Who runs a restore: the restore routes, or a branch or drill that takes its result (the server) over. */
+export type RestoreOwner = 'restore' | 'branch' | 'drill';
+
 /** Branches hold a server and a data directory too: the BranchManager counts its own (not those being created, which are restores here). */
 export type BranchCounter = (project?: string, database?: string) => number;
 
@@ -133,7 +136,7 @@ export class RestoreManager implements RestoreService {
     };
     const e = this.opts.lookup(projectId, name);
     const targetDir = req.targetDir !== undefined ? resolveTargetDir(this.opts.root, e.project, req.targetDir) : defaultRestoreDir(this.opts.root, e.project, e.name);
-    const { record } = await this.launch(e, order, targetDir, false);
+    const { record } = await this.launch(e, order, targetDir, 'restore');
     return this.view(record);
   }
 
@@ -141,21 +144,22 @@ export class RestoreManager implements RestoreService {
    * Check and start a restore; resolves with its first record, or rejects with why it was
    * refused (nothing written then). Used by the restore routes and by branches.
    */
-  async launch(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+  async launch(e: DatabaseEntry, req: RestoreOrder, targetDir: string, owner: RestoreOwner): Promise<LaunchedRestore> {
+    const forBranch = owner !== 'restore';
     if (this.stopping) throw new PitrdError('CONFLICT', 'the daemon is shutting down; restore again once it is back', { context: { database: e.name } });
     // Two requests naming one directory would both find it empty and extract into it together.
     if (this.reserved.has(targetDir)) throw new PitrdError('CONFLICT', `another restore is using this target_dir; choose another one`, { context: { target_dir: targetDir } });
     this.assertWithinLimits(e);
     this.reserved.set(targetDir, dbKey(e.project, e.name));
     try {
-      return await this.launchReserved(e, req, targetDir, forBranch);
+      return await this.launchReserved(e, req, targetDir, forBranch, owner === 'branch');
     } catch (err) {
       this.reserved.delete(targetDir);
       throw err;
     }
   }
 
-  private async launchReserved(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean): Promise<LaunchedRestore> {
+  private async launchReserved(e: DatabaseEntry, req: RestoreOrder, targetDir: string, forBranch: boolean, isBranch: boolean): Promise<LaunchedRestore> {
     ensureOwnedDir(this.opts.root);
     const job: Job = { id: '', project: e.project, database: e.name, mode: req.mode, targetDir, done: Promise.resolve(), settled: false, result: null, forBranch, interrupted: false, connectionUri: null, progress: null };
     const options: RunRestoreOptions = {
@@ -167,13 +171,16 @@ export class RestoreManager implements RestoreService {
       mode: req.mode,
       onProgress: (ev) => {
         job.progress = foldProgress(job.progress, ev as unknown as Record<string, unknown>);
+        req.onProgress?.(ev);
       },
+      ...(req.strictLatest ? { strictLatest: true } : {}),
+      ...(req.localTrust ? { localTrust: true } : {}),
       ...(req.inclusive !== undefined ? { inclusive: req.inclusive } : {}),
       ...(req.timeline !== undefined ? { timeline: req.timeline } : {}),
       ...(req.backupId !== undefined ? { backupId: req.backupId } : {}),
       // Restores and branches (which launch through here) to `latest` also replay what the
       // receiver has flushed into its spool but not yet archived.
-      ...(req.target.kind === 'latest' && e.receiver ? { spoolDir: e.receiver.spoolDir } : {}),
+      ...(req.target.kind === 'latest' && e.receiver && !req.strictLatest ? { spoolDir: e.receiver.spoolDir } : {}),
       ...(this.opts.limits ? { minFreeBytes: this.opts.limits.minFreeBytes } : {}),
     };
     // Admission: the request is answered once the restore is checked and recorded; a refusal
@@ -182,7 +189,7 @@ export class RestoreManager implements RestoreService {
     let record: RestoreRecord;
     try {
       prepared = await prepareRestore(options);
-      record = await recordRestore(options, prepared, { mode: req.mode, target_dir: targetDir, project_id: e.project, ...(forBranch ? { branch: true } : {}) });
+      record = await recordRestore(options, prepared, { ...req.recordFields, mode: req.mode, target_dir: targetDir, project_id: e.project, ...(isBranch ? { branch: true } : {}) });
     } catch (err) {
       throw this.refusal(e, err);
     }
@@ -257,6 +264,7 @@ export class RestoreManager implements RestoreService {
     const dir = typeof raw.target_dir === 'string' ? raw.target_dir : null;
     const conflict = (why: string) => new PitrdError('CONFLICT', `restore ${restoreId} ${why}`, { context: { restore_id: restoreId } });
     if (raw.branch === true || (dir !== null && dir.startsWith(join(this.opts.root, 'branches') + sep))) throw conflict('belongs to a branch: delete the branch instead');
+    if (typeof raw.drill === 'string') throw conflict(`belongs to restore drill ${raw.drill}, which removes its scratch directory itself`);
     const job = this.jobs.get(restoreId);
     if ((job && !job.settled) || (!job && rec.status === 'running')) throw conflict('is still running; delete it once it has completed or failed');
     if (dir === null || !dir.startsWith(resolve(this.opts.root) + sep)) throw conflict("was not written by this daemon (no data directory under its restore root): there is nothing here to remove");

@@ -11,3 +11,4 @@ export { DEFAULT_PG_BIN, isRunning, logTail, pgCtlStart, pgCtlStop, query, waitR
 export { serverSettings, NEUTRALISED_SETTING_NAMES, type ServerPlacement } from './server-settings.js';
 export { pgIsRunning, pgStart, pgStop } from './pg-ctl.js';
 export { binDirFor, dataDirMajor, discoverBinDirs, hostBinDirs, restoreBinaries, setConfiguredBinDirs, usualPlaces, type BinDirs, type RestoreBinaries } from './bin-dirs.js';
+export { MAX_TABLES_LISTED, runDrillChecks, type DrillCheckFailure, type DrillCheckResult, type DrillCheckTarget } from './drill-checks.js';
