@@ -29,6 +29,13 @@
  * 2. Flush lag under `pgbench -c 8`: pg_stat_replication.flush_lag of a pitrd child, sampled
  *    every 100 ms, p50/p99, after a `sync` (the GBs the ingest runs left dirty in the page cache
  *    would otherwise be written back under it and stall every fsync on the disk).
+ *
+ * `--major N` (13 to 18, default 15): the source server is PostgreSQL N (test/harness/pg-bins.ts).
+ * pg_receivewal 15 cannot stream from a newer server, so for N ≠ 15 the reference is pitrd itself
+ * on a PostgreSQL 15 source that got the same workload (the same WAL volume, within a segment):
+ * each round runs pitrd on 15 and pitrd on N, alternated, and the figure is the median ratio of
+ * their ingest throughputs (MB/s on N / MB/s on 15: 0.90 or more is "within 10% of 15"), with CPU
+ * per GB for each. The flush-lag part then runs on N.
  */
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -36,10 +43,17 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseLsn } from '../src/wal/lsn.js';
-import { PG_BIN, asPostgres, makeTempDir, startPostgres } from '../test/harness/index.js';
+import { PG_BIN, TEST_MAJORS, asPostgres, makeTempDir, startPostgres, type PgCluster, type TestMajor } from '../test/harness/index.js';
 import { switchWal, waitFor } from '../test/harness/receiver.js';
 
 const WAL_MB = Number(process.env.BENCH_WAL_MB ?? 1024);
+/** `--major N`: the source's PostgreSQL major (default 15, the one pg_receivewal 15 streams from). */
+const MAJOR = ((): TestMajor => {
+  const i = process.argv.indexOf('--major');
+  const m = i < 0 ? 15 : Number(process.argv[i + 1]);
+  if (!(TEST_MAJORS as readonly number[]).includes(m)) throw new Error(`--major: expected one of ${TEST_MAJORS.join(', ')}, got "${process.argv[i + 1] ?? ''}"`);
+  return m as TestMajor;
+})();
 // Diagnostic: a pause after the `sync` before each contestant (both tools alike). On a VM that
 // hands freed guest memory back to its host (virtio-balloon free page reporting, ~2 s after the
 // free) a run that writes into such memory pays for faulting it back in; with a pause every run
@@ -220,11 +234,40 @@ function ensureBuilt(): void {
   if (statSync(src).mtimeMs > statSync(built).mtimeMs) throw new Error(`dist/ is older than src/receiver: run \`npx tsc -p tsconfig.build.json\` first`);
 }
 
-async function main(): Promise<void> {
-  if (!process.env.BENCH_DIST) ensureBuilt();
+interface Source {
+  cluster: PgCluster;
+  endpos: string;
+  walBytes: number;
+}
+
+/** A cluster of `major` whose `slots` hold ~WAL_MB of fresh WAL, read once into the page cache. */
+async function prepareSource(major: TestMajor, slots: string[]): Promise<Source> {
   const cluster = await startPostgres({
+    major,
     settings: { max_wal_size: "'8GB'", checkpoint_timeout: "'30min'", shared_buffers: "'128MB'", max_replication_slots: 3 * RUNS + 4, max_wal_senders: 10 },
   });
+  for (const s of slots) await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [s]);
+  const [{ start } = { start: '' }] = await cluster.query<{ start: string }>('SELECT pg_current_wal_lsn()::text AS start');
+  await cluster.query('CREATE TABLE big (id bigint, pad text)');
+  console.log(`PostgreSQL ${major}: generating ~${WAL_MB} MB of WAL…`);
+  for (;;) {
+    await cluster.query("INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 500000) g");
+    const [row] = await cluster.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint::text AS d', [start]);
+    if (Number(row!.d) >= WAL_MB * MB) break;
+  }
+  const { lsn: endpos } = await switchWal(cluster);
+  await cluster.query('CHECKPOINT');
+  // Read the server's WAL once, so the first run does not pay for a cold page cache.
+  await execa('sh', ['-c', `cat "${cluster.dataDir}"/pg_wal/0* > /dev/null`]);
+  return { cluster, endpos, walBytes: Number(parseLsn(endpos) - parseLsn(start)) };
+}
+
+async function main(): Promise<void> {
+  if (!process.env.BENCH_DIST) ensureBuilt();
+  // Against pg_receivewal on 15; on another major against pitrd on 15 (see the header).
+  const refIsPitrd = MAJOR !== 15;
+  const slotNames = (prefix: string) => Array.from({ length: RUNS }, (_, i) => `${prefix}${i}`);
+  const sources: Source[] = [];
   const dirs: string[] = [];
   const tmp = (t: string) => {
     const d = makeTempDir(t);
@@ -233,23 +276,12 @@ async function main(): Promise<void> {
   };
   const children: PitrdChild[] = [];
   try {
-    for (let i = 0; i < RUNS; i++) {
-      for (const s of [`bench_ref${i}`, `pitrd_bench${i}`, ...(BASELINE_DIST ? [`pitrd_base${i}`] : [])]) await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', [s]);
-    }
-    const [{ start } = { start: '' }] = await cluster.query<{ start: string }>('SELECT pg_current_wal_lsn()::text AS start');
-    await cluster.query('CREATE TABLE big (id bigint, pad text)');
-    console.log(`generating ~${WAL_MB} MB of WAL…`);
-    for (;;) {
-      await cluster.query("INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 500000) g");
-      const [row] = await cluster.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint::text AS d', [start]);
-      if (Number(row!.d) >= WAL_MB * MB) break;
-    }
-    const { lsn: endpos } = await switchWal(cluster);
-    await cluster.query('CHECKPOINT');
-    // Read the server's WAL once, so the first run does not pay for a cold page cache.
-    await execa('sh', ['-c', `cat "${cluster.dataDir}"/pg_wal/0* > /dev/null`]);
-    const walBytes = Number(parseLsn(endpos) - parseLsn(start));
-    console.log(`WAL to ingest: ${(walBytes / MB).toFixed(0)} MB, end LSN ${endpos}, ${RUNS} alternated pairs`);
+    const subject = await prepareSource(MAJOR, [...slotNames('pitrd_bench'), ...(BASELINE_DIST ? slotNames('pitrd_base') : []), ...(refIsPitrd ? [] : slotNames('bench_ref'))]);
+    sources.push(subject);
+    const ref = refIsPitrd ? await prepareSource(15, slotNames('pitrd_ref')) : subject;
+    if (ref !== subject) sources.push(ref);
+    const { cluster, endpos, walBytes } = subject;
+    console.log(`WAL to ingest: ${(walBytes / MB).toFixed(0)} MB on PostgreSQL ${MAJOR}, end LSN ${endpos}${refIsPitrd ? `; reference: pitrd on PostgreSQL 15, ${(ref.walBytes / MB).toFixed(0)} MB, end LSN ${ref.endpos}` : ''}, ${RUNS} alternated pairs`);
 
     const runRef = async (slot: string): Promise<{ s: number; cpu: number; sys: number }> => {
       const dir = tmp('ref');
@@ -272,7 +304,7 @@ async function main(): Promise<void> {
     };
 
     interface PitrdRun { flush: number; archive: number; loaded: number; cpuLoaded: number; cpuFlush: number; sysFlush: number; cpuArchive: number; rssPeakMb: number; hwmMb: number }
-    const runPitrd = async (slot: string, dist = DIST): Promise<PitrdRun> => {
+    const runPitrd = async (slot: string, dist = DIST, src: Source = subject): Promise<PitrdRun> => {
       const spoolDir = tmp('spool');
       // BENCH_REPO_DIR=/dev/shm keeps the repository off the spool's disk (as S3 would be).
       const repoDir = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
@@ -281,11 +313,11 @@ async function main(): Promise<void> {
       await settle();
       const child = spawnPitrd({
         database: 'bench',
-        connection: { ...cluster.connection, applicationName: slot },
+        connection: { ...src.cluster.connection, applicationName: slot },
         spoolDir,
         repoDir,
         slotName: slot,
-        target: String(parseLsn(endpos)),
+        target: String(parseLsn(src.endpos)),
         holdUploads: Boolean(process.env.BENCH_HOLD_UPLOADS),
       }, dist);
       children.push(child);
@@ -327,6 +359,8 @@ async function main(): Promise<void> {
     const refCpu: number[] = [];
     const refSys: number[] = [];
     const ours: PitrdRun[] = [];
+    /** pitrd's runs on 15 when it is the reference (`--major` ≠ 15). */
+    const refRuns: PitrdRun[] = [];
     const base: PitrdRun[] = [];
     const loads: string[] = [];
     const describe = (name: string, r: PitrdRun, a: number) =>
@@ -339,7 +373,14 @@ async function main(): Promise<void> {
       let b: PitrdRun | null = null;
       let c: PitrdRun | null = null;
       for (const who of order) {
-        if (who === 'ref') {
+        if (who === 'ref' && refIsPitrd) {
+          const r = await runPitrd(`pitrd_ref${i}`, DIST, ref);
+          // Scaled to this major's WAL volume: the ratios compare throughputs.
+          a = r.flush * (walBytes / ref.walBytes);
+          refRuns.push(r);
+          refCpu.push(r.cpuFlush * (walBytes / ref.walBytes));
+          refSys.push(r.sysFlush * (walBytes / ref.walBytes));
+        } else if (who === 'ref') {
           const r = await runRef(`bench_ref${i}`);
           a = r.s;
           refCpu.push(r.cpu);
@@ -351,38 +392,46 @@ async function main(): Promise<void> {
       ours.push(b!);
       if (c) base.push(c);
       loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
-      console.log(`pair ${i + 1}: pg_receivewal ${a.toFixed(2)} s, CPU ${refCpu[i]!.toFixed(2)} (sys ${refSys[i]!.toFixed(2)}) s | ${describe('pitrd', b!, a)}${c ? ` | ${describe('baseline', c, a)}` : ''} | loadavg ${loads[i]}`);
+      const refName = refIsPitrd ? 'pitrd on 15 (scaled to the same WAL volume)' : 'pg_receivewal';
+      console.log(`pair ${i + 1}: ${refName} ${a.toFixed(2)} s, CPU ${refCpu[i]!.toFixed(2)} (sys ${refSys[i]!.toFixed(2)}) s | ${describe('pitrd', b!, a)}${c ? ` | ${describe('baseline', c, a)}` : ''} | loadavg ${loads[i]}`);
     }
 
-    // Flush lag under pgbench -c 8, with a fresh pitrd child that follows the server live.
-    const bench = (args: string[]) => cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', ...args, 'postgres']);
-    await bench(['-i', '-s', '10', '-q']);
-    await execa('sync');
-    await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', ['pitrd_lag']);
-    const lagRepo = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
-    dirs.push(lagRepo);
-    const lagChild = spawnPitrd({ database: 'benchlag', connection: { ...cluster.connection, applicationName: 'pitrd_lag' }, spoolDir: tmp('spool'), repoDir: lagRepo, slotName: 'pitrd_lag', target: null, holdUploads: false });
-    children.push(lagChild);
-    await waitFor('pitrd lag child streaming', () => lagChild.seen.get('status')?.ev.status?.status === 'running', 60_000, 50);
-    const lags: number[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const [row] = await cluster.query<{ lag: number | null }>("SELECT extract(epoch FROM flush_lag)::float8 AS lag FROM pg_stat_replication WHERE application_name = 'pitrd_lag'");
-        if (row && row.lag !== null) lags.push(row.lag);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    const pgb = await bench(['-c', '8', '-j', '2', '-T', String(Number(process.env.BENCH_PGBENCH_SECONDS ?? 20))]);
-    sampling = false;
-    await sampler;
-    const tps = /tps = ([\d.]+)/.exec(String(pgb.stdout))?.[1];
-    const lagRss = lagChild.rss.peakKb / 1024;
-    const lagHwm = lagChild.hwmKb() / 1024;
-    await lagChild.stop();
+    // Flush lag under pgbench -c 8, with a fresh pitrd child that follows the server live
+    // (BENCH_PGBENCH_SECONDS=0: skipped).
+    const lagSeconds = Number(process.env.BENCH_PGBENCH_SECONDS ?? 20);
+    const lag = lagSeconds > 0 ? await flushLag() : null;
+    async function flushLag() {
+      const bench = (args: string[]) => cluster.exec('pgbench', ['-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', ...args, 'postgres']);
+      await bench(['-i', '-s', '10', '-q']);
+      await execa('sync');
+      await cluster.query('SELECT pg_create_physical_replication_slot($1, true)', ['pitrd_lag']);
+      const lagRepo = process.env.BENCH_REPO_DIR ? mkdtempSync(join(process.env.BENCH_REPO_DIR, 'pitrd-bench-repo-')) : tmp('repo');
+      dirs.push(lagRepo);
+      const lagChild = spawnPitrd({ database: 'benchlag', connection: { ...cluster.connection, applicationName: 'pitrd_lag' }, spoolDir: tmp('spool'), repoDir: lagRepo, slotName: 'pitrd_lag', target: null, holdUploads: false });
+      children.push(lagChild);
+      await waitFor('pitrd lag child streaming', () => lagChild.seen.get('status')?.ev.status?.status === 'running', 60_000, 50);
+      const lags: number[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const [row] = await cluster.query<{ lag: number | null }>("SELECT extract(epoch FROM flush_lag)::float8 AS lag FROM pg_stat_replication WHERE application_name = 'pitrd_lag'");
+          if (row && row.lag !== null) lags.push(row.lag);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const pgb = await bench(['-c', '8', '-j', '2', '-T', String(lagSeconds)]);
+      sampling = false;
+      await sampler;
+      const tps = /tps = ([\d.]+)/.exec(String(pgb.stdout))?.[1];
+      const lagRss = lagChild.rss.peakKb / 1024;
+      const lagHwm = lagChild.hwmKb() / 1024;
+      await lagChild.stop();
+      return { tps, lags, lagRss, lagHwm };
+    }
 
     const f2 = (n: number) => n.toFixed(2);
     const gb = walBytes / (1024 * MB);
+    const refLabel = refIsPitrd ? 'pitrd@15' : 'pg_receivewal';
     const summary = (name: string, runs: PitrdRun[]) => {
       const flushRatios = runs.map((o, i) => refs[i]! / o.flush);
       const sustainedRatios = runs.map((o, i) => refs[i]! / (o.flush - o.loaded));
@@ -392,25 +441,41 @@ async function main(): Promise<void> {
       const cpuLoadedRatios = runs.map((o, i) => (o.cpuFlush - o.cpuLoaded) / refCpu[i]!);
       console.log(`${name} to flushed (spawn):   median ${f2(median(runs.map((o) => o.flush)))} s; runs ${runs.map((o) => f2(o.flush)).join(', ')}`);
       console.log(`${name} to archived (spawn):  median ${f2(median(runs.map((o) => o.archive)))} s; runs ${runs.map((o) => f2(o.archive)).join(', ')}`);
-      console.log(`${name}: ratio pg_receivewal/${name}, flushed, from spawn:          median ${f2(median(flushRatios))}x (pairs ${flushRatios.map(f2).join(', ')})`);
-      console.log(`${name}: ratio, flushed, from node loaded (sustained ingest):     median ${f2(median(sustainedRatios))}x (pairs ${sustainedRatios.map(f2).join(', ')})`);
+      console.log(`${name}: ratio ${refLabel}/${name}, flushed, from spawn:          median ${f2(median(flushRatios))}x (pairs ${flushRatios.map(f2).join(', ')})`);
+      // Against pitrd on 15 the sustained figure is the throughput block's below (both from node loaded).
+      if (!refIsPitrd) console.log(`${name}: ratio, flushed, from node loaded (sustained ingest):     median ${f2(median(sustainedRatios))}x (pairs ${sustainedRatios.map(f2).join(', ')})`);
       console.log(`${name}: ratio, archived in the repository, from spawn:           median ${f2(median(archiveRatios))}x (pairs ${archiveRatios.map(f2).join(', ')})`);
-      console.log(`${name}: CPU to flushed / to archived: ${runs.map((o) => `${f2(o.cpuFlush)}/${f2(o.cpuArchive)}`).join(', ')} s (node's start: ${runs.map((o) => f2(o.cpuLoaded)).join(', ')} s); median ${f2(median(runs.map((o) => o.cpuFlush - o.cpuLoaded)) / gb)} s per GB to flushed once node loaded; CPU ratio pg_receivewal/${name} median ${f2(median(cpuRatios))}x`);
-      console.log(`${name}: CPU per GB once node loaded / pg_receivewal's, per pair: ${cpuLoadedRatios.map(f2).join(', ')}; median ${f2(median(cpuLoadedRatios))}x (target <= 1.0)`);
+      console.log(`${name}: CPU to flushed / to archived: ${runs.map((o) => `${f2(o.cpuFlush)}/${f2(o.cpuArchive)}`).join(', ')} s (node's start: ${runs.map((o) => f2(o.cpuLoaded)).join(', ')} s); median ${f2(median(runs.map((o) => o.cpuFlush - o.cpuLoaded)) / gb)} s per GB to flushed once node loaded; CPU ratio ${refLabel}/${name} median ${f2(median(cpuRatios))}x`);
+      console.log(`${name}: CPU per GB once node loaded / ${refLabel}'s, per pair: ${cpuLoadedRatios.map(f2).join(', ')}; median ${f2(median(cpuLoadedRatios))}x (target <= 1.0)`);
       console.log(`${name}: RSS during ingest (VmRSS peak sampled every 50 ms / VmHWM): ${runs.map((o) => `${o.rssPeakMb.toFixed(0)}/${o.hwmMb.toFixed(0)}`).join(', ')} MB`);
     };
     console.log('\n=== results ===');
     console.log(
-      `WAL ingested: ${(walBytes / MB).toFixed(0)} MB (16 MiB segments), ${RUNS} alternated rounds (pg_receivewal, pitrd${BASELINE_DIST ? `, baseline = ${BASELINE_DIST}` : ''}), uploads ${process.env.BENCH_HOLD_UPLOADS ? 'HELD until the end LSN was flushed' : 'running concurrently (deferred while catching up until the spool holds 256 MiB)'}, fs repository, pitrd child: node ${NODE_FLAGS.join(' ')} on ${DIST}`,
+      `WAL ingested: ${(walBytes / MB).toFixed(0)} MB (16 MiB segments) from PostgreSQL ${MAJOR}, ${RUNS} alternated rounds (${refIsPitrd ? 'pitrd on a PostgreSQL 15 source as the reference' : 'pg_receivewal'}, pitrd${BASELINE_DIST ? `, baseline = ${BASELINE_DIST}` : ''}), uploads ${process.env.BENCH_HOLD_UPLOADS ? 'HELD until the end LSN was flushed' : 'running concurrently (deferred while catching up until the spool holds 256 MiB)'}, fs repository, pitrd child: node ${NODE_FLAGS.join(' ')} on ${DIST}`,
     );
-    console.log(`pg_receivewal:              median ${f2(median(refs))} s (${(walBytes / MB / median(refs)).toFixed(0)} MB/s); runs ${refs.map(f2).join(', ')}; CPU median ${f2(median(refCpu) / gb)} s per GB`);
+    console.log(`${refLabel}${refIsPitrd ? ' (scaled)' : ''}:              median ${f2(median(refs))} s (${(walBytes / MB / median(refs)).toFixed(0)} MB/s); runs ${refs.map(f2).join(', ')}; CPU median ${f2(median(refCpu) / gb)} s per GB`);
     summary('pitrd', ours);
+    if (refIsPitrd) {
+      // Throughput on N over throughput on 15, per round (each run's own WAL volume).
+      const fromSpawn = ours.map((o, i) => walBytes / o.flush / (ref.walBytes / refRuns[i]!.flush));
+      const sustained = ours.map((o, i) => walBytes / (o.flush - o.loaded) / (ref.walBytes / (refRuns[i]!.flush - refRuns[i]!.loaded)));
+      const archived = ours.map((o, i) => walBytes / o.archive / (ref.walBytes / refRuns[i]!.archive));
+      const cpuPerGb = (r: PitrdRun, bytes: number) => (r.cpuFlush - r.cpuLoaded) / (bytes / (1024 * MB));
+      console.log(`receiver ingest on PostgreSQL ${MAJOR} / on PostgreSQL 15 (throughput ratio, median of rounds; 0.90 or more is within 10%):`);
+      console.log(`  flushed, from spawn:                 ${f2(median(fromSpawn))} (rounds ${fromSpawn.map(f2).join(', ')})`);
+      console.log(`  flushed, from node loaded (sustained): ${f2(median(sustained))} (rounds ${sustained.map(f2).join(', ')})`);
+      console.log(`  archived, from spawn:                ${f2(median(archived))} (rounds ${archived.map(f2).join(', ')})`);
+      console.log(`  CPU per GB to flushed once node loaded: ${MAJOR}: ${f2(median(ours.map((o) => cpuPerGb(o, walBytes))))} s, 15: ${f2(median(refRuns.map((r) => cpuPerGb(r, ref.walBytes))))} s`);
+    }
     if (base.length) summary('baseline', base);
-    console.log(`flush lag under pgbench -c 8 (${tps} tps, ${lags.length} samples): p50 ${(pct(lags, 50) * 1000).toFixed(1)} ms, p99 ${(pct(lags, 99) * 1000).toFixed(1)} ms, max ${(Math.max(...lags) * 1000).toFixed(1)} ms; pitrd RSS peak ${lagRss.toFixed(0)} MB, VmHWM ${lagHwm.toFixed(0)} MB`);
+    if (lag) {
+      const { tps, lags, lagRss, lagHwm } = lag;
+      console.log(`flush lag under pgbench -c 8 on PostgreSQL ${MAJOR} (${tps} tps, ${lags.length} samples): p50 ${(pct(lags, 50) * 1000).toFixed(1)} ms, p99 ${(pct(lags, 99) * 1000).toFixed(1)} ms, max ${(Math.max(...lags) * 1000).toFixed(1)} ms; pitrd RSS peak ${lagRss.toFixed(0)} MB, VmHWM ${lagHwm.toFixed(0)} MB`);
+    }
     console.log(`load average after each pair: ${loads.join(' | ')}; at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   } finally {
     for (const c of children) await c.stop().catch(() => undefined);
-    await cluster.destroy();
+    for (const src of sources) await src.cluster.destroy();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
