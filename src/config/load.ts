@@ -124,6 +124,7 @@ export function parseConfig(input: Record<string, unknown>, opts: ParseOptions =
     spool_dir: abs(parsed.spool_dir),
     spool: parsed.spool,
     health: parsed.health,
+    events: parsed.events,
     ...(parsed.restore_dir !== undefined ? { restore_dir: abs(parsed.restore_dir) } : {}),
     restores: parsed.restores,
     postgres: { bin_dirs: Object.fromEntries(Object.entries(parsed.postgres.bin_dirs).map(([major, dir]) => [major, abs(dir)])) },

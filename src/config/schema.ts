@@ -232,6 +232,13 @@ export const ConfigSchema = z
         upload_failure_alert_seconds: positiveInt.default(300),
       })
       .default({ upload_failure_alert_seconds: 300 }),
+    /** The event index ("find the accident", `pitrd events`, GET …/pitr/events). */
+    events: z
+      .strictObject({
+        /** A delete or update of at least this many rows of one table in one transaction is shown as an event. */
+        large_change_rows: z.int({ error: 'expected a number of rows' }).min(100, { error: 'expected at least 100 (rows are indexed from 100 on)' }).default(1000),
+      })
+      .default({ large_change_rows: 1000 }),
     /** Where API restores and branches write their data directories; default: `restores` beside spool_dir. */
     restore_dir: nonEmpty('a directory path').optional(),
     /**
