@@ -17,7 +17,7 @@ import { COMPRESSION_EXT } from '../repository/index.js';
 import type { ObjectStore } from '../storage/types.js';
 import { formatLsn } from '../wal/lsn.js';
 import { expiresAt, newBackupId, parseBackupLabel, parseManifestWalRanges, type WalRange } from './metadata.js';
-import { SqlConnection, assertSupportedVersion, type SqlConnectionParams } from '../postgres/index.js';
+import { SqlConnection, assertSupportedVersion, takeRelationMap, type SqlConnectionParams } from '../postgres/index.js';
 import type { BackupProgress } from './progress.js';
 import { BaseBackupConnection, type BaseBackupResult } from '../postgres/index.js';
 import { streamBaseBackup } from './archive-stream.js';
@@ -103,6 +103,11 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
     await backups.save(base);
     crashPoint('basebackup.after-start-record');
     report();
+    // The event index's relation names at each base backup, beside the stream; a failure costs
+    // names only (events then show relation files), never the backup.
+    const relationMap = takeRelationMap(opts.connection, 'base_backup')
+      .then((m) => opts.database.relationMaps.put(m))
+      .catch(() => false);
 
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const conn = repl;
@@ -187,6 +192,7 @@ export async function runBackup(opts: RunBackupOptions): Promise<BackupRecord> {
       }
     }
 
+    await relationMap;
     crashPoint('basebackup.after-data');
     const completedAt = new Date();
     return await backups.save({

@@ -28,6 +28,8 @@ export class ArchiveSummarizer {
     private readonly repo: Repository,
     private readonly db: DatabaseRef,
     private readonly run: (repo: Repository, db: DatabaseRef) => Promise<SummarizeResult> = summarizeArchive,
+    /** Told when a run read schema changes (relation names may have changed: the event index's maps). */
+    private readonly onCatalogChange?: (db: DatabaseRef) => void,
   ) {}
 
   /** Ask for a run; returns at once. */
@@ -57,6 +59,7 @@ export class ArchiveSummarizer {
       try {
         const r = await this.run(this.repo, this.db);
         this.st.last_result = r;
+        if (r.catalogChanged) this.onCatalogChange?.(this.db);
         this.st.last_error = r.failed.length
           ? { code: r.failed[0]!.code, message: `${r.failed.length} segment(s) could not be summarised, first ${r.failed[0]!.segment}: ${r.failed[0]!.message}`, at: new Date().toISOString() }
           : null;

@@ -33,7 +33,9 @@ import {
   loadUrlSigningSecret,
   ObjectStoreProjectStore,
   ProtectedDatabases,
+  entryConnection,
   RecoveryWindows,
+  RelationMapTaker,
   RepositoryIdempotencyStore,
   RestoreManager,
 } from '../service/index.js';
@@ -121,6 +123,21 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const windows = new RecoveryWindows(repo, logger, catalog);
     const b = new BackupManager({ config, repo, logger: logger.child({ component: 'backups' }), schedules: opts.schedules ?? true, onCatalogChange: (name) => windows.invalidate(name) });
     backups = b;
+    // Relation names for the event index, taken over SQL when a receiver starts and when new WAL
+    // holds schema changes (base backups take theirs themselves).
+    let entryOf: ((project: string, name: string) => ReturnType<ProtectedDatabases['lookup']>) | null = null;
+    const relationMaps = new RelationMapTaker(
+      repo,
+      (ref) => {
+        try {
+          return entryOf ? entryConnection(entryOf(ref.project, ref.name)) : null;
+        } catch {
+          return null; // removed meanwhile
+        }
+      },
+      logger.child({ component: 'relation-maps' }),
+    );
+    windows.onCatalogChange((ref) => void relationMaps.take(ref, 'catalog_change'));
     manager = new ProtectedDatabases({
       config,
       repo,
@@ -132,7 +149,10 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         drills?.sync(entries);
       },
       startReceiver: (options, receiverLogger) => new ReceiverThread(config, options, receiverLogger, repo.repoJson),
+      onReceiverStarted: (ref) => void relationMaps.take(ref, 'receiver_connect'),
     });
+    const pm = manager;
+    entryOf = (project, name) => pm.lookup(project, name);
     await manager.start();
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);

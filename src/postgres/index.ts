@@ -19,3 +19,5 @@ export { defaultSlotName, dropInactiveSlot, projectSlotName, querySlotPosition, 
 export type { SlotState } from './slots.js';
 export * from './replication/index.js';
 export { NEWEST_SUPPORTED_MAJOR, OLDEST_SUPPORTED_MAJOR, SUPPORTED_MAJORS, assertSupportedVersion, hasNewBaseBackupProtocol, hasReadReplicationSlot, isSupportedMajor, majorOf } from './versions.js';
+export { takeRelationMap } from './relations.js';
+export type { RelationMapTaken } from './relations.js';

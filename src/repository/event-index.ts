@@ -66,6 +66,12 @@ export class EventIndexStore {
     await this.meta.codec.put(key, Buffer.from(JSON.stringify(chunk)));
   }
 
+  /** The events of the segments of one chunk (segment name → events); {} when none. */
+  async readChunkOf<T = unknown>(timeline: number, chunk: bigint): Promise<Record<string, T[]>> {
+    const c = await this.readChunk(this.keys.eventChunk(timeline, chunk));
+    return (c?.segments ?? {}) as Record<string, T[]>;
+  }
+
   /** Every indexed segment's events, in LSN order (segment number, then timeline). */
   async readAll<T = unknown>(): Promise<StoredSegmentEvents<T>[]> {
     const keys: string[] = [];

@@ -26,3 +26,4 @@ export type { DrillManagerOptions, DrillObservation, DrillSettings } from './dri
 export { failedObject, startDrill } from './drill-run.js';
 export type { DrillOptions, DrillRestoreOrder, DrillRestoreRunner, StartedDrill } from './drill-run.js';
 export type { RestoreOwner } from './restores.js';
+export { RelationMapTaker } from './relation-maps.js';

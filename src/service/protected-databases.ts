@@ -37,6 +37,8 @@ export interface ProtectedDatabasesOptions {
   startReceiver: (options: ReceiverLaunch, logger: Logger) => Receiver;
   /** server_version_num of a server being registered (default: asked over a short SQL connection). */
   serverVersion?: (conn: SourceConnection) => Promise<number>;
+  /** Told after a receiver started (the daemon takes a relation map for the event index then). */
+  onReceiverStarted?: (ref: DatabaseRef) => void;
 }
 
 const REGISTRY_RETRY_MS = 5_000;
@@ -407,6 +409,7 @@ export class ProtectedDatabases implements DatabaseService, PitrService, Databas
     await receiver.start();
     e.receiver = receiver;
     this.opts.logger.info({ project: e.project, database: e.name, slot: e.slotName }, 'receiver started');
+    this.opts.onReceiverStarted?.({ project: e.project, name: e.name });
   }
 
   private async stopReceiver(e: DatabaseEntry): Promise<void> {

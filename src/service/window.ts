@@ -60,12 +60,19 @@ export class RecoveryWindows {
   }
 
   private timer: NodeJS.Timeout | null = null;
+  private catalogChangeHandler: ((ref: DatabaseRef) => void) | null = null;
+
+  /** Told when summarising read schema changes of a database (the event index's relation maps follow). */
+  onCatalogChange(handler: (ref: DatabaseRef) => void): void {
+    this.catalogChangeHandler = handler;
+  }
 
   private summarizer(ref: DatabaseRef): ArchiveSummarizer {
     let s = this.summarizers.get(refKey(ref));
     if (!s) {
       const t = this.thread;
-      s = t ? new ArchiveSummarizer(this.repo, ref, (_repo, db) => t.summarize(db)) : new ArchiveSummarizer(this.repo, ref);
+      const changed = (db: DatabaseRef) => this.catalogChangeHandler?.(db);
+      s = t ? new ArchiveSummarizer(this.repo, ref, (_repo, db) => t.summarize(db), changed) : new ArchiveSummarizer(this.repo, ref, undefined, changed);
       this.summarizers.set(refKey(ref), s);
     }
     return s;
