@@ -8,7 +8,7 @@ import { PitrdError } from '../errors.js';
 import type { DatabaseRepository, RelationMap } from '../repository/index.js';
 import { EVENT_CHUNK_SEGMENTS } from '../repository/index.js';
 import type { TimelineId } from '../types.js';
-import { eventFromJson, formatLsn, isoToTimestampTz, parseLsn, parseSegmentName, type IndexEvent, type IndexEventJson, type IndexEventKind } from '../wal/index.js';
+import { eventFromJson, formatLsn, INDEX_EVENT_KINDS, isoToTimestampTz, MIN_INDEXED_ROWS, parseLsn, parseSegmentName, type IndexEvent, type IndexEventJson, type IndexEventKind } from '../wal/index.js';
 import { databaseIdentity } from './load.js';
 
 /** The restore target just before an event, in the API's body fields (and the CLI's options). */
@@ -39,6 +39,50 @@ export interface EventQuery {
   to?: string;
   /** delete / update events below this many rows are left out. */
   minRows: number;
+}
+
+/** The query as the API and CLI receive it (strings), and how each field is spelled for messages. */
+export interface RawEventQuery {
+  kind?: string | undefined;
+  relation?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  minRows?: number | undefined;
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * The one validation of an event query (API query string, CLI options): kinds from
+ * INDEX_EVENT_KINDS (comma-separated), RFC 3339 bounds with from ≤ to, min_rows ≥ MIN_INDEXED_ROWS.
+ * VALIDATION_ERROR names the field as the caller spells it (`names`).
+ */
+export function parseEventQuery(raw: RawEventQuery, defaultMinRows: number, names: { kind: string; relation: string; from: string; to: string; minRows: string }): EventQuery {
+  const bad = (field: string, why: string) => new PitrdError('VALIDATION_ERROR', `${field}: ${why}`, { context: { fields: [field] } });
+  const q: EventQuery = { minRows: raw.minRows ?? defaultMinRows };
+  if (raw.kind !== undefined) {
+    const kinds = raw.kind.split(',').map((k) => k.trim());
+    for (const k of kinds) if (!(INDEX_EVENT_KINDS as readonly string[]).includes(k)) throw bad(names.kind, `"${k.slice(0, 40)}" is not an event kind (${INDEX_EVENT_KINDS.join(', ')})`);
+    q.kinds = kinds as IndexEventKind[];
+  }
+  if (raw.relation !== undefined) {
+    if (raw.relation === '' || raw.relation.length > 200) throw bad(names.relation, 'expected a relation name such as public.orders or orders');
+    q.relation = raw.relation;
+  }
+  for (const [key, field] of [['from', names.from], ['to', names.to]] as const) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (!RFC3339.test(v)) throw bad(field, `"${v.slice(0, 60)}" is not an RFC 3339 time such as 2026-01-25T14:30:00Z`);
+    try {
+      isoToTimestampTz(v);
+    } catch {
+      throw bad(field, `"${v.slice(0, 60)}" is not a valid time`);
+    }
+    q[key] = v;
+  }
+  if (q.from !== undefined && q.to !== undefined && isoToTimestampTz(q.from) > isoToTimestampTz(q.to)) throw bad(names.to, `${q.to} is before ${names.from} ${q.from}`);
+  if (!Number.isInteger(q.minRows) || q.minRows < MIN_INDEXED_ROWS) throw bad(names.minRows, `expected an integer of at least ${MIN_INDEXED_ROWS} (rows are indexed from ${MIN_INDEXED_ROWS} on)`);
+  return q;
 }
 
 /** The default threshold of a "large" delete or update (config `events.large_change_rows`). */

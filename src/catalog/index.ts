@@ -11,5 +11,5 @@ export { findContinuityGaps } from './continuity.js';
 export { loadHistories, readHistory } from './load.js';
 export type { ContinuityGap, ContinuityInput } from './continuity.js';
 export { databaseLabel, openDatabases, openExistingRepository, openOneDatabase, resolveDatabaseArg } from './open.js';
-export { DEFAULT_LARGE_CHANGE_ROWS, eventId, findEvent, parseEventId, queryEvents } from './events.js';
-export type { EventQuery, EventRestoreTarget, ResolvedEvent } from './events.js';
+export { DEFAULT_LARGE_CHANGE_ROWS, eventId, findEvent, parseEventId, parseEventQuery, queryEvents } from './events.js';
+export type { EventQuery, EventRestoreTarget, RawEventQuery, ResolvedEvent } from './events.js';

@@ -13,7 +13,7 @@ import { backupRoutes } from '../api/backups/index.js';
 import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
 import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, registerProcessMetrics } from '../api/index.js';
-import { pitrRoutes } from '../api/pitr/index.js';
+import { eventRoutes, pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
 import { drillRoutes } from '../api/drills/index.js';
 import { FileTokenStore, type TokenVerifier } from '../auth/index.js';
@@ -34,6 +34,7 @@ import {
   ObjectStoreProjectStore,
   ProtectedDatabases,
   entryConnection,
+  EventIndex,
   RecoveryWindows,
   RelationMapTaker,
   RepositoryIdempotencyStore,
@@ -239,6 +240,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
         ...pitrRoutes({ projects, databases: manager, pitr: manager, health, windows: manager }),
         ...backupRoutes({ projects, databases: manager, backups: b }),
         ...restoreRoutes({ projects, databases: manager, restores }),
+        ...eventRoutes({ projects, databases: manager, events: new EventIndex(repo, lookup, config.events.large_change_rows) }),
         ...branchRoutes({ projects, databases: manager, branches: br }),
         ...drillRoutes({ projects, databases: manager, drills: dr }),
       ],

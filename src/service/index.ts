@@ -27,3 +27,4 @@ export { failedObject, startDrill } from './drill-run.js';
 export type { DrillOptions, DrillRestoreOrder, DrillRestoreRunner, StartedDrill } from './drill-run.js';
 export type { RestoreOwner } from './restores.js';
 export { RelationMapTaker } from './relation-maps.js';
+export { EventIndex } from './events.js';

@@ -11,11 +11,12 @@ import type { Logger } from 'pino';
 import type { RestoreProgressView, RestoreRequest, RestoreService, RestoreView } from '../api/restores/index.js';
 import { isPitrdError, PitrdError, publicRecordError, loggedError } from '../errors.js';
 import type { Repository, RestoreRecord } from '../repository/index.js';
-import { executeRestore, prepareRestore, recordRestore, type PlanCatalog, type PreparedRestore, type RestoreResult, type RunRestoreOptions } from '../restore/index.js';
+import { executeRestore, prepareRestore, recordRestore, type PlanCatalog, type PreparedRestore, type RecoveryTarget, type RestoreResult, type RunRestoreOptions } from '../restore/index.js';
 import type { DatabaseEntry } from './entry.js';
 import { pgIsRunning, pgStop } from '../postgres/cluster/index.js';
 import { defaultRestoreDir, ensureOwnedDir, resolveTargetDir, stateDir } from './restore-root.js';
-import { parseTargetBody, type RestoreOrder } from './restore-target.js';
+import { parseTargetBody, parseTargetBodyWithEvent, type RestoreOrder } from './restore-target.js';
+import { findEvent } from '../catalog/index.js';
 
 export interface RestoreManagerOptions {
   repo: Repository;
@@ -128,13 +129,17 @@ export class RestoreManager implements RestoreService {
   }
 
   async start(projectId: string, name: string, req: RestoreRequest): Promise<RestoreView> {
-    // A malformed target is refused first, before the database is even looked up.
+    // A malformed target is refused first, before the database is even looked up; an event
+    // (before_event) is looked up in the database's event index.
+    const fallback: RecoveryTarget | null = req.defaultTarget ? { kind: req.defaultTarget } : null;
+    const early = req.target.before_event === undefined ? parseTargetBody(req.target, fallback) : null;
+    const e = this.opts.lookup(projectId, name);
+    const db = this.opts.repo.database(e);
     const order: RestoreOrder = {
-      ...parseTargetBody(req.target, req.defaultTarget ? { kind: req.defaultTarget } : null),
+      ...(early ?? (await parseTargetBodyWithEvent(req.target, fallback, async (id, as) => (await findEvent(db, id, as)).restore_target))),
       mode: req.mode,
       ...(req.backupId !== undefined ? { backupId: req.backupId } : {}),
     };
-    const e = this.opts.lookup(projectId, name);
     const targetDir = req.targetDir !== undefined ? resolveTargetDir(this.opts.root, e.project, req.targetDir) : defaultRestoreDir(this.opts.root, e.project, e.name);
     const { record } = await this.launch(e, order, targetDir, 'restore');
     return this.view(record);

@@ -31,6 +31,12 @@ const restoreFields = {
 
 const pitrRestoreBody = z.strictObject({
   ...restoreFields,
+  before_event: z
+    .string({ error: 'expected an event id' })
+    .min(1, { error: 'expected an event id' })
+    .max(100, { error: 'expected an event id' })
+    .optional()
+    .describe('restore to just before this event of GET …/pitr/events (its transaction excluded, on its timeline); instead of a target_* field'),
   backup_id: backupIdParam.optional().describe('restore from this base backup (default: the newest that reaches the target)'),
 });
 const backupRestoreBody = z.strictObject(restoreFields);
@@ -39,7 +45,7 @@ const acceptedSchema = restoreSchema.extend({ restore_id: z.string() });
 
 function request(body: TargetBody & { mode?: 'stopped' | 'running' | undefined; target_dir?: string | undefined }, defaultTarget: RestoreRequest['defaultTarget'], backupId: string | undefined): RestoreRequest {
   return {
-    target: targetBody(body),
+    target: { ...targetBody(body), ...(body.before_event !== undefined ? { before_event: body.before_event } : {}) },
     defaultTarget,
     mode: body.mode ?? 'stopped',
     ...(body.target_dir !== undefined ? { targetDir: body.target_dir } : {}),
@@ -56,7 +62,7 @@ export function restoreRoutes(deps: { projects: ProjectStore; databases: Databas
     route({
       method: 'POST',
       url: `${base}/pitr/restore`,
-      summary: 'Restore to a point in time (target_time / target_lsn / target_xid / target_name / target); 202, then poll the restore',
+      summary: 'Restore to a point in time (target_time / target_lsn / target_xid / target_name / target / before_event); 202, then poll the restore',
       params: dbParams,
       body: pitrRestoreBody,
       status: 202,

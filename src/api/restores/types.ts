@@ -19,6 +19,8 @@ export interface TargetBody {
   target?: 'latest' | 'immediate' | undefined;
   inclusive?: boolean | undefined;
   timeline?: number | 'latest' | 'current' | undefined;
+  /** POST …/pitr/restore only: an event id of GET …/pitr/events; the restore stops just before it. */
+  before_event?: string | undefined;
 }
 
 export type RestoreMode = 'stopped' | 'running';

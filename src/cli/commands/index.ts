@@ -13,10 +13,11 @@ import { register as expire } from './expire.js';
 import { register as check } from './check.js';
 import { register as repo } from './repo.js';
 import { register as drill } from './drill.js';
+import { register as events } from './events.js';
 
 /**
  * Every CLI command, in the order `pitrd --help` lists them. To add one: create
  * ./<name>.ts exporting `register(program: Command): void`, import it here, append it.
  * Use ../context.js (loadCommandConfig, out) for the config and output.
  */
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [config, token, serve, backup, restore, walFetch, info, check, verify, expire, wal, repo, drill, demo];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [config, token, serve, backup, restore, walFetch, events, info, check, verify, expire, wal, repo, drill, demo];

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { spoolDirOf } from '../../receiver/index.js';
 import type { Command } from 'commander';
 import { PitrdError } from '../../errors.js';
-import { openOneDatabase } from '../../catalog/index.js';
-import { parseRecoveryTarget, runRestore, type RecoveryTarget, type RestoreProgress, type TargetAction } from '../../restore/index.js';
+import { findEvent, openOneDatabase } from '../../catalog/index.js';
+import { parseRecoveryTarget, parseTargetOrEvent, runRestore, type ParsedTarget, type RecoveryTarget, type TargetField, type RestoreProgress, type TargetAction } from '../../restore/index.js';
 import { loadCommandConfig } from '../context.js';
 import { reporting } from '../report.js';
 import { createProgress, formatBytes, percent, type Progress } from '../progress.js';
@@ -14,6 +14,7 @@ interface RestoreOpts {
   toLsn?: string;
   toName?: string;
   toXid?: string;
+  beforeEvent?: string;
   latest?: boolean;
   immediate?: boolean;
   targetDir: string;
@@ -26,20 +27,24 @@ interface RestoreOpts {
   json?: boolean;
 }
 
-const TARGET_OPTIONS = ['--to-time', '--to-lsn', '--to-name', '--to-xid', '--latest', '--immediate'];
+const TARGET_OPTIONS = ['--to-time', '--to-lsn', '--to-name', '--to-xid', '--before-event', '--latest', '--immediate'];
 
-function targetOf(o: RestoreOpts): RecoveryTarget {
-  return parseRecoveryTarget(
-    [
-      { field: 'time', value: o.toTime, as: '--to-time' },
-      { field: 'lsn', value: o.toLsn, as: '--to-lsn' },
-      { field: 'name', value: o.toName, as: '--to-name' },
-      { field: 'xid', value: o.toXid, as: '--to-xid' },
-      { field: 'latest', value: o.latest ? true : undefined, as: '--latest' },
-      { field: 'immediate', value: o.immediate ? true : undefined, as: '--immediate' },
-    ],
-    TARGET_OPTIONS,
-  );
+function targetFields(o: RestoreOpts): { field: TargetField; value: string | true | undefined; as: string }[] {
+  return [
+    { field: 'time', value: o.toTime, as: '--to-time' },
+    { field: 'lsn', value: o.toLsn, as: '--to-lsn' },
+    { field: 'name', value: o.toName, as: '--to-name' },
+    { field: 'xid', value: o.toXid, as: '--to-xid' },
+    { field: 'event', value: o.beforeEvent, as: '--before-event' },
+    { field: 'latest', value: o.latest ? true : undefined, as: '--latest' },
+    { field: 'immediate', value: o.immediate ? true : undefined, as: '--immediate' },
+  ];
+}
+
+/** Without --before-event: the target, checked before the repository is opened. */
+function targetOf(o: RestoreOpts): RecoveryTarget | null {
+  if (o.beforeEvent !== undefined && [o.toTime, o.toLsn, o.toName, o.toXid, o.latest, o.immediate].every((v) => v === undefined)) return null;
+  return parseRecoveryTarget(targetFields(o), TARGET_OPTIONS);
 }
 
 /** Restore events → phase lines (one per phase) and a live status line. */
@@ -94,6 +99,7 @@ export function register(program: Command): void {
     .option('--to-lsn <lsn>', 'recovery target LSN')
     .option('--to-name <name>', 'restore point name (pg_create_restore_point)')
     .option('--to-xid <xid>', 'recovery target transaction id')
+    .option('--before-event <id>', 'just before this event of `pitrd events` (its transaction excluded, on its timeline)')
     .option('--latest', 'replay all archived WAL, and on the receiver host the WAL its spool holds beyond it')
     .option('--immediate', 'stop as soon as the backup is consistent')
     .requiredOption('--target-dir <dir>', 'new data directory (absent or empty)')
@@ -105,7 +111,7 @@ export function register(program: Command): void {
     .option('--run', 'leave the restored server running and print its connection string')
     .option('--json', 'print JSON')
     .action(reporting(async function (this: Command, o: RestoreOpts) {
-      const target = targetOf(o);
+      const given = targetOf(o);
       if (!['promote', 'pause', 'shutdown'].includes(o.action ?? 'promote')) throw new PitrdError('VALIDATION_ERROR', `--action: expected promote, pause or shutdown, got "${o.action}"`);
       const tl = o.timeline === 'latest' || o.timeline === 'current' ? o.timeline : Number(o.timeline);
       if (typeof tl === 'number' && !(Number.isInteger(tl) && tl > 0)) throw new PitrdError('VALIDATION_ERROR', `--timeline: expected a number, latest or current, got "${o.timeline}"`);
@@ -113,6 +119,20 @@ export function register(program: Command): void {
       // repo lets the plan bring the WAL summaries up to date before checking the window.
       const config = loadCommandConfig(this);
       const { db, store, repo } = await openOneDatabase(config, o.database);
+      let target: RecoveryTarget;
+      let fromEvent: ParsedTarget | null = null;
+      try {
+        if (given) target = given;
+        else {
+          // --timeline has a default: only a non-default value conflicts with the event's own.
+          const options = [...(o.exclusive ? ['--exclusive'] : []), ...(o.timeline !== 'latest' ? ['--timeline'] : [])];
+          fromEvent = await parseTargetOrEvent(targetFields(o), TARGET_OPTIONS, { findEvent: async (id, as) => (await findEvent(db, id, as)).restore_target, options });
+          target = fromEvent.target;
+        }
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
       // On the receiver's host, --latest also replays the WAL flushed into the spool but not yet
       // archived (the receiver's spool of a database is <spool_dir>/<project>/<database>).
       const spoolDir = spoolDirOf(config.spool_dir, db);
@@ -120,10 +140,10 @@ export function register(program: Command): void {
       const progress = createProgress({ json: o.json === true });
       try {
         const r = await runRestore({
-          db, repo, target, targetDir: o.targetDir, timeline: tl, action: (o.action ?? 'promote') as TargetAction,
+          db, repo, target, targetDir: o.targetDir, timeline: fromEvent?.timeline ?? tl, action: (o.action ?? 'promote') as TargetAction,
           // A server left running after this command exits keeps its socket and log in its data directory.
           mode: o.run ? 'running' : 'stopped', ...spool, minFreeBytes: config.restores.min_free_bytes, ...(o.run ? { runDir: o.targetDir } : {}),
-          ...(o.exclusive ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
+          ...(o.exclusive || fromEvent?.inclusive === false ? { inclusive: false } : {}), ...(o.backup !== undefined ? { backupId: o.backup } : {}),
           ...(o.json ? {} : { onProgress: restoreRenderer(progress) }),
         }).finally(() => progress.done());
         const summary = { restore: r.record, data_dir: r.dataDir, connection_string: r.connectionString ?? null };
