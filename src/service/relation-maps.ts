@@ -5,7 +5,7 @@
  * more often than every `minIntervalMs`; failures are logged, never raised (names are a comfort,
  * the index works without them).
  */
-import { errorMessage } from '../errors.js';
+import { loggedError } from '../errors.js';
 import { takeRelationMap, type SourceConnection } from '../postgres/index.js';
 import { refKey, type DatabaseRef, type Repository } from '../repository/index.js';
 
@@ -39,7 +39,7 @@ export class RelationMapTaker {
       const written = await this.repo.database(ref).relationMaps.put(map);
       if (written) this.logger.info({ project: ref.project, database: ref.name, lsn: map.lsn, reason }, 'relation map taken');
     } catch (err) {
-      this.logger.warn({ project: ref.project, database: ref.name, reason, err: errorMessage(err) }, 'relation map not taken: events name relation files instead of tables until the next one');
+      this.logger.warn({ project: ref.project, database: ref.name, reason, err: loggedError(err) }, 'relation map not taken: events name relation files instead of tables until the next one');
     } finally {
       this.running.delete(key);
     }
