@@ -168,8 +168,13 @@ export class Prefetcher {
  * The restore_command script: move the staged file into place, or ask the prefetcher and wait
  * for its answer (never for the file alone: a file staged by the prefetch while the request is
  * on its way must not be taken while the answer may still fetch it again). Exit 1 = not in the
- * archive (PostgreSQL's probe for a history file or the end of the archive). Every success is
- * logged to `appliedLog` (wal_files_applied).
+ * archive (PostgreSQL's probe for a history file or the end of the archive). A file that is in
+ * the archive but cannot be handed over (storage error after the store's retries, a corrupt
+ * object, no room to move it) exits 126: PostgreSQL reads any exit status above 125 as a shell
+ * error and aborts recovery (FATAL), where a lower one would read as "not in the archive" and end
+ * recovery early — a `latest` restore would then promote short of the archive and report success.
+ * A pitrd restore is archive recovery, never a standby, so there is no later retry to wait for.
+ * Every success is logged to `appliedLog` (wal_files_applied).
  */
 export function restoreCommandScript(stageDir: string, appliedLog: string): string {
   return `#!/bin/sh
@@ -179,12 +184,12 @@ if [ ! -f "$S/$f" ]; then
   : > "$S/${WANT}$f"
   while [ ! -f "$S/${READY}$f" ]; do
     if [ -f "$S/${MISSING}$f" ]; then rm -f "$S/${MISSING}$f"; exit 1; fi
-    if [ -f "$S/${FAILED}$f" ]; then cat "$S/${FAILED}$f" >&2; rm -f "$S/${FAILED}$f"; exit 2; fi
+    if [ -f "$S/${FAILED}$f" ]; then cat "$S/${FAILED}$f" >&2; rm -f "$S/${FAILED}$f"; exit 126; fi
     sleep 0.02
   done
   rm -f "$S/${READY}$f"
 fi
-mv "$S/$f" "$p" || exit 2
+mv "$S/$f" "$p" || exit 126
 echo "$f" >> '${appliedLog}'
 `;
 }

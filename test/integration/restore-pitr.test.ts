@@ -197,4 +197,15 @@ describe('pitrd wal-fetch', () => {
     expect(res.stderr).toContain(lastSegment);
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('a latest restore over that corrupt segment fails naming it, instead of ending recovery early and reporting success', async () => {
+    // Runs after the test above damaged the last segment. Before, restore_command's failure read
+    // to PostgreSQL as "end of the archive": it promoted short of row 4 and the restore completed.
+    const dataDir = join(fx.tempDir('latest-corrupt'), 'data');
+    const res = await cli(['restore', '--latest', '--target-dir', dataDir, '--json']);
+    expect(res.exitCode).not.toBe(0);
+    expect(res.stdout + res.stderr).toContain(lastSegment);
+    const failed = (await db.restores.list()).filter((r) => r.status === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -131,7 +131,7 @@ describe('prefetching restore_command', () => {
     expect(readdirSync(stage)).toEqual([]);
   }, 60_000);
 
-  it('a corrupt stored segment makes restore_command fail (exit 2) naming it, and hands nothing over', async () => {
+  it('a corrupt stored segment makes restore_command fail fatally for PostgreSQL (exit 126) naming it, and hands nothing over', async () => {
     const { stage, dest, restore } = setup('corrupt');
     const segs = await listed();
     const victim = segs[1]!;
@@ -146,7 +146,7 @@ describe('prefetching restore_command', () => {
       expect((await restore(segs[0]!.name)).exitCode).toBe(0);
       rmSync(join(dest, 'RECOVERYXLOG'));
       const r = await restore(victim.name);
-      expect(r.exitCode).toBe(2);
+      expect(r.exitCode).toBe(126);
       expect(r.stderr).toContain(victim.name);
       expect(readdirSync(dest)).toEqual([]);
       expect(readdirSync(stage)).not.toContain(victim.name);
