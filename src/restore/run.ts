@@ -136,7 +136,8 @@ export async function prepareRestore(o: RunRestoreOptions): Promise<PreparedRest
 }
 
 /**
- * The restore's record, status running. `fields`: the caller's own (the daemon's mode, target
+ * The restore's record, status pending (the API reference's first status; it turns running when
+ * executeRestore starts the work). `fields`: the caller's own (the daemon's mode, target
  * directory, project): restores/{id}.json is a loose object, and every later save keeps them.
  */
 export async function recordRestore(o: Pick<RunRestoreOptions, 'db' | 'target'>, prepared: PreparedRestore, fields: Record<string, unknown> = {}): Promise<RestoreRecord> {
@@ -146,7 +147,7 @@ export async function recordRestore(o: Pick<RunRestoreOptions, 'db' | 'target'>,
     ...fields,
     id: newId('rstr'),
     database: o.db.name,
-    status: 'running',
+    status: 'pending',
     target_time: t.kind === 'time' ? new Date(t.time).toISOString() : t.kind === 'latest' ? 'latest' : null,
     target_lsn: t.kind === 'lsn' ? t.lsn : null,
     target_name: t.kind === 'name' ? t.name : null,
@@ -173,6 +174,7 @@ export async function executeRestore(o: RunRestoreOptions, prepared: PreparedRes
   const targetExisted = existsSync(targetDir);
   const createdDirs: string[] = [];
   try {
+    record = await o.db.restores.save({ ...record, status: 'running' });
     if (owner) chownSync(workDir, owner.uid, owner.gid);
     const stageDir = join(workDir, 'stage');
     const runDir = o.runDir !== undefined ? resolve(o.runDir) : null;

@@ -271,7 +271,7 @@ export class RestoreManager implements RestoreService {
     if (raw.branch === true || (dir !== null && dir.startsWith(join(this.opts.root, 'branches') + sep))) throw conflict('belongs to a branch: delete the branch instead');
     if (typeof raw.drill === 'string') throw conflict(`belongs to restore drill ${raw.drill}, which removes its scratch directory itself`);
     const job = this.jobs.get(restoreId);
-    if ((job && !job.settled) || (!job && rec.status === 'running')) throw conflict('is still running; delete it once it has completed or failed');
+    if ((job && !job.settled) || (!job && (rec.status === 'running' || rec.status === 'pending'))) throw conflict('is still running; delete it once it has completed or failed');
     if (dir === null || !dir.startsWith(resolve(this.opts.root) + sep)) throw conflict("was not written by this daemon (no data directory under its restore root): there is nothing here to remove");
     if (job?.result?.stopServer) {
       await job.result.stopServer().catch((err: unknown) => this.opts.logger.warn({ restore: restoreId, err: loggedError(err) }, 'could not stop the restored server'));

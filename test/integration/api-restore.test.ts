@@ -91,7 +91,7 @@ describe('restores over HTTP', () => {
     const id: string = r.json.data.restore_id;
     firstRestore.id = id;
     expect(id).toMatch(/^rstr_/);
-    expect(r.json.data).toMatchObject({ id, status: 'running', target_kind: 'time', target_time: new Date(target).toISOString(), mode: 'stopped', backup_id: backup.id, connection_uri: null });
+    expect(r.json.data).toMatchObject({ id, status: 'pending', target_kind: 'time', target_time: new Date(target).toISOString(), mode: 'stopped', backup_id: backup.id, connection_uri: null });
     // A retry with the same key gets the same answer, and starts nothing.
     const again = await fx.call('POST', `${base}/pitr/restore`, { target_time: target }, { 'idempotency-key': 'rst-1' });
     expect(again.headers.get('idempotent-replayed')).toBe('true');
