@@ -89,6 +89,10 @@ export const ErrorCodes = {
   EVENT_ID_INVALID: 400,
   /** A well-formed event id the database's event index does not hold (never indexed, or its WAL expired). */
   EVENT_NOT_FOUND: 404,
+  /** A managed instance (a PostgreSQL server pitrd created and runs) could not be created or started; the record's error says why. */
+  INSTANCE_FAILED: 500,
+  /** An infrai snapshot (a base backup) that does not exist or is outside the token's projects. */
+  SNAPSHOT_NOT_FOUND: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -112,6 +116,7 @@ const PUBLIC_SERVER_MESSAGES: Partial<Record<ErrorCode, string>> = {
   BACKUP_FAILED: 'the base backup failed',
   RESTORE_FAILED: 'the restore failed',
   DRILL_CHECK_FAILED: 'a check of the restore drill failed on the restored server',
+  INSTANCE_FAILED: 'creating or starting the PostgreSQL instance failed',
   TIMEOUT: 'the operation timed out',
   WAL_NOT_ARCHIVED: 'the WAL needed is not archived yet',
   REPO_INVALID: 'the repository is not in a state the daemon can read',

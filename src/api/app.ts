@@ -91,6 +91,14 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   }) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);
   installErrorHandlers(app);
+  // Clients that send `Content-Type: application/json` on every request (seed 000's helper does)
+  // send it on GETs and DELETEs without a body too: that is no body, not an empty JSON document.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' && (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD')) return done(null, undefined);
+    return jsonParser(req, body as string, done);
+  });
 
   const requests = metrics.counter('pitrd_http_requests_total', 'HTTP requests answered, by route and status', ['method', 'route', 'status']);
   const durations = metrics.histogram('pitrd_http_request_duration_seconds', 'HTTP request duration in seconds, by route', ['method', 'route']);

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { backupRoutes } from '../api/backups/index.js';
 import { branchRoutes } from '../api/branches/index.js';
 import { databaseRoutes } from '../api/databases/index.js';
+import { infraiRoutes } from '../api/infrai/index.js';
 import { ConfigProjectStore, createApi, createApiLogger, MetricsRegistry, registerProcessMetrics } from '../api/index.js';
 import { eventRoutes, pitrRoutes } from '../api/pitr/index.js';
 import { restoreRoutes } from '../api/restores/index.js';
@@ -30,6 +31,8 @@ import {
   DrillManager,
   entryKey,
   HealthMonitor,
+  InfraiApi,
+  InstanceManager,
   loadUrlSigningSecret,
   ObjectStoreProjectStore,
   ProtectedDatabases,
@@ -87,6 +90,7 @@ export interface Daemon {
   restores: RestoreManager;
   branches: BranchManager;
   drills: DrillManager;
+  instances: InstanceManager;
   /** Graceful: stop accepting requests, finish in-flight ones, stop receivers (flush + report). */
   stop(): Promise<void>;
 }
@@ -107,6 +111,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
   let backups: BackupManager | null = null;
   let app: FastifyInstance | null = null;
   let branches: BranchManager | null = null;
+  let instances: InstanceManager | null = null;
   let catalogThread: CatalogThread | null = null;
   let drills: DrillManager | null = null;
   try {
@@ -154,10 +159,21 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     });
     const pm = manager;
     entryOf = (project, name) => pm.lookup(project, name);
+    const restoreRoot = resolve(opts.restoreRoot ?? config.restore_dir ?? join(dirname(config.spool_dir), 'restores'));
+    let restoresRef: RestoreManager | null = null;
+    // Managed instances' servers start before the receivers that stream from them.
+    const inst = new InstanceManager({
+      root: restoreRoot,
+      databases: manager,
+      backups: b,
+      restores: () => restoresRef!,
+      logger: logger.child({ component: 'instances' }),
+    });
+    instances = inst;
+    await inst.start();
     await manager.start();
     const mgr = manager;
     const lookup = (projectId: string, name: string) => mgr.lookup(projectId, name);
-    const restoreRoot = resolve(opts.restoreRoot ?? config.restore_dir ?? join(dirname(config.spool_dir), 'restores'));
     const restores = new RestoreManager({
       repo,
       lookup,
@@ -166,6 +182,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       catalog: catalog.planCatalog(),
       limits: { maxPerDatabase: config.restores.max_per_database, maxTotal: config.restores.max_total, minFreeBytes: config.restores.min_free_bytes },
     });
+    restoresRef = restores;
     const br = new BranchManager({ restores, lookup, logger: logger.child({ component: 'branches' }) });
     restores.countBranches = (project, database) => br.count(project, database);
     branches = br;
@@ -223,7 +240,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     const rl = config.api.rate_limit;
     const limit = { perMinute: rl.requests_per_minute, burst: rl.burst };
     app = await createApi({
-      services: { projects, databases: manager },
+      services: { projects, databases: inst },
       auth,
       logger,
       metrics,
@@ -236,13 +253,14 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       rateLimits: { free: limit },
       authFailureLimit: { perMinute: rl.failed_auth_per_minute, burst: rl.failed_auth_burst },
       routes: [
-        ...databaseRoutes({ projects, databases: manager }),
+        ...databaseRoutes({ projects, databases: inst }),
         ...pitrRoutes({ projects, databases: manager, pitr: manager, health, windows: manager }),
         ...backupRoutes({ projects, databases: manager, backups: b }),
         ...restoreRoutes({ projects, databases: manager, restores }),
         ...eventRoutes({ projects, databases: manager, events: new EventIndex(repo, lookup, config.events.large_change_rows) }),
         ...branchRoutes({ projects, databases: manager, branches: br }),
         ...drillRoutes({ projects, databases: manager, drills: dr }),
+        ...infraiRoutes({ infrai: new InfraiApi({ projects, instances: inst, branches: br, backups: b }) }),
       ],
     });
     // A store that cannot presign gets links served by this API: their secret is kept in the
@@ -282,6 +300,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
       restores,
       branches: br,
       drills: dr,
+      instances: inst,
       stop() {
         stopping ??= (async () => {
           logger.info('shutting down');
@@ -289,6 +308,8 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
           // after the HTTP drain, and before the receivers stop; branch servers are stopped.
           await Promise.all([closeHttp(a), health.stop(), b.stop(), restores.stop(), br.stop(), dr.stop()]);
           await m.stop();
+          // After the receivers: they get the servers' last WAL before these stop.
+          await inst.stop();
           await windows.stop();
           await catalog.stop();
           await store.close();
@@ -305,6 +326,7 @@ export async function startDaemon(config: Config, opts: StartDaemonOptions = {})
     await branches?.stop().catch(() => undefined);
     await drills?.stop().catch(() => undefined);
     await manager?.stop().catch(() => undefined);
+    await instances?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     await catalogThread?.stop().catch(() => undefined);
     loop.stop();

@@ -4,7 +4,7 @@
  * a restarted daemon reads these files to find (and stop, start or delete) its servers.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 export const BranchStateSchema = z.looseObject({
@@ -42,19 +42,25 @@ export function branchDir(root: string, id: string): string {
   return join(branchesDir(root), id);
 }
 
-/** Write via a temporary file, fsync and rename: a crash leaves the old state or the new one. */
-export function saveBranchState(root: string, s: BranchState): void {
-  const dir = branchDir(root, s.id);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, 'branch.json.tmp');
-  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+/**
+ * Write a daemon state file (JSON, 0600) via a temporary file, fsync and rename: a crash leaves
+ * the old content or the new one. Branch and managed-instance state files both go through it.
+ */
+export function writeStateFile(file: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   const fd = openSync(tmp, 'r');
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, join(dir, 'branch.json'));
+  renameSync(tmp, file);
+}
+
+export function saveBranchState(root: string, s: BranchState): void {
+  writeStateFile(join(branchDir(root, s.id), 'branch.json'), s);
 }
 
 /** Every branch recorded under the root; unreadable files are reported, not fatal. */

@@ -17,6 +17,8 @@ export interface DatabaseEntry {
   slotName: string;
   synchronous: boolean;
   pitr: { enabled: boolean; retention_days: number };
+  /** Recorded when given at registration (Postbase's region); none for the configuration file's. */
+  region?: string | null;
   created_at: string | null;
   receiver: Receiver | null;
   /**

@@ -33,6 +33,8 @@ const RecordSchema = z.object({
   slot_name: z.string().regex(/^[a-z0-9_]{1,63}$/).optional(),
   /** The server's PostgreSQL major as read at registration; absent when it could not be asked. */
   pg_major: z.number().int().optional(),
+  /** Postbase's region, when the client gave one. */
+  region: z.string().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });

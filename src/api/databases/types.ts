@@ -18,8 +18,17 @@ export interface DatabaseView {
   database: string;
   sslmode: SslMode;
   pitr_enabled: boolean;
-  /** The receiver's state, or 'disabled' when PITR is off. */
+  /**
+   * A registered database: its receiver's state, or 'disabled' when PITR is off. A managed
+   * instance: provisioning | running | stopped | failed (the instance's own state).
+   */
   status: string;
+  /** The region given when it was created or registered (recorded, not interpreted). */
+  region: string | null;
+  /** True for a PostgreSQL instance pitrd created and runs (POST without connection details). */
+  managed: boolean;
+  /** Why a managed instance failed (client-safe text), else null. */
+  error?: string | null;
   created_at: string | null;
   /**
    * The server's PostgreSQL major (13 to 18), null while unknown: read when the database was
@@ -34,6 +43,16 @@ export interface DatabaseView {
   restore_binaries: { available: boolean } | null;
 }
 
+/** Connection details of a database; the password only for a managed instance (pitrd generated it for the client). */
+export interface DatabaseConnectionView {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: string;
+  password?: string;
+}
+
 export interface RegisterDatabaseInput {
   name: string;
   host: string;
@@ -42,6 +61,19 @@ export interface RegisterDatabaseInput {
   password?: string | undefined;
   dbname: string;
   sslmode: SslMode;
+  region?: string | undefined;
+}
+
+/** A database pitrd creates and runs itself (Postbase's "provision", infrai's project.create). */
+export interface ProvisionDatabaseInput {
+  name: string;
+  region?: string | undefined;
+  /** Postbase's sizing hints (cpu, memory MB, storage GB): recorded, not enforced on this host. */
+  config?: { cpu?: number | undefined; memory?: number | undefined; storage?: number | undefined } | undefined;
+  /** PostgreSQL major; default: the newest one with server binaries on this host (15 first). */
+  postgresVersion?: number | undefined;
+  /** The client's own name for it when that is not a database name (infrai's project names). */
+  displayName?: string | undefined;
 }
 
 /** What the database routes need from the daemon. */
@@ -57,7 +89,14 @@ export interface DatabaseService {
    * (a server that cannot be asked is accepted: its receiver checks the version when it connects).
    */
   register(projectId: string, input: RegisterDatabaseInput): Promise<DatabaseView>;
-  /** Stops protecting it; with deleteData also removes its repository objects. */
+  /**
+   * Create a managed instance (answers status 'provisioning' at once; 'running' once it streams
+   * and its first base backup is stored). Absent: this daemon cannot create databases.
+   */
+  provision?(projectId: string, input: ProvisionDatabaseInput): Promise<DatabaseView>;
+  /** Connection details (CONFLICT while a managed instance is provisioning). Absent: from get(). */
+  connection?(projectId: string, name: string): Promise<DatabaseConnectionView>;
+  /** Stops protecting it; with deleteData also removes its repository objects. A managed instance is also stopped and its data directory removed. */
   remove(projectId: string, name: string, deleteData: boolean): Promise<{ data_deleted: boolean; objects_deleted: number }>;
 }
 

@@ -18,8 +18,8 @@ function binsOf(dataDir: string): string {
   return major === null ? DEFAULT_PG_BIN : binDirFor(major, hostBinDirs());
 }
 
-/** The server on a data directory, as server.ts's pg_ctl helpers take it. */
-function serverAt(dataDir: string, pgBin: string, port = 0, runDir = ''): RecoveryServer {
+/** The server on a data directory, as server.ts's pg_ctl helpers (and query) take it. */
+export function serverAt(dataDir: string, pgBin: string, port = 0, runDir = ''): RecoveryServer {
   const owner = postgresOsUser();
   return { dataDir, port, socketDir: runDir, logFile: join(runDir, 'postgres.log'), pgBin, user: 'postgres', ...(owner ? { owner } : {}) };
 }
