@@ -101,7 +101,7 @@ export async function takeOverInterruptedTarget(db: DatabaseRepository, dir: str
   }
   removeInProgressMark(dir);
   const old = await db.restores.get(mark.restore).catch(() => null);
-  if (old?.status === 'running') {
+  if (old?.status === 'running' || old?.status === 'pending') {
     await db.restores.save({ ...old, status: 'failed', interrupted: true, error: INTERRUPTED_RESTORE_MESSAGE, error_public: INTERRUPTED_RESTORE_MESSAGE, completed_at: new Date().toISOString() });
   }
 }

@@ -107,7 +107,7 @@ export interface PreparedRestore {
  * A restore in three steps, so a caller can answer between them (the daemon's 202 comes after
  * `recordRestore`, the work goes on in the background):
  *  - prepareRestore: plan (repository only) and check; on refusal nothing is written;
- *  - recordRestore: restores/{id}.json, status running (the moment the restore exists);
+ *  - recordRestore: restores/{id}.json, status pending (the moment the restore exists; running once executeRestore starts);
  *  - executeRestore: extract the base backup, write recovery.signal + settings, run PostgreSQL to
  *    the target with a prefetching restore_command, check the target was reached, record the end.
  * runRestore does the three in a row.
