@@ -47,6 +47,7 @@ const valid = (name: string): string => {
     restore_id: 'rstr_20260101T000000Z_00000000',
     branch_id: 'br_20260101T000000Z_00000000',
     drill_id: 'drl_20260101T000000Z_00000000',
+    snapshot_id: 'bkp_20260101T000000Z_00000000',
   };
   if (!(name in v)) throw new Error(`path parameter {${name}} has no well-formed value in api-openapi-bad-input.test.ts: add one`);
   return v[name]!;

@@ -21,7 +21,18 @@ export const INFRAI_ROUTE_POLICY: RoutePolicy = Object.freeze({ auth: 'token', r
 const BARE = { contentType: 'application/json; charset=utf-8' } as const;
 const TAG = 'infrai';
 
-const idParam = (what: string) => z.strictObject({ id: z.string().min(1).max(200).describe(`the ${what} id`) });
+/** An id as pitrd issues them (db_…, br_…, bkp_…): letters, digits, "_" and "-". */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$/;
+const anId = (what: string) => z.string().regex(ID_RE, { error: `expected ${what} id (letters, digits, "_" or "-")` }).describe(`the ${what} id`);
+/**
+ * The reference's `{id}`: named after what it is in pitrd's document (project `id`, `branch_id`,
+ * `snapshot_id`); the paths a client calls are the same.
+ */
+const idParam = (what: 'project' | 'branch' | 'snapshot') => {
+  const key = what === 'project' ? 'id' : `${what}_id`;
+  return z.strictObject({ [key]: anId(`a ${what}`) }) as unknown as z.ZodType<{ id: string }>;
+};
+const idOf = (params: unknown): string => Object.values(params as Record<string, string>)[0]!;
 const text = (what: string, max = 200) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, not an empty string` }).max(max, { error: `at most ${max} characters` });
 
 const projectSchema = z.object({
@@ -37,7 +48,7 @@ const branchSchema = z.object({ id: z.string(), branch_name: z.string(), project
 const snapshotSchema = z.object({ id: z.string(), project_id: z.string(), label: z.string().nullable(), created_at: z.string(), status: z.string() });
 const okSchema = z.object({ ok: z.boolean() });
 const listOf = (item: z.ZodType) => z.object({ items: z.array(item), next_cursor: z.string().optional() });
-const filteredPage = pageQuery.extend({ project_id: z.string().min(1).max(200).optional().describe('only this project\'s') });
+const filteredPage = pageQuery.extend({ project_id: anId('a project').optional().describe('only this project\'s') });
 
 function scopeOf(principal: Principal | null): InfraiScope {
   const p = principalOf(principal);
@@ -85,7 +96,7 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
       params: idParam('project'),
       query: z.strictObject({}),
       response: projectSchema,
-      handler: async ({ params, principal }) => svc.getProject(scopeOf(principal), (params as { id: string }).id),
+      handler: async ({ params, principal }) => svc.getProject(scopeOf(principal), idOf(params)),
     }),
     route({
       method: 'GET',
@@ -103,7 +114,7 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
       query: z.strictObject({}),
       response: okSchema,
       async handler({ params, principal }) {
-        await svc.deleteProject(scopeOf(principal), (params as { id: string }).id);
+        await svc.deleteProject(scopeOf(principal), idOf(params));
         return { ok: true };
       },
     }),
@@ -112,7 +123,7 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
       url: at('branch/create'),
       summary: 'db.branch.create: a branch of a project (a copy of it at the end of its archive, with its own server)',
       body: z.strictObject({
-        project_id: text('a project id'),
+        project_id: anId('a project'),
         branch_name: z.string({ error: 'expected a branch name' }).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit' }),
         from_branch: text('a branch id or "main"').optional().describe('"main" (or the project itself) only'),
       }),
@@ -122,12 +133,12 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
     }),
     route({
       method: 'GET',
-      url: at('branch/get/:id'),
+      url: at('branch/get/:branch_id'),
       summary: 'db.branch.get: a branch with its connection URI',
       params: idParam('branch'),
       query: z.strictObject({}),
       response: branchSchema,
-      handler: async ({ params, principal }) => svc.getBranch(scopeOf(principal), (params as { id: string }).id),
+      handler: async ({ params, principal }) => svc.getBranch(scopeOf(principal), idOf(params)),
     }),
     route({
       method: 'GET',
@@ -142,13 +153,13 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
     }),
     route({
       method: 'DELETE',
-      url: at('branch/delete/:id'),
+      url: at('branch/delete/:branch_id'),
       summary: 'db.branch.delete: stops the branch server and removes its data directory',
       params: idParam('branch'),
       query: z.strictObject({}),
       response: okSchema,
       async handler({ params, principal }) {
-        await svc.deleteBranch(scopeOf(principal), (params as { id: string }).id);
+        await svc.deleteBranch(scopeOf(principal), idOf(params));
         return { ok: true };
       },
     }),
@@ -156,19 +167,19 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
       method: 'POST',
       url: at('snapshot/create'),
       summary: 'db.snapshot.create: a base backup of the project (status pending until stored)',
-      body: z.strictObject({ project_id: text('a project id'), label: text('a label', 200).optional() }),
+      body: z.strictObject({ project_id: anId('a project'), label: text('a label', 200).optional() }),
       response: snapshotSchema,
       idempotent: true,
       handler: async ({ body, principal }) => svc.createSnapshot(scopeOf(principal), body as { project_id: string; label?: string }),
     }),
     route({
       method: 'GET',
-      url: at('snapshot/get/:id'),
+      url: at('snapshot/get/:snapshot_id'),
       summary: 'db.snapshot.get: a snapshot (base backup)',
       params: idParam('snapshot'),
       query: z.strictObject({}),
       response: snapshotSchema,
-      handler: async ({ params, principal }) => svc.getSnapshot(scopeOf(principal), (params as { id: string }).id),
+      handler: async ({ params, principal }) => svc.getSnapshot(scopeOf(principal), idOf(params)),
     }),
     route({
       method: 'GET',
@@ -183,17 +194,17 @@ export function infraiRoutes(deps: { infrai: InfraiService }): RouteDef[] {
     }),
     route({
       method: 'POST',
-      url: at('snapshot/restore/:id'),
+      url: at('snapshot/restore/:snapshot_id'),
       summary: 'db.snapshot.restore: a new managed project restored from the snapshot (provisioning, then running)',
       params: idParam('snapshot'),
       body: z.strictObject({
-        snapshot_id: text('the snapshot id').optional().describe('the reference sends it; must equal the path id'),
+        snapshot_id: anId('the snapshot').optional().describe('the reference sends it; must equal the path id'),
         new_name: text('a project name').optional().describe('default: the source name with a -restored suffix'),
       }),
       response: projectSchema,
       idempotent: true,
       async handler({ params, body, principal }) {
-        const id = (params as { id: string }).id;
+        const id = idOf(params);
         const b = body as { snapshot_id?: string; new_name?: string };
         if (b.snapshot_id !== undefined && b.snapshot_id !== id) {
           throw new PitrdError('VALIDATION_ERROR', `body.snapshot_id: "${b.snapshot_id}" differs from the snapshot id in the path ("${id}"); send the same one or omit it`, { context: { fields: ['body.snapshot_id'] } });
