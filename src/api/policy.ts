@@ -10,6 +10,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = Object.free
   'GET /openapi.json': { auth: 'none', rateLimit: 'exempt' },
   // Every project's series: a '*' token or a scrape token (api.token_hashes), each with its bucket.
   'GET /metrics': { auth: 'metrics', rateLimit: 'standard' },
+  'GET /auth/me': { auth: 'token', rateLimit: 'standard' },
   'GET /projects': { auth: 'token', rateLimit: 'standard' },
   'POST /projects': { auth: 'token', rateLimit: 'standard' },
   'GET /projects/:id': { auth: 'token', rateLimit: 'standard' },

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { VERSION } from '../version.js';
 import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics/index.js';
+import { principalOf } from './projects/index.js';
 import { defineRoute, type RouteDef } from './route.js';
 
-/** Health, the OpenAPI document and the Prometheus scrape endpoint. */
+/** Health, the caller's token (GET /auth/me), the OpenAPI document and the Prometheus scrape endpoint. */
 export function systemRoutes(deps: { metrics: MetricsRegistry; openapi: () => Record<string, unknown> }): RouteDef[] {
   return [
     defineRoute({
@@ -14,6 +15,18 @@ export function systemRoutes(deps: { metrics: MetricsRegistry; openapi: () => Re
       response: z.object({ name: z.literal('pitrd'), version: z.string(), status: z.literal('healthy') }),
       async handler() {
         return { name: 'pitrd' as const, version: VERSION, status: 'healthy' as const };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/auth/me',
+      summary: "The calling token: its id, name (also as the reference's login), project scope and rate-limit tier",
+      tags: ['system'],
+      query: z.strictObject({}),
+      response: z.object({ id: z.string(), login: z.string(), name: z.string(), projects: z.array(z.string()), tier: z.enum(['free', 'pro']) }),
+      async handler({ principal }) {
+        const p = principalOf(principal);
+        return { id: p.tokenId, login: p.name, name: p.name, projects: [...p.projects], tier: p.tier };
       },
     }),
     defineRoute({

@@ -60,6 +60,14 @@ describe('Postbase: a provisioned (managed) database', () => {
   let uri: string;
   let dataDir: string;
 
+  it('GET /auth/me names the token, its project scope and tier', async () => {
+    const me = await fx.call('GET', '/auth/me');
+    expect(me.status).toBe(200);
+    expect(me.json.data).toMatchObject({ name: 'admin', login: 'admin', projects: ['*'], tier: 'pro' });
+    expect(me.json.data.id).toMatch(/^[0-9a-f]{12}$/);
+    expect((await fx.call('GET', '/auth/me', undefined, {}, null)).json.error.code).toBe('AUTH_REQUIRED');
+  });
+
   it('refuses bad input precisely and creates nothing', async () => {
     const cases: Array<[unknown, string]> = [
       [{ name: 'x', config: { cpu: 'two' } }, 'body.config.cpu'],
