@@ -193,7 +193,7 @@ export class InstanceManager implements DatabaseService, DatabaseRegistry {
       let launched;
       try {
         ensureOwnedDir(instanceDir(this.root, inst.state.id));
-        launched = await this.opts.restores().launch(entry, { target: { kind: 'immediate' }, backupId, mode: 'running' }, dataDir, true);
+        launched = await this.opts.restores().launch(entry, { target: { kind: 'immediate' }, backupId, mode: 'running', recordFields: { instance: inst.state.id } }, dataDir, 'instance');
       } catch (err) {
         this.forget(inst);
         throw err;

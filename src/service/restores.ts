@@ -38,8 +38,8 @@ export interface RestoreLimits {
   minFreeBytes: number;
 }
 
-/** Who runs a restore: the restore routes, or a branch or drill that takes its result (the server) over. */
-export type RestoreOwner = 'restore' | 'branch' | 'drill';
+/** Who runs a restore: the restore routes, or a branch, drill or managed instance that takes its result (the server) over. */
+export type RestoreOwner = 'restore' | 'branch' | 'drill' | 'instance';
 
 /** Branches hold a server and a data directory too: the BranchManager counts its own (not those being created, which are restores here). */
 export type BranchCounter = (project?: string, database?: string) => number;
@@ -270,6 +270,7 @@ export class RestoreManager implements RestoreService {
     const conflict = (why: string) => new PitrdError('CONFLICT', `restore ${restoreId} ${why}`, { context: { restore_id: restoreId } });
     if (raw.branch === true || (dir !== null && dir.startsWith(join(this.opts.root, 'branches') + sep))) throw conflict('belongs to a branch: delete the branch instead');
     if (typeof raw.drill === 'string') throw conflict(`belongs to restore drill ${raw.drill}, which removes its scratch directory itself`);
+    if (typeof raw.instance === 'string') throw conflict(`made managed instance ${raw.instance}: its data directory is that database's now (delete the database instead)`);
     const job = this.jobs.get(restoreId);
     if ((job && !job.settled) || (!job && (rec.status === 'running' || rec.status === 'pending'))) throw conflict('is still running; delete it once it has completed or failed');
     if (dir === null || !dir.startsWith(resolve(this.opts.root) + sep)) throw conflict("was not written by this daemon (no data directory under its restore root): there is nothing here to remove");
