@@ -19,7 +19,7 @@
 set -eu
 
 prog=${0##*/}
-PITRD_COMMANDS='config token serve backup restore wal-fetch info check verify expire wal repo demo help'
+PITRD_COMMANDS='config token serve backup restore wal-fetch events drill info check verify expire wal repo demo help'
 die() {
 	printf '%s: %s\n' "$prog" "$*" >&2
 	exit 64

@@ -145,12 +145,20 @@ export function registerDrillMetrics(
   const duration = metrics.gauge('pitrd_drill_duration_seconds', 'Seconds each phase of the newest finished restore drill took (phase fetch, extract, replay, checks; rto = fetch + extract + replay)', [...labels, 'phase']);
   let previous: Labels[] = [];
   metrics.collect(async () => {
+    // Drill records are read from the repository: while storage is down the scrape keeps the last
+    // series instead of failing /metrics as a whole (the outage has its own alert and gauge).
+    let observed: Awaited<ReturnType<typeof observe>>;
+    try {
+      observed = await observe();
+    } catch {
+      return;
+    }
     for (const l of previous) {
       success.remove(l);
       duration.remove(l);
     }
     previous = [];
-    for (const d of await observe()) {
+    for (const d of observed) {
       const l: Labels = { project: d.project, database: d.database };
       if (d.lastSuccessAt !== null) {
         success.set(l, d.lastSuccessAt / 1000);

@@ -228,7 +228,7 @@ describe('openapi and metrics', () => {
     const doc = r.json();
     expect(doc.openapi).toBe('3.0.3');
     const ops = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
-    expect(ops.sort()).toEqual(['DELETE /projects/{id}', 'GET /', 'GET /metrics', 'GET /openapi.json', 'GET /projects', 'GET /projects/{id}', 'GET /test/boom', 'POST /projects'].sort());
+    expect(ops.sort()).toEqual(['DELETE /projects/{id}', 'GET /', 'GET /auth/me', 'GET /metrics', 'GET /openapi.json', 'GET /projects', 'GET /projects/{id}', 'GET /test/boom', 'POST /projects'].sort());
     const create = doc.paths['/projects'].post;
     expect(create.requestBody.content['application/json'].schema.properties.name.pattern).toBeDefined();
     expect(create.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
